@@ -1,0 +1,131 @@
+//! From the command line to an exit code.
+//!
+//! Parses the raw options, loads and validates the config, sets up logging
+//! and runs the chosen command. Every failure becomes a one-line message on
+//! stderr and the contract's exit code; nothing here panics on user input.
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use clap::error::ErrorKind;
+
+use crate::cli::{Cli, Command};
+use crate::config::{Config, ConfigError, DEFAULT_TOML, LogFormat, Sources};
+use crate::daemon;
+
+/// Exit codes of the contract (sysexits where one fits).
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FAILURE: u8 = 1;
+    pub const USAGE: u8 = 64;
+    pub const UNAVAILABLE: u8 = 69;
+    pub const CONFIG: u8 = 78;
+}
+
+/// Why a command failed, and so which exit code it ends with.
+#[derive(Debug)]
+pub enum Failure {
+    Usage(String),
+    Unavailable(String),
+    Config(String),
+    Other(anyhow::Error),
+}
+
+impl Failure {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Usage(_) => exit::USAGE,
+            Failure::Unavailable(_) => exit::UNAVAILABLE,
+            Failure::Config(_) => exit::CONFIG,
+            Failure::Other(_) => exit::FAILURE,
+        }
+    }
+}
+
+impl From<ConfigError> for Failure {
+    fn from(err: ConfigError) -> Failure {
+        Failure::Config(err.to_string())
+    }
+}
+
+/// Command-line options that override config keys.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub listen_address: Option<String>,
+    pub log_level: Option<String>,
+    pub log_format: Option<LogFormat>,
+}
+
+impl Overrides {
+    pub fn apply(&self, mut config: Config) -> Config {
+        if let Some(addr) = &self.listen_address {
+            config.web.listen_address = addr.clone();
+        }
+        if let Some(level) = &self.log_level {
+            config.log.level = level.clone();
+        }
+        if let Some(format) = self.log_format {
+            config.log.format = format;
+        }
+        config
+    }
+}
+
+/// Runs jitterd with these arguments and returns its exit code.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return ExitCode::from(match err.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => exit::OK,
+                _ => exit::USAGE,
+            });
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(failure) => {
+            match &failure {
+                Failure::Usage(msg) | Failure::Unavailable(msg) | Failure::Config(msg) => eprintln!("jitterd: {msg}"),
+                Failure::Other(err) => eprintln!("jitterd: {err:#}"),
+            }
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    let command = cli.command.unwrap_or(Command::Run);
+    // Signals first, so a stop during start-up is obeyed, not fatal.
+    let events = match command {
+        Command::Run => Some(daemon::listen_for_signals().map_err(Failure::Other)?),
+        _ => None,
+    };
+    if let Command::PrintDefaultConfig = command {
+        print!("{DEFAULT_TOML}");
+        return Ok(());
+    }
+    let overrides = Overrides {
+        listen_address: cli.listen_address,
+        log_level: cli.log_level,
+        log_format: cli.log_format.map(Into::into),
+    };
+    let sources = Sources::from_process(cli.config_file)?;
+    let config = overrides.apply(Config::load(&sources)?);
+    match command {
+        Command::CheckConfig => {
+            let text = toml::to_string(&config).map_err(|err| Failure::Other(err.into()))?;
+            println!("# Effective configuration: embedded default, file, environment and flags merged.\n{text}");
+            Ok(())
+        }
+        Command::Healthcheck => crate::healthcheck::run(&config),
+        Command::Run => {
+            let level = crate::logging::init(&config.log.level, config.log.format);
+            let events = events.ok_or_else(|| Failure::Other(anyhow::anyhow!("signal handling was not set up")))?;
+            daemon::run(config, sources, overrides, level, events)
+        }
+        Command::PrintDefaultConfig => Ok(()),
+    }
+}

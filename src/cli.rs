@@ -1,0 +1,84 @@
+//! The command line as the user typed it, checked for form only.
+//!
+//! Options follow the Prometheus exporters (`--config.file`,
+//! `--web.listen-address`, `--log.level`, `--log.format`). What they mean
+//! once merged with the config is decided in [`crate::app`].
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::LogFormat;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "jitterd",
+    version = crate::build::VERSION,
+    long_version = LONG_VERSION,
+    about = "Measures how well a host, a runtime and a concurrency strategy keep time under contention, and exports it to Prometheus.",
+    after_help = "Exit codes: 0 clean stop, 64 bad command line, 69 listen address unavailable, 78 bad config, 130 forced stop."
+)]
+pub struct Cli {
+    /// TOML config file layered over the embedded default.
+    #[arg(long = "config.file", value_name = "FILE", global = true)]
+    pub config_file: Option<PathBuf>,
+
+    /// Address to serve metrics on (overrides web.listen_address).
+    #[arg(long = "web.listen-address", value_name = "HOST:PORT", global = true, value_parser = listen_address)]
+    pub listen_address: Option<String>,
+
+    /// Log level or filter (overrides log.level; RUST_LOG overrides both).
+    #[arg(long = "log.level", value_name = "LEVEL", global = true, value_parser = log_level)]
+    pub log_level: Option<String>,
+
+    /// Log format (overrides log.format).
+    #[arg(long = "log.format", value_name = "FORMAT", global = true)]
+    pub log_format: Option<LogFormatArg>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (revision ",
+    env!("JITTERD_BUILD_REVISION"),
+    ", rustc ",
+    env!("JITTERD_BUILD_RUSTC"),
+    ")"
+);
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the experiment and serve metrics (the default).
+    Run,
+    /// Validate the configuration, print the effective config, exit 0 or 78.
+    CheckConfig,
+    /// Print the embedded default configuration.
+    PrintDefaultConfig,
+    /// GET /-/healthy of the running daemon; exit 0 if healthy (for container health checks).
+    Healthcheck,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormatArg {
+    Text,
+    Json,
+}
+
+impl From<LogFormatArg> for LogFormat {
+    fn from(arg: LogFormatArg) -> LogFormat {
+        match arg {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        }
+    }
+}
+
+fn listen_address(text: &str) -> Result<String, String> {
+    crate::config::parse_listen_address(text).map(|_| text.to_owned())
+}
+
+fn log_level(text: &str) -> Result<String, String> {
+    crate::logging::parse_filter(text).map(|_| text.to_owned())
+}

@@ -1,0 +1,407 @@
+//! The validated configuration, and how it is loaded.
+//!
+//! Three layers, each overriding the one before: the embedded default
+//! (`config/jitterd.toml`, compiled in), the file given with
+//! `--config.file`, then environment variables `JITTERD__SECTION__KEY`.
+//! Unknown keys are errors. Every error names the key, the layer it came
+//! from (file path or environment variable) and what would be valid, so a
+//! typo never silently falls back to a default.
+
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::strategy::Strategy;
+
+/// The default configuration, verbatim; `print-default-config` prints it.
+pub const DEFAULT_TOML: &str = include_str!("../config/jitterd.toml");
+
+/// Environment variables with this prefix override config keys.
+pub const ENV_PREFIX: &str = "JITTERD";
+
+/// The shortest and longest heartbeat period accepted.
+pub const PERIOD_RANGE: (Duration, Duration) = (Duration::from_micros(100), Duration::from_secs(3600));
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub strategy: Strategy,
+    pub counter: CounterConfig,
+    pub heartbeat: HeartbeatConfig,
+    pub alerts: AlertsConfig,
+    pub web: WebConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CounterConfig {
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeartbeatConfig {
+    #[serde(with = "humantime_serde")]
+    pub period: Duration,
+    pub schedule: Schedule,
+    #[serde(default, with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    pub timer_slack: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u8>,
+    pub control: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Schedule {
+    /// Beat k is due at `t0 + k·period`; slots that pass during a late beat are skipped.
+    Absolute,
+    /// Sleep one period after each beat, as the article does.
+    Relative,
+}
+
+impl fmt::Display for Schedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Schedule::Absolute => "absolute",
+            Schedule::Relative => "relative",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    #[serde(with = "humantime_serde")]
+    pub drift_threshold: Duration,
+    #[serde(with = "humantime_serde")]
+    pub jitter_threshold: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    pub listen_address: String,
+    pub telemetry_path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A configuration that could not be loaded. `key` is the dotted config key
+/// when one is to blame; `origin` the file or environment variable it came
+/// from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    pub key: Option<String>,
+    pub origin: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("invalid config")?;
+        if let Some(origin) = &self.origin {
+            write!(f, " in {origin}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": key `{key}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl ConfigError {
+    fn new(key: Option<&str>, origin: Option<String>, message: impl Into<String>) -> Self {
+        ConfigError { key: key.map(str::to_owned), origin, message: message.into() }
+    }
+}
+
+/// Where the layers come from: a file (optional) and an environment.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    pub file: Option<PathBuf>,
+    /// `(name, value)` pairs; normally `std::env::vars_os()` filtered to ours.
+    pub env: Vec<(String, String)>,
+}
+
+impl Sources {
+    /// The file given on the command line and this process's environment.
+    pub fn from_process(file: Option<PathBuf>) -> Result<Self, ConfigError> {
+        let mut env = Vec::new();
+        for (name, value) in std::env::vars_os() {
+            let Some(name) = name.to_str().filter(|n| n.starts_with(&format!("{ENV_PREFIX}__"))) else {
+                continue;
+            };
+            let value = value.into_string().map_err(|raw| {
+                ConfigError::new(
+                    None,
+                    Some(format!("environment variable {name}")),
+                    format!("value {raw:?} is not valid UTF-8"),
+                )
+            })?;
+            env.push((name.to_owned(), value));
+        }
+        env.sort();
+        Ok(Sources { file, env })
+    }
+}
+
+impl Config {
+    /// The embedded default, with no file and no environment.
+    pub fn embedded_default() -> Config {
+        match Config::load(&Sources::default()) {
+            Ok(config) => config,
+            // The default is compiled in and covered by tests.
+            Err(err) => unreachable!("embedded default config is invalid: {err}"),
+        }
+    }
+
+    /// Loads and validates the three layers.
+    pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
+        let mut builder = ::config::Config::builder()
+            .add_source(::config::File::from_str(DEFAULT_TOML, ::config::FileFormat::Toml));
+        if let Some(path) = &sources.file {
+            let text = read_config_file(path)?;
+            // Parse once with `toml` directly: its errors give line and column.
+            toml::from_str::<toml::Table>(&text).map_err(|err| {
+                ConfigError::new(None, Some(path.display().to_string()), one_line(&err.to_string()))
+            })?;
+            builder = builder.add_source(::config::File::from_str(&text, ::config::FileFormat::Toml));
+        }
+        for (name, value) in &sources.env {
+            let key = env_key(name).ok_or_else(|| {
+                ConfigError::new(
+                    None,
+                    Some(format!("environment variable {name}")),
+                    format!("expected {ENV_PREFIX}__SECTION__KEY or {ENV_PREFIX}__KEY, e.g. {ENV_PREFIX}__HEARTBEAT__PERIOD"),
+                )
+            })?;
+            let typed = typed_env_value(&key, value);
+            builder = builder
+                .set_override(&key, typed)
+                .map_err(|err| ConfigError::new(Some(&key), Some(format!("environment variable {name}")), err.to_string()))?;
+        }
+        let merged = builder.build().map_err(|err| ConfigError::new(None, None, one_line(&err.to_string())))?;
+        let config: Config = merged.try_deserialize().map_err(|err| describe(err, sources))?;
+        config.validate(sources)?;
+        Ok(config)
+    }
+
+    fn validate(&self, sources: &Sources) -> Result<(), ConfigError> {
+        let fail = |key: &str, message: String| ConfigError::new(Some(key), origin_of(key, sources), message);
+        if self.counter.size == 0 {
+            return Err(fail("counter.size", "must be at least 1 element, got 0".into()));
+        }
+        crate::array::check_fits_in_memory(self.counter.size).map_err(|msg| fail("counter.size", msg))?;
+        let (min, max) = PERIOD_RANGE;
+        if self.heartbeat.period < min || self.heartbeat.period > max {
+            return Err(fail(
+                "heartbeat.period",
+                format!(
+                    "{} is out of range: must be from {} to {}",
+                    humantime::format_duration(self.heartbeat.period),
+                    humantime::format_duration(min),
+                    humantime::format_duration(max)
+                ),
+            ));
+        }
+        if let Some(slack) = self.heartbeat.timer_slack {
+            if slack.is_zero() || slack > Duration::from_secs(1) {
+                return Err(fail(
+                    "heartbeat.timer_slack",
+                    format!(
+                        "{} is out of range: must be from 1ns to 1s (0 would mean the kernel default; leave the key out for that)",
+                        humantime::format_duration(slack)
+                    ),
+                ));
+            }
+        }
+        if let Some(priority) = self.heartbeat.priority {
+            if !(1..=99).contains(&priority) {
+                return Err(fail("heartbeat.priority", format!("{priority} is out of range: SCHED_FIFO priorities are 1 to 99")));
+            }
+        }
+        for (key, value) in [
+            ("alerts.drift_threshold", self.alerts.drift_threshold),
+            ("alerts.jitter_threshold", self.alerts.jitter_threshold),
+        ] {
+            if value.is_zero() {
+                return Err(fail(key, "must be greater than 0, e.g. \"100ms\"".into()));
+            }
+        }
+        self.web.socket_addr().map_err(|msg| fail("web.listen_address", msg))?;
+        if !self.web.telemetry_path.starts_with('/')
+            || self.web.telemetry_path.len() < 2
+            || ["/-/healthy", "/-/ready"].contains(&self.web.telemetry_path.as_str())
+            || !self.web.telemetry_path.bytes().all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#')
+        {
+            return Err(fail(
+                "web.telemetry_path",
+                format!(
+                    "{:?} is not a usable path: must start with '/', be printable ASCII without '?' or '#', and not be '/', '/-/healthy' or '/-/ready'",
+                    self.web.telemetry_path
+                ),
+            ));
+        }
+        crate::logging::parse_filter(&self.log.level).map_err(|msg| fail("log.level", msg))?;
+        Ok(())
+    }
+}
+
+impl WebConfig {
+    /// The first socket address `listen_address` resolves to.
+    pub fn socket_addr(&self) -> Result<SocketAddr, String> {
+        parse_listen_address(&self.listen_address)
+    }
+}
+
+/// Parses `host:port` (an IP, `[v6]` or a resolvable name) into one address.
+pub fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
+    let invalid = || format!("{text:?} is not a listen address: expected host:port, e.g. \"127.0.0.1:9977\" or \"[::]:9977\"");
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let (host, port) = text.rsplit_once(':').ok_or_else(invalid)?;
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(invalid());
+    }
+    text.to_socket_addrs().ok().and_then(|mut addrs| addrs.next()).ok_or_else(invalid)
+}
+
+fn read_config_file(path: &Path) -> Result<String, ConfigError> {
+    let origin = Some(path.display().to_string());
+    if path.is_dir() {
+        return Err(ConfigError::new(None, origin, "is a directory; --config.file takes a TOML file"));
+    }
+    let bytes = std::fs::read(path).map_err(|err| ConfigError::new(None, origin.clone(), format!("cannot read config file: {err}")))?;
+    String::from_utf8(bytes).map_err(|err| {
+        ConfigError::new(None, origin, format!("is not UTF-8 text (invalid byte at offset {})", err.utf8_error().valid_up_to()))
+    })
+}
+
+/// `JITTERD__HEARTBEAT__PERIOD` → `heartbeat.period`.
+fn env_key(name: &str) -> Option<String> {
+    let rest = name.strip_prefix(ENV_PREFIX)?.strip_prefix("__")?;
+    let parts: Vec<&str> = rest.split("__").collect();
+    if parts.is_empty() || parts.len() > 2 || parts.iter().any(|p| p.is_empty()) {
+        return None;
+    }
+    Some(parts.join(".").to_ascii_lowercase())
+}
+
+/// Environment values are strings; keys that hold numbers or booleans get
+/// them parsed, so `JITTERD__COUNTER__SIZE=10` works and `=ten` is refused
+/// with the key named.
+fn typed_env_value(key: &str, value: &str) -> ::config::Value {
+    let origin = None;
+    match key {
+        "counter.size" | "heartbeat.priority" => match value.trim().parse::<i64>() {
+            Ok(n) => ::config::Value::new(origin, n),
+            Err(_) => ::config::Value::new(origin, value),
+        },
+        "heartbeat.control" => match value.trim() {
+            "true" => ::config::Value::new(origin, true),
+            "false" => ::config::Value::new(origin, false),
+            _ => ::config::Value::new(origin, value),
+        },
+        _ => ::config::Value::new(origin, value),
+    }
+}
+
+/// Which layer set `key`: the environment wins over the file.
+fn origin_of(key: &str, sources: &Sources) -> Option<String> {
+    if let Some((name, _)) = sources.env.iter().find(|(name, _)| env_key(name).as_deref() == Some(key)) {
+        return Some(format!("environment variable {name}"));
+    }
+    let path = sources.file.as_ref()?;
+    let text = std::fs::read_to_string(path).ok()?;
+    let table: toml::Table = toml::from_str(&text).ok()?;
+    let mut node = table.get(key.split('.').next()?)?;
+    for part in key.split('.').skip(1) {
+        node = node.get(part)?;
+    }
+    let _ = node;
+    Some(path.display().to_string())
+}
+
+/// Turns a deserialization error of the merged layers into one that names
+/// the key and where it came from.
+fn describe(err: ::config::ConfigError, sources: &Sources) -> ConfigError {
+    let text = one_line(&err.to_string());
+    // The config crate says "... for key `a.b`" or "... in key `a`"; pull the key out.
+    let key = text
+        .rsplit_once(" for key `")
+        .or_else(|| text.rsplit_once(" key `"))
+        .and_then(|(_, rest)| rest.split('`').next())
+        .map(str::to_owned);
+    let mut message = text.clone();
+    if let Some(pos) = message.find(" for key `").or_else(|| message.find(" in key `")) {
+        message.truncate(pos);
+    }
+    if let Some(unknown) = message.strip_prefix("unknown field `").and_then(|r| r.split('`').next()) {
+        let full = match &key {
+            Some(section) if !section.is_empty() => format!("{section}.{unknown}"),
+            _ => unknown.to_owned(),
+        };
+        let origin = origin_of(&full, sources);
+        return ConfigError::new(Some(&full), origin, format!("unknown key; {}", message.replacen("unknown field", "valid keys here are", 1).split_once(", expected").map_or(message.clone(), |(_, valid)| format!("expected{valid}"))));
+    }
+    let origin = key.as_deref().and_then(|k| origin_of(k, sources));
+    ConfigError::new(key.as_deref(), origin, message)
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_valid() {
+        let config = Config::embedded_default();
+        assert_eq!(config.strategy, Strategy::Async);
+        assert_eq!(config.counter.size, 100_000);
+        assert_eq!(config.heartbeat.period, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn env_keys_map_to_dotted_keys() {
+        assert_eq!(env_key("JITTERD__HEARTBEAT__PERIOD").as_deref(), Some("heartbeat.period"));
+        assert_eq!(env_key("JITTERD__STRATEGY").as_deref(), Some("strategy"));
+        assert_eq!(env_key("JITTERD__A__B__C"), None);
+        assert_eq!(env_key("JITTERD__"), None);
+    }
+
+    #[test]
+    fn environment_overrides_default() {
+        let sources = Sources { file: None, env: vec![("JITTERD__HEARTBEAT__PERIOD".into(), "250ms".into())] };
+        assert_eq!(Config::load(&sources).map(|c| c.heartbeat.period), Ok(Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn listen_addresses() {
+        assert!(parse_listen_address("127.0.0.1:9977").is_ok());
+        assert!(parse_listen_address("[::1]:0").is_ok());
+        assert!(parse_listen_address("localhost:9977").is_ok());
+        assert!(parse_listen_address("9977").is_err());
+        assert!(parse_listen_address("127.0.0.1:99999").is_err());
+    }
+}

@@ -1,0 +1,216 @@
+//! The `run` command: serve metrics, run the experiment, obey signals.
+//!
+//! Signals are read on a thread of their own (signal-hook), so a second
+//! SIGINT/SIGTERM exits at once with 130 even while the first stop is still
+//! joining threads. Everything else happens on the calling thread, one event
+//! at a time: start, reloads, stop.
+
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, RwLock};
+
+use anyhow::Context as _;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use crate::app::{Failure, Overrides};
+use crate::config::{Config, Sources};
+use crate::heartbeat::{Liveness, Summary};
+use crate::logging::LevelHandle;
+use crate::metrics::Metrics;
+use crate::strategy::Experiment;
+use crate::timer::Stop;
+use crate::{clock, http, notify};
+
+/// Exit code of a forced stop (a second SIGINT/SIGTERM).
+pub const FORCED_EXIT: i32 = 130;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    Stop(i32),
+    Reload,
+}
+
+/// Starts reading signals. Call first, so a signal during start-up is not
+/// lost to its default action.
+pub fn listen_for_signals() -> anyhow::Result<Receiver<Event>> {
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).context("cannot install signal handlers")?;
+    let (events, receiver) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("jitterd-signals".into())
+        .spawn(move || {
+            let mut stopping = false;
+            for signal in signals.forever() {
+                match signal {
+                    SIGHUP if !stopping => {
+                        let _ = events.send(Event::Reload);
+                    }
+                    SIGINT | SIGTERM if stopping => {
+                        eprintln!("jitterd: second stop signal, exiting at once");
+                        std::process::exit(FORCED_EXIT);
+                    }
+                    SIGINT | SIGTERM => {
+                        stopping = true;
+                        let _ = events.send(Event::Stop(signal));
+                    }
+                    _ => {}
+                }
+            }
+        })
+        .context("cannot start the signal thread")?;
+    Ok(receiver)
+}
+
+/// Runs until a stop signal; returns the failure that ended it early, if any.
+pub fn run(
+    config: Config,
+    sources: Sources,
+    overrides: Overrides,
+    log_level: LevelHandle,
+    events: Receiver<Event>,
+) -> Result<(), Failure> {
+    let addr = config.web.socket_addr().map_err(|msg| Failure::Config(format!("web.listen_address: {msg}")))?;
+    let listener = http::bind(addr).map_err(|err| {
+        Failure::Unavailable(format!("cannot listen on {addr} (web.listen_address {:?}): {err}", config.web.listen_address))
+    })?;
+    let bound = listener.local_addr().unwrap_or(addr);
+    let metrics = Metrics::new().context("cannot register metrics").map_err(Failure::Other)?;
+    let liveness = Arc::new(Liveness::default());
+    let experiment_label = Arc::new(RwLock::new(describe(&config)));
+    let serving = Stop::new().context("cannot create the stop eventfd").map_err(Failure::Other)?;
+    let state = http::State {
+        metrics: metrics.clone(),
+        liveness: Arc::clone(&liveness),
+        telemetry_path: config.web.telemetry_path.clone(),
+        experiment: Arc::clone(&experiment_label),
+    };
+    let http_thread = http::spawn(listener, state, serving.clone()).map_err(Failure::Other)?;
+    let experiment = Experiment::start(&config, &metrics, &liveness).map_err(Failure::Other)?;
+    let watchdog = notify::spawn_watchdog(Arc::clone(&liveness), serving.clone())
+        .context("cannot start the watchdog thread")
+        .map_err(Failure::Other)?;
+    tracing::info!(
+        strategy = %config.strategy,
+        size = config.counter.size,
+        period = %humantime::format_duration(config.heartbeat.period),
+        schedule = %config.heartbeat.schedule,
+        address = %bound,
+        version = crate::build::VERSION,
+        "jitterd started"
+    );
+    notify::ready(&format!("measuring {}", describe(&config)));
+
+    let mut running = Running { config, experiment, metrics: metrics.clone(), liveness };
+    let signal = loop {
+        match events.recv() {
+            Ok(Event::Stop(signal)) => break signal,
+            Err(_) => break 0,
+            Ok(Event::Reload) => {
+                notify::reloading();
+                let previous = running.config.clone();
+                running.reload(&sources, &overrides);
+                let config = &running.config;
+                if config.web != previous.web {
+                    tracing::warn!("web settings changed; they take effect at the next restart");
+                }
+                if config.log.format != previous.log.format {
+                    tracing::warn!("log.format changed; it takes effect at the next restart");
+                }
+                if overrides.log_level.is_none() {
+                    log_level.set(&config.log.level);
+                }
+                if let Ok(mut label) = experiment_label.write() {
+                    *label = describe(config);
+                }
+                notify::ready(&format!("measuring {}", describe(config)));
+            }
+        }
+    };
+    notify::stopping();
+    tracing::info!(signal, "stopping");
+    let Running { config, experiment, .. } = running;
+    let summary = experiment.stop();
+    serving.trigger();
+    let _ = http_thread.join();
+    if let Some(watchdog) = watchdog {
+        let _ = watchdog.join();
+    }
+    log_summary("jitterd stopped", &config, summary, &metrics);
+    Ok(())
+}
+
+/// The experiment that runs and the config it runs with.
+struct Running {
+    config: Config,
+    experiment: Experiment,
+    metrics: Metrics,
+    liveness: Arc<Liveness>,
+}
+
+impl Running {
+    /// Loads the config again and restarts the experiment with it. An invalid
+    /// config, or one whose experiment cannot start, leaves the old settings
+    /// running and is counted as a failure.
+    fn reload(&mut self, sources: &Sources, overrides: &Overrides) {
+        let candidate = match Config::load(sources).map(|c| overrides.apply(c)) {
+            Ok(candidate) => candidate,
+            Err(err) => {
+                tracing::error!("config reload failed, the running experiment goes on: {err}");
+                self.count_reload(false);
+                return;
+            }
+        };
+        let old = std::mem::replace(&mut self.experiment, Experiment::idle());
+        log_summary("experiment stopped for reload", &self.config, old.stop(), &self.metrics);
+        match Experiment::start(&candidate, &self.metrics, &self.liveness) {
+            Ok(next) => {
+                tracing::info!(
+                    strategy = %candidate.strategy,
+                    size = candidate.counter.size,
+                    period = %humantime::format_duration(candidate.heartbeat.period),
+                    "config reloaded"
+                );
+                self.count_reload(true);
+                self.experiment = next;
+                self.config = candidate;
+            }
+            Err(err) => {
+                tracing::error!("cannot start the reloaded experiment, restarting the previous one: {err:#}");
+                self.count_reload(false);
+                match Experiment::start(&self.config, &self.metrics, &self.liveness) {
+                    Ok(previous) => self.experiment = previous,
+                    // Nothing can run: keep serving, not ready, rather than exit.
+                    Err(err) => tracing::error!("cannot restart the previous experiment either: {err:#}"),
+                }
+            }
+        }
+    }
+
+    fn count_reload(&self, ok: bool) {
+        let result = if ok { "success" } else { "failure" };
+        self.metrics.config_reloads_total.with_label_values(&[result]).inc();
+        self.metrics.config_last_reload_successful.set(i64::from(ok));
+    }
+}
+
+fn describe(config: &Config) -> String {
+    format!(
+        "{} ({} schedule, {} elements, period {})",
+        config.strategy,
+        config.heartbeat.schedule,
+        config.counter.size,
+        humantime::format_duration(config.heartbeat.period)
+    )
+}
+
+fn log_summary(what: &str, config: &Config, summary: Summary, metrics: &Metrics) {
+    tracing::info!(
+        strategy = %config.strategy,
+        beats = summary.beats,
+        missed = summary.missed,
+        inconsistent = summary.inconsistent,
+        max_lateness_seconds = clock::seconds(summary.max_lateness_ns),
+        drift_seconds = clock::seconds_signed(summary.last_drift_ns),
+        counter_passes_total = metrics.counter_passes_total.get(),
+        "{what}"
+    );
+}

@@ -1,0 +1,209 @@
+//! The measurement: when each beat was due, and what its timestamps mean.
+//!
+//! Shared by every strategy. A heartbeat asks the [`Scheduler`] when the next
+//! beat is due, takes the four timestamps of [`BeatTimes`], and hands them
+//! back; the scheduler derives every number of the contract (lateness,
+//! jitter, drift, missed slots) as pure arithmetic, tested here on made-up
+//! timestamps.
+
+use std::time::Duration;
+
+use crate::clock::MonoTime;
+use crate::config::Schedule;
+
+/// The four timestamps of one beat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BeatTimes {
+    /// When the beat was due.
+    pub scheduled: MonoTime,
+    /// When the timer returned.
+    pub woke: MonoTime,
+    /// When the heartbeat got the array (lock, reply or snapshot).
+    pub accessed: MonoTime,
+    /// When the consistency check finished: the beat's own timestamp.
+    pub done: MonoTime,
+}
+
+/// Every derived number of one beat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Beat {
+    /// 1 for the first beat of an experiment.
+    pub index: u64,
+    pub times: BeatTimes,
+    /// *Definition*: `done − scheduled`. *Interpretation*: how late the beat's
+    /// work finished, whatever held it up.
+    pub lateness_ns: u64,
+    /// *Definition*: `woke − scheduled`. *Interpretation*: the timer and the
+    /// OS scheduler's share of the lateness.
+    pub wake_lateness_ns: u64,
+    /// *Definition*: `accessed − woke`. *Interpretation*: the strategy's share:
+    /// waiting for the lock, the reply or the snapshot.
+    pub access_wait_ns: u64,
+    /// *Definition*: `done − accessed`.
+    pub check_duration_ns: u64,
+    /// *Definition*: `done[k] − done[k−1]`, with `done[0] = t0`.
+    pub interval_ns: u64,
+    /// *Definition*: `interval − period` (signed).
+    pub jitter_ns: i64,
+    /// *Definition*: `done[k] − t0 − k·period`, the sum of the jitters so far.
+    /// *Interpretation*: how far behind (positive) a clock ticking on the
+    /// heartbeat would be; missed slots add a period each.
+    pub drift_ns: i64,
+    /// Slots that passed while this beat ran and are skipped (absolute only).
+    pub missed_slots: u64,
+}
+
+/// When each beat is due, and the bookkeeping that turns timestamps into a [`Beat`].
+#[derive(Debug, Clone)]
+pub struct Scheduler {
+    schedule: Schedule,
+    period_ns: u64,
+    t0: MonoTime,
+    /// Beats completed so far (k of the last beat).
+    beats: u64,
+    /// Absolute schedule: the slot the next beat is due in.
+    next_slot: u64,
+    last_done: MonoTime,
+}
+
+impl Scheduler {
+    pub fn new(schedule: Schedule, period: Duration, t0: MonoTime) -> Scheduler {
+        let period_ns = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX).max(1);
+        Scheduler { schedule, period_ns, t0, beats: 0, next_slot: 1, last_done: t0 }
+    }
+
+    pub fn t0(&self) -> MonoTime {
+        self.t0
+    }
+
+    /// When the next beat is due.
+    pub fn due(&self) -> MonoTime {
+        match self.schedule {
+            Schedule::Absolute => self.t0.plus_ns(self.next_slot.saturating_mul(self.period_ns)),
+            Schedule::Relative => self.last_done.plus_ns(self.period_ns),
+        }
+    }
+
+    /// Records a finished beat and works out when the next one is due.
+    pub fn complete(&mut self, times: BeatTimes) -> Beat {
+        self.beats += 1;
+        let missed_slots = match self.schedule {
+            Schedule::Absolute => {
+                let next = slot_after(self.t0, self.period_ns, times.done).max(self.next_slot + 1);
+                let missed = next - self.next_slot - 1;
+                self.next_slot = next;
+                missed
+            }
+            Schedule::Relative => 0,
+        };
+        let interval_ns = times.done.since(self.last_done);
+        self.last_done = times.done;
+        Beat {
+            index: self.beats,
+            times,
+            lateness_ns: times.done.since(times.scheduled),
+            wake_lateness_ns: times.woke.since(times.scheduled),
+            access_wait_ns: times.accessed.since(times.woke),
+            check_duration_ns: times.done.since(times.accessed),
+            interval_ns,
+            jitter_ns: signed_difference(interval_ns, self.period_ns),
+            drift_ns: signed_difference(times.done.since(self.t0), self.beats.saturating_mul(self.period_ns)),
+            missed_slots,
+        }
+    }
+}
+
+/// The first slot strictly after `now`: `floor((now − t0) / period) + 1`.
+pub fn slot_after(t0: MonoTime, period_ns: u64, now: MonoTime) -> u64 {
+    now.since(t0) / period_ns.max(1) + 1
+}
+
+/// `a − b` as a signed number, saturating.
+pub fn signed_difference(a: u64, b: u64) -> i64 {
+    let diff = i128::from(a) - i128::from(b);
+    i64::try_from(diff).unwrap_or(if diff < 0 { i64::MIN } else { i64::MAX })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    fn times(scheduled: u64, woke: u64, accessed: u64, done: u64) -> BeatTimes {
+        BeatTimes { scheduled: MonoTime(scheduled), woke: MonoTime(woke), accessed: MonoTime(accessed), done: MonoTime(done) }
+    }
+
+    #[test]
+    fn punctual_absolute_beats() {
+        let mut s = Scheduler::new(Schedule::Absolute, Duration::from_millis(100), MonoTime(1000 * MS));
+        assert_eq!(s.due(), MonoTime(1100 * MS));
+        let beat = s.complete(times(1100 * MS, 1100 * MS + 20_000, 1100 * MS + 30_000, 1100 * MS + 50_000));
+        assert_eq!(beat.index, 1);
+        assert_eq!(beat.lateness_ns, 50_000);
+        assert_eq!(beat.wake_lateness_ns, 20_000);
+        assert_eq!(beat.access_wait_ns, 10_000);
+        assert_eq!(beat.check_duration_ns, 20_000);
+        assert_eq!(beat.interval_ns, 100 * MS + 50_000);
+        assert_eq!(beat.jitter_ns, 50_000);
+        assert_eq!(beat.drift_ns, 50_000);
+        assert_eq!(beat.missed_slots, 0);
+        // Absolute: the next beat is due on its slot, not a period after done.
+        assert_eq!(s.due(), MonoTime(1200 * MS));
+        let beat = s.complete(times(1200 * MS, 1200 * MS, 1200 * MS, 1200 * MS + 10_000));
+        assert_eq!(beat.jitter_ns, -40_000);
+        assert_eq!(beat.drift_ns, 10_000);
+    }
+
+    #[test]
+    fn late_absolute_beat_skips_missed_slots() {
+        let mut s = Scheduler::new(Schedule::Absolute, Duration::from_millis(100), MonoTime(0));
+        // Due at 100 ms, finished at 1,050 ms: slots 2..=10 passed meanwhile.
+        let beat = s.complete(times(100 * MS, 1000 * MS, 1040 * MS, 1050 * MS));
+        assert_eq!(beat.lateness_ns, 950 * MS);
+        assert_eq!(beat.missed_slots, 9);
+        assert_eq!(s.due(), MonoTime(1100 * MS));
+        let beat = s.complete(times(1100 * MS, 1100 * MS, 1100 * MS, 1100 * MS));
+        assert_eq!(beat.index, 2);
+        assert_eq!(beat.lateness_ns, 0);
+        // Two beats in 1.1 s: drift shows the nine missed periods.
+        assert_eq!(beat.drift_ns, 900 * MS as i64);
+        assert_eq!(beat.jitter_ns, -50 * MS as i64);
+    }
+
+    #[test]
+    fn drift_is_the_sum_of_jitters() {
+        let mut s = Scheduler::new(Schedule::Absolute, Duration::from_millis(10), MonoTime(5));
+        let dones = [10 * MS + 7, 20 * MS + 300, 95 * MS, 100 * MS + 1, 110 * MS + 5];
+        let mut sum = 0i64;
+        for done in dones {
+            let due = s.due().0;
+            let beat = s.complete(times(due, done, done, done));
+            sum += beat.jitter_ns;
+            assert_eq!(beat.drift_ns, sum);
+        }
+    }
+
+    #[test]
+    fn relative_schedule_accumulates() {
+        let mut s = Scheduler::new(Schedule::Relative, Duration::from_millis(100), MonoTime(0));
+        assert_eq!(s.due(), MonoTime(100 * MS));
+        let beat = s.complete(times(100 * MS, 101 * MS, 101 * MS, 102 * MS));
+        assert_eq!(s.due(), MonoTime(202 * MS));
+        assert_eq!(beat.drift_ns, 2 * MS as i64);
+        let beat = s.complete(times(202 * MS, 203 * MS, 203 * MS, 204 * MS));
+        assert_eq!(beat.drift_ns, 4 * MS as i64);
+        assert_eq!(beat.jitter_ns, 2 * MS as i64);
+        assert_eq!(beat.missed_slots, 0);
+    }
+
+    #[test]
+    fn slot_arithmetic() {
+        assert_eq!(slot_after(MonoTime(0), 100, MonoTime(0)), 1);
+        assert_eq!(slot_after(MonoTime(0), 100, MonoTime(99)), 1);
+        assert_eq!(slot_after(MonoTime(0), 100, MonoTime(100)), 2);
+        assert_eq!(slot_after(MonoTime(50), 100, MonoTime(10)), 1);
+        assert_eq!(signed_difference(0, u64::MAX), i64::MIN);
+        assert_eq!(signed_difference(u64::MAX, 0), i64::MAX);
+    }
+}

@@ -1,0 +1,200 @@
+//! The Prometheus metrics of the contract, in one registry.
+//!
+//! One [`Metrics`] lives for the whole process: counters and histograms go
+//! on across config reloads, the info and setting gauges are replaced when
+//! an experiment starts. Heartbeats and counters write to it; the HTTP
+//! thread gathers it.
+
+use prometheus::core::Collector;
+use prometheus::{
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+use crate::config::Config;
+
+const NAMESPACE: &str = "jitterd";
+
+/// Histogram buckets from 1 µs to about 67 s, doubling: a 20 µs wake-up
+/// and a 10 s starvation both land in a real bucket.
+pub fn latency_buckets() -> Vec<f64> {
+    (0..27).map(|i| 1e-6 * f64::powi(2.0, i)).collect()
+}
+
+#[derive(Clone)]
+pub struct Metrics {
+    pub registry: Registry,
+    pub build_info: GaugeVec,
+    pub experiment_info: GaugeVec,
+    pub array_size_elements: IntGauge,
+    pub heartbeat_period_seconds: Gauge,
+    pub drift_threshold_seconds: Gauge,
+    pub jitter_threshold_seconds: Gauge,
+    pub heartbeats_total: IntCounter,
+    pub heartbeat_missed_total: IntCounter,
+    pub heartbeat_lateness_seconds: Histogram,
+    pub heartbeat_wake_lateness_seconds: Histogram,
+    pub heartbeat_access_wait_seconds: Histogram,
+    pub heartbeat_jitter_seconds: Histogram,
+    pub heartbeat_drift_seconds: Gauge,
+    pub heartbeat_last_timestamp_seconds: Gauge,
+    pub consistency_checks_total: IntCounterVec,
+    pub consistency_check_duration_seconds: Histogram,
+    pub consistency_mismatched_elements: IntGauge,
+    pub counter_passes_total: IntCounter,
+    pub counter_value: Gauge,
+    pub config_reloads_total: IntCounterVec,
+    pub config_last_reload_successful: IntGauge,
+    pub control_lateness_seconds: Histogram,
+}
+
+impl Metrics {
+    pub fn new() -> Result<Metrics, prometheus::Error> {
+        let registry = Registry::new();
+        let opts = |name: &str, help: &str| Opts::new(name, help).namespace(NAMESPACE);
+        let histogram = |name: &str, help: &str| {
+            Histogram::with_opts(HistogramOpts::new(name, help).namespace(NAMESPACE).buckets(latency_buckets()))
+        };
+        let metrics = Metrics {
+            build_info: GaugeVec::new(
+                opts("build_info", "A metric with a constant '1' value labeled by the version, revision and rustc version of jitterd."),
+                &["version", "revision", "rustc"],
+            )?,
+            experiment_info: GaugeVec::new(
+                opts("experiment_info", "A metric with a constant '1' value labeled by the running strategy and heartbeat schedule."),
+                &["strategy", "schedule"],
+            )?,
+            array_size_elements: IntGauge::with_opts(opts("array_size_elements", "Elements in the array the counter increments."))?,
+            heartbeat_period_seconds: Gauge::with_opts(opts("heartbeat_period_seconds", "Configured heartbeat period."))?,
+            drift_threshold_seconds: Gauge::with_opts(opts("drift_threshold_seconds", "Configured drift alert threshold."))?,
+            jitter_threshold_seconds: Gauge::with_opts(opts("jitter_threshold_seconds", "Configured jitter alert threshold."))?,
+            heartbeats_total: IntCounter::with_opts(opts("heartbeats_total", "Heartbeats completed."))?,
+            heartbeat_missed_total: IntCounter::with_opts(opts(
+                "heartbeat_missed_total",
+                "Heartbeat slots skipped because an earlier beat ran past them (absolute schedule).",
+            ))?,
+            heartbeat_lateness_seconds: histogram("heartbeat_lateness_seconds", "Time from when a beat was due to when its check finished.")?,
+            heartbeat_wake_lateness_seconds: histogram(
+                "heartbeat_wake_lateness_seconds",
+                "Time from when a beat was due to when its timer returned.",
+            )?,
+            heartbeat_access_wait_seconds: histogram(
+                "heartbeat_access_wait_seconds",
+                "Time from the heartbeat's wake-up to getting the array (lock, reply or snapshot).",
+            )?,
+            heartbeat_jitter_seconds: histogram("heartbeat_jitter_seconds", "Absolute deviation of each beat interval from the period.")?,
+            heartbeat_drift_seconds: Gauge::with_opts(opts(
+                "heartbeat_drift_seconds",
+                "Accumulated jitter: last beat time minus start minus beats times period (signed).",
+            ))?,
+            heartbeat_last_timestamp_seconds: Gauge::with_opts(opts(
+                "heartbeat_last_timestamp_seconds",
+                "Unix time of the last completed heartbeat.",
+            ))?,
+            consistency_checks_total: IntCounterVec::new(
+                opts("consistency_checks_total", "Consistency checks of the array by result."),
+                &["result"],
+            )?,
+            consistency_check_duration_seconds: histogram("consistency_check_duration_seconds", "Time one consistency check took.")?,
+            consistency_mismatched_elements: IntGauge::with_opts(opts(
+                "consistency_mismatched_elements",
+                "Elements that differed from element 0 in the last check.",
+            ))?,
+            counter_passes_total: IntCounter::with_opts(opts("counter_passes_total", "Passes the counter completed over the array."))?,
+            counter_value: Gauge::with_opts(opts("counter_value", "Element 0 of the array as the last check saw it."))?,
+            config_reloads_total: IntCounterVec::new(
+                opts("config_reloads_total", "Configuration reloads by result."),
+                &["result"],
+            )?,
+            config_last_reload_successful: IntGauge::with_opts(opts(
+                "config_last_reload_successful",
+                "Whether the last configuration reload attempt was successful.",
+            ))?,
+            control_lateness_seconds: histogram(
+                "control_lateness_seconds",
+                "Lateness of the control heartbeat, which shares nothing with the counter: the host's share of lateness.",
+            )?,
+            registry,
+        };
+        let collectors: Vec<Box<dyn Collector>> = vec![
+            Box::new(metrics.build_info.clone()),
+            Box::new(metrics.experiment_info.clone()),
+            Box::new(metrics.array_size_elements.clone()),
+            Box::new(metrics.heartbeat_period_seconds.clone()),
+            Box::new(metrics.drift_threshold_seconds.clone()),
+            Box::new(metrics.jitter_threshold_seconds.clone()),
+            Box::new(metrics.heartbeats_total.clone()),
+            Box::new(metrics.heartbeat_missed_total.clone()),
+            Box::new(metrics.heartbeat_lateness_seconds.clone()),
+            Box::new(metrics.heartbeat_wake_lateness_seconds.clone()),
+            Box::new(metrics.heartbeat_access_wait_seconds.clone()),
+            Box::new(metrics.heartbeat_jitter_seconds.clone()),
+            Box::new(metrics.heartbeat_drift_seconds.clone()),
+            Box::new(metrics.heartbeat_last_timestamp_seconds.clone()),
+            Box::new(metrics.consistency_checks_total.clone()),
+            Box::new(metrics.consistency_check_duration_seconds.clone()),
+            Box::new(metrics.consistency_mismatched_elements.clone()),
+            Box::new(metrics.counter_passes_total.clone()),
+            Box::new(metrics.counter_value.clone()),
+            Box::new(metrics.config_reloads_total.clone()),
+            Box::new(metrics.config_last_reload_successful.clone()),
+            Box::new(metrics.control_lateness_seconds.clone()),
+            Box::new(prometheus::process_collector::ProcessCollector::for_self()),
+        ];
+        for collector in collectors {
+            metrics.registry.register(collector)?;
+        }
+        metrics.build_info.with_label_values(&[env!("CARGO_PKG_VERSION"), crate::build::REVISION, crate::build::RUSTC]).set(1.0);
+        // Both label values exist from the start, so rates and alerts see zero, not absence.
+        for result in ["consistent", "inconsistent"] {
+            metrics.consistency_checks_total.with_label_values(&[result]);
+        }
+        for result in ["success", "failure"] {
+            metrics.config_reloads_total.with_label_values(&[result]);
+        }
+        metrics.config_last_reload_successful.set(1);
+        Ok(metrics)
+    }
+
+    /// Sets the info and setting gauges for an experiment about to start.
+    pub fn describe_experiment(&self, config: &Config) {
+        self.experiment_info.reset();
+        self.experiment_info
+            .with_label_values(&[config.strategy.name(), &config.heartbeat.schedule.to_string()])
+            .set(1.0);
+        self.array_size_elements.set(i64::try_from(config.counter.size).unwrap_or(i64::MAX));
+        self.heartbeat_period_seconds.set(config.heartbeat.period.as_secs_f64());
+        self.drift_threshold_seconds.set(config.alerts.drift_threshold.as_secs_f64());
+        self.jitter_threshold_seconds.set(config.alerts.jitter_threshold.as_secs_f64());
+        self.heartbeat_drift_seconds.set(0.0);
+    }
+
+    /// The registry in the Prometheus text format.
+    pub fn render(&self) -> Result<Vec<u8>, prometheus::Error> {
+        let mut buffer = Vec::with_capacity(16 * 1024);
+        TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
+        Ok(buffer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_span_microseconds_to_a_minute() {
+        let buckets = latency_buckets();
+        assert!(buckets[0] <= 2e-6);
+        assert!(*buckets.last().unwrap_or(&0.0) >= 60.0);
+    }
+
+    #[test]
+    fn renders_every_family() -> Result<(), prometheus::Error> {
+        let metrics = Metrics::new()?;
+        metrics.describe_experiment(&Config::embedded_default());
+        let text = String::from_utf8(metrics.render()?).unwrap_or_default();
+        for name in ["jitterd_build_info", "jitterd_experiment_info", "jitterd_consistency_checks_total", "process_cpu_seconds_total"] {
+            assert!(text.contains(name), "{name} missing");
+        }
+        Ok(())
+    }
+}

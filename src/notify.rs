@@ -1,0 +1,54 @@
+//! systemd's notify protocol: ready, reloading, stopping, watchdog.
+//!
+//! Every call is a no-op without `NOTIFY_SOCKET`, so the daemon runs the same
+//! under systemd, in a container or from a shell.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sd_notify::NotifyState;
+
+use crate::clock::MonoTime;
+use crate::heartbeat::Liveness;
+use crate::timer::Stop;
+
+fn send(states: &[NotifyState]) {
+    if let Err(err) = sd_notify::notify(states) {
+        tracing::warn!("cannot notify systemd: {err}");
+    }
+}
+
+pub fn ready(status: &str) {
+    send(&[NotifyState::Ready, NotifyState::Status(status)]);
+}
+
+/// `RELOADING=1` with the `MONOTONIC_USEC` that `Type=notify-reload` wants.
+pub fn reloading() {
+    let mut states = vec![NotifyState::Reloading];
+    if let Ok(now) = NotifyState::monotonic_usec_now() {
+        states.push(now);
+    }
+    send(&states);
+}
+
+pub fn stopping() {
+    send(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
+}
+
+/// When `WATCHDOG_USEC` is set, pings systemd at half that interval for as
+/// long as the heartbeat is live, so a stalled heartbeat (not merely a late
+/// one) gets the service restarted. Returns at `stop`.
+pub fn spawn_watchdog(liveness: Arc<Liveness>, stop: Stop) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
+    let Some(interval) = sd_notify::watchdog_enabled() else { return Ok(None) };
+    let every = (interval / 2).max(Duration::from_millis(10));
+    std::thread::Builder::new()
+        .name("jitterd-watchdog".into())
+        .spawn(move || {
+            while !stop.wait_timeout(every) {
+                if liveness.is_live(MonoTime::now()) {
+                    send(&[NotifyState::Watchdog]);
+                }
+            }
+        })
+        .map(Some)
+}

@@ -1,0 +1,260 @@
+//! The strategies: how the counter and the heartbeat share the array.
+//!
+//! One file per strategy; each builds its array, starts its counter and
+//! hands its heartbeat a [`Probe`](crate::heartbeat::Probe). Everything they
+//! share (threads, tuning, the heartbeat loop, recording, the control
+//! heartbeat) is in [`Setup`] and [`Experiment`], so a strategy file holds
+//! only what makes it different.
+
+mod async_blocking;
+mod async_tasks;
+mod threads_channel;
+mod threads_fair_mutex;
+mod threads_mutex;
+mod threads_snapshot;
+mod threads_unsync;
+
+use std::fmt;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::MonoTime;
+use crate::config::Config;
+use crate::heartbeat::{self, ControlRecorder, Liveness, NoProbe, Probe, Recorder, Summary};
+use crate::measure::Scheduler;
+use crate::metrics::Metrics;
+use crate::timer::Stop;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    ThreadsUnsync,
+    ThreadsMutex,
+    ThreadsMutexYield,
+    Async,
+    ThreadsFairMutex,
+    ThreadsChannel,
+    ThreadsSnapshot,
+    AsyncBlocking,
+}
+
+impl Strategy {
+    pub const ALL: [Strategy; 8] = [
+        Strategy::ThreadsUnsync,
+        Strategy::ThreadsMutex,
+        Strategy::ThreadsMutexYield,
+        Strategy::Async,
+        Strategy::ThreadsFairMutex,
+        Strategy::ThreadsChannel,
+        Strategy::ThreadsSnapshot,
+        Strategy::AsyncBlocking,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::ThreadsUnsync => "threads-unsync",
+            Strategy::ThreadsMutex => "threads-mutex",
+            Strategy::ThreadsMutexYield => "threads-mutex-yield",
+            Strategy::Async => "async",
+            Strategy::ThreadsFairMutex => "threads-fair-mutex",
+            Strategy::ThreadsChannel => "threads-channel",
+            Strategy::ThreadsSnapshot => "threads-snapshot",
+            Strategy::AsyncBlocking => "async-blocking",
+        }
+    }
+
+    /// Whether the heartbeat runs on the same thread as the counter, so
+    /// `heartbeat.priority` cannot apply to it alone.
+    fn heartbeat_shares_thread(self) -> bool {
+        self == Strategy::Async
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Strategy {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Strategy, String> {
+        Strategy::ALL.into_iter().find(|s| s.name() == text).ok_or_else(|| {
+            let valid: Vec<&str> = Strategy::ALL.iter().map(|s| s.name()).collect();
+            format!("unknown strategy {text:?}: expected one of {}", valid.join(", "))
+        })
+    }
+}
+
+/// What a strategy gets to start with.
+pub struct Setup {
+    pub config: Config,
+    pub metrics: Metrics,
+    pub liveness: Arc<Liveness>,
+    pub stop: Stop,
+    t0: MonoTime,
+}
+
+/// A thread of the experiment; heartbeats return their summary.
+type Worker = JoinHandle<Option<Summary>>;
+
+impl Setup {
+    pub fn size_elements(&self) -> anyhow::Result<usize> {
+        usize::try_from(self.config.counter.size).context("counter.size does not fit this platform")
+    }
+
+    fn scheduler(&self) -> Scheduler {
+        Scheduler::new(self.config.heartbeat.schedule, self.config.heartbeat.period, self.t0)
+    }
+
+    fn recorder(&self) -> Recorder {
+        Recorder::new(&self.config, self.metrics.clone(), Arc::clone(&self.liveness))
+    }
+
+    /// How heartbeat threads are tuned.
+    fn tuning(&self) -> Tuning {
+        Tuning { timer_slack: self.config.heartbeat.timer_slack, priority: self.config.heartbeat.priority }
+    }
+
+    /// Starts the counter on a thread of its own: `pass` until stopped.
+    fn spawn_counter(&self, mut pass: impl FnMut() + Send + 'static) -> anyhow::Result<Worker> {
+        let stop = self.stop.clone();
+        let passes = self.metrics.counter_passes_total.clone();
+        spawn("jitterd-counter", move || {
+            while !stop.is_triggered() {
+                pass();
+                passes.inc();
+            }
+            None
+        })
+    }
+
+    /// Starts the heartbeat on a thread of its own with this probe.
+    fn spawn_heartbeat(&self, mut probe: impl Probe + Send + 'static) -> anyhow::Result<Worker> {
+        let scheduler = self.scheduler();
+        let mut recorder = self.recorder();
+        let stop = self.stop.clone();
+        let tuning = self.tuning();
+        spawn("jitterd-heartbeat", move || {
+            tuning.apply();
+            if let Err(err) = heartbeat::run_blocking(scheduler, &stop, &mut probe, &mut recorder) {
+                tracing::error!("heartbeat stopped: {err}");
+            }
+            Some(recorder.summary)
+        })
+    }
+}
+
+/// Timer slack and real-time priority for a heartbeat thread.
+#[derive(Debug, Clone, Copy)]
+struct Tuning {
+    timer_slack: Option<std::time::Duration>,
+    priority: Option<u8>,
+}
+
+impl Tuning {
+    /// Applies both to the calling thread; what cannot be applied is logged.
+    fn apply(self) {
+        for warning in crate::timer::tune_current_thread(self.timer_slack, self.priority) {
+            tracing::warn!("{warning}");
+        }
+    }
+}
+
+fn spawn(name: &str, body: impl FnOnce() -> Option<Summary> + Send + 'static) -> anyhow::Result<Worker> {
+    std::thread::Builder::new().name(name.into()).spawn(body).with_context(|| format!("cannot start thread {name}"))
+}
+
+/// A running experiment: its threads and the signal that stops them.
+pub struct Experiment {
+    stop: Option<Stop>,
+    workers: Vec<Worker>,
+    liveness: Arc<Liveness>,
+}
+
+impl Experiment {
+    /// Starts `config.strategy` with a control heartbeat beside it when configured.
+    pub fn start(config: &Config, metrics: &Metrics, liveness: &Arc<Liveness>) -> anyhow::Result<Experiment> {
+        metrics.describe_experiment(config);
+        let setup = Setup {
+            config: config.clone(),
+            metrics: metrics.clone(),
+            liveness: Arc::clone(liveness),
+            stop: Stop::new().context("cannot create the stop eventfd")?,
+            t0: MonoTime::now(),
+        };
+        if config.heartbeat.priority.is_some() && config.strategy.heartbeat_shares_thread() {
+            tracing::warn!(
+                strategy = %config.strategy,
+                "heartbeat.priority is not applied: this strategy's heartbeat shares its thread with the counter, which SCHED_FIFO would let monopolise a core"
+            );
+        }
+        liveness.started(config.heartbeat.period);
+        let mut experiment = Experiment { stop: Some(setup.stop.clone()), workers: Vec::new(), liveness: Arc::clone(liveness) };
+        let started = match config.strategy {
+            Strategy::ThreadsUnsync => threads_unsync::start(&setup),
+            Strategy::ThreadsMutex => threads_mutex::start(&setup, false),
+            Strategy::ThreadsMutexYield => threads_mutex::start(&setup, true),
+            Strategy::Async => async_tasks::start(&setup),
+            Strategy::ThreadsFairMutex => threads_fair_mutex::start(&setup),
+            Strategy::ThreadsChannel => threads_channel::start(&setup),
+            Strategy::ThreadsSnapshot => threads_snapshot::start(&setup),
+            Strategy::AsyncBlocking => async_blocking::start(&setup),
+        };
+        // On a failed start, stop whatever did start before reporting.
+        match started {
+            Ok(workers) => experiment.workers = workers,
+            Err(err) => {
+                experiment.stop();
+                return Err(err);
+            }
+        }
+        if config.heartbeat.control {
+            let stop = setup.stop.clone();
+            let scheduler = setup.scheduler();
+            let mut recorder = ControlRecorder { metrics: metrics.clone() };
+            let tuning = setup.tuning();
+            let control = spawn("jitterd-control", move || {
+                tuning.apply();
+                if let Err(err) = heartbeat::run_blocking(scheduler, &stop, &mut NoProbe, &mut recorder) {
+                    tracing::error!("control heartbeat stopped: {err}");
+                }
+                None
+            });
+            match control {
+                Ok(worker) => experiment.workers.push(worker),
+                Err(err) => {
+                    experiment.stop();
+                    return Err(err);
+                }
+            }
+        }
+        Ok(experiment)
+    }
+
+    /// An experiment that runs nothing: a placeholder while one is replaced.
+    pub fn idle() -> Experiment {
+        Experiment { stop: None, workers: Vec::new(), liveness: Arc::new(Liveness::default()) }
+    }
+
+    /// Stops every thread, waits for them and returns the heartbeat's totals.
+    pub fn stop(self) -> Summary {
+        if let Some(stop) = &self.stop {
+            stop.trigger();
+        }
+        self.liveness.stopped();
+        let mut summary = Summary::default();
+        for worker in self.workers {
+            match worker.join() {
+                Ok(Some(s)) => summary = s,
+                Ok(None) => {}
+                Err(_) => tracing::error!("an experiment thread panicked"),
+            }
+        }
+        summary
+    }
+}
