@@ -174,14 +174,13 @@ impl Config {
 
     /// Loads and validates the three layers.
     pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
-        let mut builder = ::config::Config::builder()
-            .add_source(::config::File::from_str(DEFAULT_TOML, ::config::FileFormat::Toml));
+        let mut builder =
+            ::config::Config::builder().add_source(::config::File::from_str(DEFAULT_TOML, ::config::FileFormat::Toml));
         if let Some(path) = &sources.file {
             let text = read_config_file(path)?;
             // Parse once with `toml` directly: its errors give line and column.
-            toml::from_str::<toml::Table>(&text).map_err(|err| {
-                ConfigError::new(None, Some(path.display().to_string()), one_line(&err.to_string()))
-            })?;
+            toml::from_str::<toml::Table>(&text)
+                .map_err(|err| ConfigError::new(None, Some(path.display().to_string()), one_line(&err.to_string())))?;
             builder = builder.add_source(::config::File::from_str(&text, ::config::FileFormat::Toml));
         }
         for (name, value) in &sources.env {
@@ -189,13 +188,15 @@ impl Config {
                 ConfigError::new(
                     None,
                     Some(format!("environment variable {name}")),
-                    format!("expected {ENV_PREFIX}__SECTION__KEY or {ENV_PREFIX}__KEY, e.g. {ENV_PREFIX}__HEARTBEAT__PERIOD"),
+                    format!(
+                        "expected {ENV_PREFIX}__SECTION__KEY or {ENV_PREFIX}__KEY, e.g. {ENV_PREFIX}__HEARTBEAT__PERIOD"
+                    ),
                 )
             })?;
             let typed = typed_env_value(&key, value);
-            builder = builder
-                .set_override(&key, typed)
-                .map_err(|err| ConfigError::new(Some(&key), Some(format!("environment variable {name}")), err.to_string()))?;
+            builder = builder.set_override(&key, typed).map_err(|err| {
+                ConfigError::new(Some(&key), Some(format!("environment variable {name}")), err.to_string())
+            })?;
         }
         let merged = builder.build().map_err(|err| ConfigError::new(None, None, one_line(&err.to_string())))?;
         let config: Config = merged.try_deserialize().map_err(|err| describe(err, sources))?;
@@ -234,7 +235,10 @@ impl Config {
         }
         if let Some(priority) = self.heartbeat.priority {
             if !(1..=99).contains(&priority) {
-                return Err(fail("heartbeat.priority", format!("{priority} is out of range: SCHED_FIFO priorities are 1 to 99")));
+                return Err(fail(
+                    "heartbeat.priority",
+                    format!("{priority} is out of range: SCHED_FIFO priorities are 1 to 99"),
+                ));
             }
         }
         for (key, value) in [
@@ -273,7 +277,8 @@ impl WebConfig {
 
 /// Parses `host:port` (an IP, `[v6]` or a resolvable name) into one address.
 pub fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
-    let invalid = || format!("{text:?} is not a listen address: expected host:port, e.g. \"127.0.0.1:9977\" or \"[::]:9977\"");
+    let invalid =
+        || format!("{text:?} is not a listen address: expected host:port, e.g. \"127.0.0.1:9977\" or \"[::]:9977\"");
     if let Ok(addr) = text.parse::<SocketAddr>() {
         return Ok(addr);
     }
@@ -289,9 +294,14 @@ fn read_config_file(path: &Path) -> Result<String, ConfigError> {
     if path.is_dir() {
         return Err(ConfigError::new(None, origin, "is a directory; --config.file takes a TOML file"));
     }
-    let bytes = std::fs::read(path).map_err(|err| ConfigError::new(None, origin.clone(), format!("cannot read config file: {err}")))?;
+    let bytes = std::fs::read(path)
+        .map_err(|err| ConfigError::new(None, origin.clone(), format!("cannot read config file: {err}")))?;
     String::from_utf8(bytes).map_err(|err| {
-        ConfigError::new(None, origin, format!("is not UTF-8 text (invalid byte at offset {})", err.utf8_error().valid_up_to()))
+        ConfigError::new(
+            None,
+            origin,
+            format!("is not UTF-8 text (invalid byte at offset {})", err.utf8_error().valid_up_to()),
+        )
     })
 }
 
@@ -360,7 +370,17 @@ fn describe(err: ::config::ConfigError, sources: &Sources) -> ConfigError {
             _ => unknown.to_owned(),
         };
         let origin = origin_of(&full, sources);
-        return ConfigError::new(Some(&full), origin, format!("unknown key; {}", message.replacen("unknown field", "valid keys here are", 1).split_once(", expected").map_or(message.clone(), |(_, valid)| format!("expected{valid}"))));
+        return ConfigError::new(
+            Some(&full),
+            origin,
+            format!(
+                "unknown key; {}",
+                message
+                    .replacen("unknown field", "valid keys here are", 1)
+                    .split_once(", expected")
+                    .map_or(message.clone(), |(_, valid)| format!("expected{valid}"))
+            ),
+        );
     }
     let origin = key.as_deref().and_then(|k| origin_of(k, sources));
     ConfigError::new(key.as_deref(), origin, message)

@@ -70,7 +70,10 @@ pub fn run(
 ) -> Result<(), Failure> {
     let addr = config.web.socket_addr().map_err(|msg| Failure::Config(format!("web.listen_address: {msg}")))?;
     let listener = http::bind(addr).map_err(|err| {
-        Failure::Unavailable(format!("cannot listen on {addr} (web.listen_address {:?}): {err}", config.web.listen_address))
+        Failure::Unavailable(format!(
+            "cannot listen on {addr} (web.listen_address {:?}): {err}",
+            config.web.listen_address
+        ))
     })?;
     let bound = listener.local_addr().unwrap_or(addr);
     let metrics = Metrics::new().context("cannot register metrics").map_err(Failure::Other)?;

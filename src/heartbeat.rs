@@ -39,7 +39,12 @@ pub trait Sink {
 }
 
 /// Runs a heartbeat on the calling thread until `stop`.
-pub fn run_blocking(mut scheduler: Scheduler, stop: &Stop, probe: &mut impl Probe, sink: &mut impl Sink) -> std::io::Result<()> {
+pub fn run_blocking(
+    mut scheduler: Scheduler,
+    stop: &Stop,
+    probe: &mut impl Probe,
+    sink: &mut impl Sink,
+) -> std::io::Result<()> {
     let timer = DeadlineTimer::new()?;
     loop {
         let scheduled = scheduler.due();
@@ -54,7 +59,12 @@ pub fn run_blocking(mut scheduler: Scheduler, stop: &Stop, probe: &mut impl Prob
 }
 
 /// Runs a heartbeat as a task on the current tokio runtime until `stop`.
-pub async fn run_async(mut scheduler: Scheduler, timer: AsyncDeadlineTimer, probe: &mut impl Probe, sink: &mut impl Sink) -> std::io::Result<()> {
+pub async fn run_async(
+    mut scheduler: Scheduler,
+    timer: AsyncDeadlineTimer,
+    probe: &mut impl Probe,
+    sink: &mut impl Sink,
+) -> std::io::Result<()> {
     loop {
         let scheduled = scheduler.due();
         if timer.sleep_until(scheduled).await? == Wake::Stopped {

@@ -144,7 +144,10 @@ pub fn route(state: &State, req: &Request<Incoming>) -> Reply {
             if state.liveness.is_live(MonoTime::now()) {
                 text(StatusCode::OK, "jitterd is ready.\n")
             } else {
-                text(StatusCode::SERVICE_UNAVAILABLE, "jitterd is not ready: the experiment is not running or its heartbeat is stalled.\n")
+                text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "jitterd is not ready: the experiment is not running or its heartbeat is stalled.\n",
+                )
             }
         }
         "/" => reply(StatusCode::OK, "text/html; charset=utf-8", landing_page(state)),

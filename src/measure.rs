@@ -131,7 +131,12 @@ mod tests {
     const MS: u64 = 1_000_000;
 
     fn times(scheduled: u64, woke: u64, accessed: u64, done: u64) -> BeatTimes {
-        BeatTimes { scheduled: MonoTime(scheduled), woke: MonoTime(woke), accessed: MonoTime(accessed), done: MonoTime(done) }
+        BeatTimes {
+            scheduled: MonoTime(scheduled),
+            woke: MonoTime(woke),
+            accessed: MonoTime(accessed),
+            done: MonoTime(done),
+        }
     }
 
     #[test]

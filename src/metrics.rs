@@ -7,7 +7,8 @@
 
 use prometheus::core::Collector;
 use prometheus::{
-    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 use crate::config::Config;
@@ -56,23 +57,44 @@ impl Metrics {
         };
         let metrics = Metrics {
             build_info: GaugeVec::new(
-                opts("build_info", "A metric with a constant '1' value labeled by the version, revision and rustc version of jitterd."),
+                opts(
+                    "build_info",
+                    "A metric with a constant '1' value labeled by the version, revision and rustc version of jitterd.",
+                ),
                 &["version", "revision", "rustc"],
             )?,
             experiment_info: GaugeVec::new(
-                opts("experiment_info", "A metric with a constant '1' value labeled by the running strategy and heartbeat schedule."),
+                opts(
+                    "experiment_info",
+                    "A metric with a constant '1' value labeled by the running strategy and heartbeat schedule.",
+                ),
                 &["strategy", "schedule"],
             )?,
-            array_size_elements: IntGauge::with_opts(opts("array_size_elements", "Elements in the array the counter increments."))?,
-            heartbeat_period_seconds: Gauge::with_opts(opts("heartbeat_period_seconds", "Configured heartbeat period."))?,
-            drift_threshold_seconds: Gauge::with_opts(opts("drift_threshold_seconds", "Configured drift alert threshold."))?,
-            jitter_threshold_seconds: Gauge::with_opts(opts("jitter_threshold_seconds", "Configured jitter alert threshold."))?,
+            array_size_elements: IntGauge::with_opts(opts(
+                "array_size_elements",
+                "Elements in the array the counter increments.",
+            ))?,
+            heartbeat_period_seconds: Gauge::with_opts(opts(
+                "heartbeat_period_seconds",
+                "Configured heartbeat period.",
+            ))?,
+            drift_threshold_seconds: Gauge::with_opts(opts(
+                "drift_threshold_seconds",
+                "Configured drift alert threshold.",
+            ))?,
+            jitter_threshold_seconds: Gauge::with_opts(opts(
+                "jitter_threshold_seconds",
+                "Configured jitter alert threshold.",
+            ))?,
             heartbeats_total: IntCounter::with_opts(opts("heartbeats_total", "Heartbeats completed."))?,
             heartbeat_missed_total: IntCounter::with_opts(opts(
                 "heartbeat_missed_total",
                 "Heartbeat slots skipped because an earlier beat ran past them (absolute schedule).",
             ))?,
-            heartbeat_lateness_seconds: histogram("heartbeat_lateness_seconds", "Time from when a beat was due to when its check finished.")?,
+            heartbeat_lateness_seconds: histogram(
+                "heartbeat_lateness_seconds",
+                "Time from when a beat was due to when its check finished.",
+            )?,
             heartbeat_wake_lateness_seconds: histogram(
                 "heartbeat_wake_lateness_seconds",
                 "Time from when a beat was due to when its timer returned.",
@@ -81,7 +103,10 @@ impl Metrics {
                 "heartbeat_access_wait_seconds",
                 "Time from the heartbeat's wake-up to getting the array (lock, reply or snapshot).",
             )?,
-            heartbeat_jitter_seconds: histogram("heartbeat_jitter_seconds", "Absolute deviation of each beat interval from the period.")?,
+            heartbeat_jitter_seconds: histogram(
+                "heartbeat_jitter_seconds",
+                "Absolute deviation of each beat interval from the period.",
+            )?,
             heartbeat_drift_seconds: Gauge::with_opts(opts(
                 "heartbeat_drift_seconds",
                 "Accumulated jitter: last beat time minus start minus beats times period (signed).",
@@ -94,12 +119,18 @@ impl Metrics {
                 opts("consistency_checks_total", "Consistency checks of the array by result."),
                 &["result"],
             )?,
-            consistency_check_duration_seconds: histogram("consistency_check_duration_seconds", "Time one consistency check took.")?,
+            consistency_check_duration_seconds: histogram(
+                "consistency_check_duration_seconds",
+                "Time one consistency check took.",
+            )?,
             consistency_mismatched_elements: IntGauge::with_opts(opts(
                 "consistency_mismatched_elements",
                 "Elements that differed from element 0 in the last check.",
             ))?,
-            counter_passes_total: IntCounter::with_opts(opts("counter_passes_total", "Passes the counter completed over the array."))?,
+            counter_passes_total: IntCounter::with_opts(opts(
+                "counter_passes_total",
+                "Passes the counter completed over the array.",
+            ))?,
             counter_value: Gauge::with_opts(opts("counter_value", "Element 0 of the array as the last check saw it."))?,
             config_reloads_total: IntCounterVec::new(
                 opts("config_reloads_total", "Configuration reloads by result."),
@@ -143,7 +174,10 @@ impl Metrics {
         for collector in collectors {
             metrics.registry.register(collector)?;
         }
-        metrics.build_info.with_label_values(&[env!("CARGO_PKG_VERSION"), crate::build::REVISION, crate::build::RUSTC]).set(1.0);
+        metrics
+            .build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), crate::build::REVISION, crate::build::RUSTC])
+            .set(1.0);
         // Both label values exist from the start, so rates and alerts see zero, not absence.
         for result in ["consistent", "inconsistent"] {
             metrics.consistency_checks_total.with_label_values(&[result]);
@@ -192,7 +226,12 @@ mod tests {
         let metrics = Metrics::new()?;
         metrics.describe_experiment(&Config::embedded_default());
         let text = String::from_utf8(metrics.render()?).unwrap_or_default();
-        for name in ["jitterd_build_info", "jitterd_experiment_info", "jitterd_consistency_checks_total", "process_cpu_seconds_total"] {
+        for name in [
+            "jitterd_build_info",
+            "jitterd_experiment_info",
+            "jitterd_consistency_checks_total",
+            "process_cpu_seconds_total",
+        ] {
             assert!(text.contains(name), "{name} missing");
         }
         Ok(())

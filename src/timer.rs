@@ -194,4 +194,3 @@ pub fn tune_current_thread(timer_slack: Option<Duration>, priority: Option<u8>) 
     }
     warnings
 }
-

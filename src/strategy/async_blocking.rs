@@ -20,7 +20,8 @@ use crate::timer::DeadlineTimer;
 
 pub fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
     let values = Arc::new(Mutex::new(array::zeroed(setup.size_elements()?).map_err(anyhow::Error::msg)?));
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_io().build().context("cannot start the tokio runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_io().build().context("cannot start the tokio runtime")?;
     let stop = setup.stop.clone();
     let passes = setup.metrics.counter_passes_total.clone();
     let scheduler = setup.scheduler();

@@ -24,7 +24,8 @@ pub fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
     let size = setup.size_elements()?;
     // Allocate here, so a failure is reported by `start`, not lost in the thread.
     let values = array::zeroed(size).map_err(anyhow::Error::msg)?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_io().build().context("cannot start the tokio runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_io().build().context("cannot start the tokio runtime")?;
     let stop = setup.stop.clone();
     let passes = setup.metrics.counter_passes_total.clone();
     let scheduler = setup.scheduler();

@@ -194,7 +194,8 @@ impl Experiment {
             );
         }
         liveness.started(config.heartbeat.period);
-        let mut experiment = Experiment { stop: Some(setup.stop.clone()), workers: Vec::new(), liveness: Arc::clone(liveness) };
+        let mut experiment =
+            Experiment { stop: Some(setup.stop.clone()), workers: Vec::new(), liveness: Arc::clone(liveness) };
         let started = match config.strategy {
             Strategy::ThreadsUnsync => threads_unsync::start(&setup),
             Strategy::ThreadsMutex => threads_mutex::start(&setup, false),

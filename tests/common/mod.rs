@@ -1,0 +1,280 @@
+//! Starts the real `jitterd` binary on a free loopback port and talks to it
+//! over real HTTP and real signals. Shared by every integration test.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_jitterd");
+
+/// A running daemon; killed on drop.
+pub struct Daemon {
+    pub child: Child,
+    pub addr: String,
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+/// How to start a daemon.
+pub struct Start<'a> {
+    /// Config file contents (TOML), written to a temporary file.
+    pub config: &'a str,
+    pub args: &'a [&'a str],
+    pub env: &'a [(&'a str, &'a str)],
+}
+
+impl Default for Start<'_> {
+    fn default() -> Self {
+        Start { config: "", args: &[], env: &[] }
+    }
+}
+
+/// A config for `strategy` at `period`, small enough to be quick.
+pub fn config(strategy: &str, period: &str) -> String {
+    format!("strategy = \"{strategy}\"\n[heartbeat]\nperiod = \"{period}\"\n")
+}
+
+impl Daemon {
+    /// Starts the daemon with this config and waits until it serves.
+    pub fn start(config: &str) -> Daemon {
+        Daemon::start_with(Start { config, ..Start::default() })
+    }
+
+    pub fn start_with(start: Start<'_>) -> Daemon {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config_path = dir.path().join("jitterd.toml");
+        std::fs::write(&config_path, start.config).expect("write config");
+        let mut command = Command::new(BIN);
+        command
+            .arg("--config.file")
+            .arg(&config_path)
+            .args(["--web.listen-address", "127.0.0.1:0", "--log.format", "json"])
+            .args(start.args)
+            .env_remove("RUST_LOG")
+            .env_remove("NOTIFY_SOCKET")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (name, value) in start.env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("spawn jitterd");
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let reader = BufReader::new(child.stderr.take().expect("stderr"));
+        let lines = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            for line in reader.lines().map_while(Result::ok) {
+                lines.lock().expect("lines").push(line);
+            }
+        });
+        let mut daemon = Daemon { child, addr: String::new(), dir, config_path, stderr };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Some(addr) = daemon.log_field("jitterd started", "address") {
+                daemon.addr = addr;
+                return daemon;
+            }
+            if let Ok(Some(status)) = daemon.child.try_wait() {
+                panic!("jitterd exited early with {status}: {:?}", daemon.stderr_lines());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("jitterd did not start: {:?}", daemon.stderr_lines());
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// GET `path`: status and body; status 0 when the request failed.
+    pub fn get(&self, path: &str) -> (u16, String) {
+        http("GET", &self.url(path))
+    }
+
+    /// The current `/metrics`, parsed.
+    pub fn metrics(&self) -> Metrics {
+        let (status, body) = self.get("/metrics");
+        assert_eq!(status, 200, "GET /metrics: {body}");
+        Metrics::parse(&body)
+    }
+
+    /// Waits until `check` holds on a scrape; panics with the last scrape otherwise.
+    pub fn wait_for_metrics(&self, timeout: Duration, what: &str, check: impl Fn(&Metrics) -> bool) -> Metrics {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let metrics = self.metrics();
+            if check(&metrics) {
+                return metrics;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}; last scrape:\n{}", metrics.text);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        let rc = unsafe { libc::kill(self.pid(), signal) };
+        assert_eq!(rc, 0, "kill {signal}");
+    }
+
+    /// Waits for the process to exit; `None` on timeout.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        wait_child(&mut self.child, timeout)
+    }
+
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr.lock().expect("lines").clone()
+    }
+
+    /// A JSON log line whose message contains `message`, parsed.
+    pub fn log_line(&self, message: &str) -> Option<serde_json::Value> {
+        self.stderr_lines().iter().rev().find_map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line).ok()?;
+            value.get("message")?.as_str()?.contains(message).then_some(value)
+        })
+    }
+
+    pub fn log_field(&self, message: &str, field: &str) -> Option<String> {
+        let line = self.log_line(message)?;
+        let value = line.get(field)?;
+        Some(value.as_str().map_or_else(|| value.to_string(), str::to_owned))
+    }
+
+    pub fn write_config(&self, text: &str) {
+        write_atomically(&self.config_path, text);
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn write_atomically(path: &Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).expect("write");
+    std::fs::rename(&tmp, path).expect("rename");
+}
+
+pub fn wait_child(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// One HTTP request: status and body; status 0 when it failed to complete.
+pub fn http(method: &str, url: &str) -> (u16, String) {
+    let agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let request = ureq::http::Request::builder().method(method).uri(url).body(()).expect("request");
+    match agent.run(request) {
+        Ok(mut response) => {
+            let status = response.status().as_u16();
+            (status, response.body_mut().read_to_string().unwrap_or_default())
+        }
+        Err(_) => (0, String::new()),
+    }
+}
+
+/// Runs the binary to completion: exit code, stdout, stderr.
+pub fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut command = Command::new(BIN);
+    command.args(args).env_remove("RUST_LOG").stdin(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let out = command.output().expect("run jitterd");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A parsed Prometheus text exposition: series (name plus labels as printed) to value.
+pub struct Metrics {
+    pub text: String,
+    pub series: BTreeMap<String, f64>,
+}
+
+impl Metrics {
+    pub fn parse(text: &str) -> Metrics {
+        let mut series = BTreeMap::new();
+        for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+            if let Some((name, value)) = line.rsplit_once(' ') {
+                let value = match value {
+                    "+Inf" => f64::INFINITY,
+                    "-Inf" => f64::NEG_INFINITY,
+                    v => v.parse().unwrap_or(f64::NAN),
+                };
+                series.insert(name.to_owned(), value);
+            }
+        }
+        Metrics { text: text.to_owned(), series }
+    }
+
+    /// The value of a series, e.g. `jitterd_heartbeats_total` or
+    /// `jitterd_consistency_checks_total{result="consistent"}`; 0 if absent.
+    pub fn get(&self, series: &str) -> f64 {
+        self.series.get(series).copied().unwrap_or(0.0)
+    }
+
+    pub fn has(&self, family: &str) -> bool {
+        self.text.lines().any(|l| l.starts_with(&format!("# TYPE {family} ")))
+    }
+
+    /// Observations in a histogram above `le_seconds` (count − bucket{le}).
+    pub fn count_above(&self, histogram: &str, le: &str) -> f64 {
+        self.get(&format!("{histogram}_count")) - self.get(&format!("{histogram}_bucket{{le=\"{le}\"}}"))
+    }
+}
+
+/// Every metric family of the contract.
+pub const CONTRACT_FAMILIES: &[&str] = &[
+    "jitterd_build_info",
+    "jitterd_experiment_info",
+    "jitterd_array_size_elements",
+    "jitterd_heartbeat_period_seconds",
+    "jitterd_drift_threshold_seconds",
+    "jitterd_jitter_threshold_seconds",
+    "jitterd_heartbeats_total",
+    "jitterd_heartbeat_missed_total",
+    "jitterd_heartbeat_lateness_seconds",
+    "jitterd_heartbeat_wake_lateness_seconds",
+    "jitterd_heartbeat_access_wait_seconds",
+    "jitterd_heartbeat_jitter_seconds",
+    "jitterd_heartbeat_drift_seconds",
+    "jitterd_heartbeat_last_timestamp_seconds",
+    "jitterd_consistency_checks_total",
+    "jitterd_consistency_check_duration_seconds",
+    "jitterd_consistency_mismatched_elements",
+    "jitterd_counter_passes_total",
+    "jitterd_counter_value",
+    "jitterd_config_reloads_total",
+    "jitterd_config_last_reload_successful",
+    "jitterd_control_lateness_seconds",
+    "process_cpu_seconds_total",
+    "process_resident_memory_bytes",
+    "process_start_time_seconds",
+];
