@@ -112,9 +112,14 @@ pub fn check(values: &[u64]) -> Check {
 }
 
 /// Checks atomics with relaxed loads, as the unsynchronised heartbeat does.
+/// Like the article's `assert self.values[i] == self.values[0]`, element 0
+/// is read again for every comparison, so a counter that starts a new pass
+/// during the check is caught too, not only one the check overtakes.
 pub fn check_atomic(values: &[AtomicU64]) -> Check {
-    let value = values.first().map_or(0, |v| v.load(Ordering::Relaxed));
-    let mismatched_elements = values.iter().map(|v| u64::from(v.load(Ordering::Relaxed) != value)).sum();
+    let Some(first) = values.first() else { return Check { value: 0, mismatched_elements: 0 } };
+    let value = first.load(Ordering::Relaxed);
+    let mismatched_elements =
+        values.iter().map(|v| u64::from(v.load(Ordering::Relaxed) != first.load(Ordering::Relaxed))).sum();
     Check { value, mismatched_elements }
 }
 

@@ -45,10 +45,10 @@ pub struct CounterConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HeartbeatConfig {
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration_text")]
     pub period: Duration,
     pub schedule: Schedule,
-    #[serde(default, with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    #[serde(default, with = "duration_text::option", skip_serializing_if = "Option::is_none")]
     pub timer_slack: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<u8>,
@@ -56,12 +56,24 @@ pub struct HeartbeatConfig {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", try_from = "String")]
 pub enum Schedule {
     /// Beat k is due at `t0 + k·period`; slots that pass during a late beat are skipped.
     Absolute,
     /// Sleep one period after each beat, as the article does.
     Relative,
+}
+
+impl TryFrom<String> for Schedule {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Schedule, String> {
+        match text.as_str() {
+            "absolute" => Ok(Schedule::Absolute),
+            "relative" => Ok(Schedule::Relative),
+            _ => Err(format!("unknown schedule {text:?}: expected \"absolute\" or \"relative\"")),
+        }
+    }
 }
 
 impl fmt::Display for Schedule {
@@ -76,9 +88,9 @@ impl fmt::Display for Schedule {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertsConfig {
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration_text")]
     pub drift_threshold: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration_text")]
     pub jitter_threshold: Duration,
 }
 
@@ -97,10 +109,74 @@ pub struct LogConfig {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", try_from = "String")]
 pub enum LogFormat {
     Text,
     Json,
+}
+
+impl TryFrom<String> for LogFormat {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<LogFormat, String> {
+        match text.as_str() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(format!("unknown log format {text:?}: expected \"text\" or \"json\"")),
+        }
+    }
+}
+
+/// Durations as strings such as `"250ms"`, with errors that show a valid one.
+mod duration_text {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn parse(text: &str) -> Result<Duration, String> {
+        humantime::parse_duration(text.trim()).map_err(|err| {
+            format!("{text:?} is not a duration ({err}): write a non-negative number with a unit, e.g. \"250ms\", \"1s\" or \"1h 30m\"")
+        })
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Number(f64),
+    }
+
+    fn from_raw<E: serde::de::Error>(raw: Raw) -> Result<Duration, E> {
+        match raw {
+            Raw::Text(text) => parse(&text).map_err(E::custom),
+            Raw::Number(n) => Err(E::custom(format!(
+                "{n} has no unit: durations are strings with a unit, e.g. \"{n}ms\" or \"{n}s\""
+            ))),
+        }
+    }
+
+    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&humantime::format_duration(*value).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        from_raw(Raw::deserialize(deserializer)?)
+    }
+
+    pub mod option {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(value: &Option<Duration>, serializer: S) -> Result<S::Ok, S::Error> {
+            match value {
+                Some(d) => super::serialize(d, serializer),
+                None => serializer.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+            Option::<Raw>::deserialize(deserializer)?.map(from_raw).transpose()
+        }
+    }
 }
 
 /// A configuration that could not be loaded. `key` is the dotted config key
@@ -340,47 +416,32 @@ fn origin_of(key: &str, sources: &Sources) -> Option<String> {
         return Some(format!("environment variable {name}"));
     }
     let path = sources.file.as_ref()?;
-    let text = std::fs::read_to_string(path).ok()?;
-    let table: toml::Table = toml::from_str(&text).ok()?;
-    let mut node = table.get(key.split('.').next()?)?;
-    for part in key.split('.').skip(1) {
+    let table: toml::Table = toml::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    let mut parts = key.split('.');
+    let mut node = table.get(parts.next()?)?;
+    for part in parts {
         node = node.get(part)?;
     }
-    let _ = node;
     Some(path.display().to_string())
 }
 
 /// Turns a deserialization error of the merged layers into one that names
-/// the key and where it came from.
+/// the key and the layer it came from. The config crate appends
+/// "for key `a.b`" (or "in key `a`" for the section of an unknown field).
 fn describe(err: ::config::ConfigError, sources: &Sources) -> ConfigError {
     let text = one_line(&err.to_string());
-    // The config crate says "... for key `a.b`" or "... in key `a`"; pull the key out.
-    let key = text
-        .rsplit_once(" for key `")
-        .or_else(|| text.rsplit_once(" key `"))
-        .and_then(|(_, rest)| rest.split('`').next())
-        .map(str::to_owned);
-    let mut message = text.clone();
-    if let Some(pos) = message.find(" for key `").or_else(|| message.find(" in key `")) {
-        message.truncate(pos);
-    }
-    if let Some(unknown) = message.strip_prefix("unknown field `").and_then(|r| r.split('`').next()) {
-        let full = match &key {
-            Some(section) if !section.is_empty() => format!("{section}.{unknown}"),
-            _ => unknown.to_owned(),
-        };
-        let origin = origin_of(&full, sources);
-        return ConfigError::new(
-            Some(&full),
-            origin,
-            format!(
-                "unknown key; {}",
-                message
-                    .replacen("unknown field", "valid keys here are", 1)
-                    .split_once(", expected")
-                    .map_or(message.clone(), |(_, valid)| format!("expected{valid}"))
-            ),
-        );
+    let (mut message, mut key) = match text.find(" for key `").or_else(|| text.find(" in key `")) {
+        Some(pos) => {
+            let key = text[pos..].split('`').nth(1).unwrap_or_default().to_owned();
+            (text[..pos].to_owned(), Some(key).filter(|k| !k.is_empty()))
+        }
+        None => (text.clone(), None),
+    };
+    // "unknown field `x`, expected one of `a`, `b`": name the full key.
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (field, valid) = rest.split_once('`').unwrap_or((rest, ""));
+        key = Some(key.map_or_else(|| field.to_owned(), |section| format!("{section}.{field}")));
+        message = format!("unknown key{}", valid.replacen(", expected", "; expected", 1));
     }
     let origin = key.as_deref().and_then(|k| origin_of(k, sources));
     ConfigError::new(key.as_deref(), origin, message)

@@ -29,7 +29,7 @@ use crate::metrics::Metrics;
 use crate::timer::Stop;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", try_from = "String")]
 pub enum Strategy {
     ThreadsUnsync,
     ThreadsMutex,
@@ -76,6 +76,14 @@ impl Strategy {
 impl fmt::Display for Strategy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+impl TryFrom<String> for Strategy {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Strategy, String> {
+        text.parse()
     }
 }
 
