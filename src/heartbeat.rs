@@ -38,6 +38,19 @@ pub trait Sink {
     fn record(&mut self, beat: &Beat, check: Check);
 }
 
+/// Which heartbeat a beat came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Main,
+    Control,
+}
+
+/// A copy of every beat, for a caller that wants more than the metrics keep
+/// (`jitterd compare` keeps each one). Called on the heartbeat's thread after
+/// the beat's timestamps are taken, so it costs the next beat, not this one:
+/// keep it short.
+pub type Tap = Arc<dyn Fn(Source, &Beat, Check) + Send + Sync>;
+
 /// Runs a heartbeat on the calling thread until `stop`.
 pub fn run_blocking(
     mut scheduler: Scheduler,
@@ -158,6 +171,7 @@ pub struct Recorder {
     liveness: Arc<Liveness>,
     drift: Threshold,
     jitter: Threshold,
+    tap: Option<Tap>,
     pub summary: Summary,
 }
 
@@ -168,8 +182,14 @@ impl Recorder {
             liveness,
             drift: Threshold::new("drift", config.alerts.drift_threshold),
             jitter: Threshold::new("jitter", config.alerts.jitter_threshold),
+            tap: None,
             summary: Summary::default(),
         }
+    }
+
+    /// Also hands every beat to `tap`.
+    pub fn tapped(self, tap: Option<Tap>) -> Recorder {
+        Recorder { tap, ..self }
     }
 }
 
@@ -203,16 +223,23 @@ impl Sink for Recorder {
         s.inconsistent += u64::from(!check.is_consistent());
         s.max_lateness_ns = s.max_lateness_ns.max(beat.lateness_ns);
         s.last_drift_ns = beat.drift_ns;
+        if let Some(tap) = &self.tap {
+            tap(Source::Main, beat, check);
+        }
     }
 }
 
 /// The control heartbeat's sink: its lateness only.
 pub struct ControlRecorder {
     pub metrics: Metrics,
+    pub tap: Option<Tap>,
 }
 
 impl Sink for ControlRecorder {
-    fn record(&mut self, beat: &Beat, _check: Check) {
+    fn record(&mut self, beat: &Beat, check: Check) {
         self.metrics.control_lateness_seconds.observe(seconds(beat.lateness_ns));
+        if let Some(tap) = &self.tap {
+            tap(Source::Control, beat, check);
+        }
     }
 }

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::MonoTime;
 use crate::config::Config;
-use crate::heartbeat::{self, ControlRecorder, Liveness, NoProbe, Probe, Recorder, Summary};
+use crate::heartbeat::{self, ControlRecorder, Liveness, NoProbe, Probe, Recorder, Summary, Tap};
 use crate::measure::Scheduler;
 use crate::metrics::Metrics;
 use crate::timer::Stop;
@@ -105,6 +105,7 @@ pub struct Setup {
     pub liveness: Arc<Liveness>,
     pub stop: Stop,
     t0: MonoTime,
+    tap: Option<Tap>,
 }
 
 /// A thread of the experiment; heartbeats return their summary.
@@ -120,7 +121,7 @@ impl Setup {
     }
 
     fn recorder(&self) -> Recorder {
-        Recorder::new(&self.config, self.metrics.clone(), Arc::clone(&self.liveness))
+        Recorder::new(&self.config, self.metrics.clone(), Arc::clone(&self.liveness)).tapped(self.tap.clone())
     }
 
     /// How heartbeat threads are tuned.
@@ -187,6 +188,16 @@ pub struct Experiment {
 impl Experiment {
     /// Starts `config.strategy` with a control heartbeat beside it when configured.
     pub fn start(config: &Config, metrics: &Metrics, liveness: &Arc<Liveness>) -> anyhow::Result<Experiment> {
+        Experiment::start_tapped(config, metrics, liveness, None)
+    }
+
+    /// As [`Experiment::start`], and hands every beat of both heartbeats to `tap`.
+    pub fn start_tapped(
+        config: &Config,
+        metrics: &Metrics,
+        liveness: &Arc<Liveness>,
+        tap: Option<Tap>,
+    ) -> anyhow::Result<Experiment> {
         metrics.describe_experiment(config);
         let setup = Setup {
             config: config.clone(),
@@ -194,6 +205,7 @@ impl Experiment {
             liveness: Arc::clone(liveness),
             stop: Stop::new().context("cannot create the stop eventfd")?,
             t0: MonoTime::now(),
+            tap,
         };
         if config.heartbeat.priority.is_some() && config.strategy.heartbeat_shares_thread() {
             tracing::warn!(
@@ -225,7 +237,7 @@ impl Experiment {
         if config.heartbeat.control {
             let stop = setup.stop.clone();
             let scheduler = setup.scheduler();
-            let mut recorder = ControlRecorder { metrics: metrics.clone() };
+            let mut recorder = ControlRecorder { metrics: metrics.clone(), tap: setup.tap.clone() };
             let tuning = setup.tuning();
             let control = spawn("jitterd-control", move || {
                 tuning.apply();
