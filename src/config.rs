@@ -298,24 +298,24 @@ impl Config {
                 ),
             ));
         }
-        if let Some(slack) = self.heartbeat.timer_slack {
-            if slack.is_zero() || slack > Duration::from_secs(1) {
-                return Err(fail(
-                    "heartbeat.timer_slack",
-                    format!(
-                        "{} is out of range: must be from 1ns to 1s (0 would mean the kernel default; leave the key out for that)",
-                        humantime::format_duration(slack)
-                    ),
-                ));
-            }
+        if let Some(slack) = self.heartbeat.timer_slack
+            && (slack.is_zero() || slack > Duration::from_secs(1))
+        {
+            return Err(fail(
+                "heartbeat.timer_slack",
+                format!(
+                    "{} is out of range: must be from 1ns to 1s (0 would mean the kernel default; leave the key out for that)",
+                    humantime::format_duration(slack)
+                ),
+            ));
         }
-        if let Some(priority) = self.heartbeat.priority {
-            if !(1..=99).contains(&priority) {
-                return Err(fail(
-                    "heartbeat.priority",
-                    format!("{priority} is out of range: SCHED_FIFO priorities are 1 to 99"),
-                ));
-            }
+        if let Some(priority) = self.heartbeat.priority
+            && !(1..=99).contains(&priority)
+        {
+            return Err(fail(
+                "heartbeat.priority",
+                format!("{priority} is out of range: SCHED_FIFO priorities are 1 to 99"),
+            ));
         }
         for (key, value) in [
             ("alerts.drift_threshold", self.alerts.drift_threshold),

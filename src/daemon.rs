@@ -189,9 +189,10 @@ impl Running {
     }
 
     fn count_reload(&self, ok: bool) {
+        // Gauge first: a scrape that sees the new count sees the new gauge too.
+        self.metrics.config_last_reload_successful.set(i64::from(ok));
         let result = if ok { "success" } else { "failure" };
         self.metrics.config_reloads_total.with_label_values(&[result]).inc();
-        self.metrics.config_last_reload_successful.set(i64::from(ok));
     }
 }
 

@@ -33,10 +33,10 @@ pub struct LevelHandle {
 impl LevelHandle {
     pub fn set(&self, level: &str) {
         let Some(handle) = &self.handle else { return };
-        if let Ok(filter) = parse_filter(level) {
-            if let Err(err) = handle.reload(filter) {
-                tracing::warn!("cannot change the log level to {level:?}: {err}");
-            }
+        if let Ok(filter) = parse_filter(level)
+            && let Err(err) = handle.reload(filter)
+        {
+            tracing::warn!("cannot change the log level to {level:?}: {err}");
         }
     }
 }

@@ -21,17 +21,12 @@ pub struct Daemon {
 }
 
 /// How to start a daemon.
+#[derive(Default)]
 pub struct Start<'a> {
     /// Config file contents (TOML), written to a temporary file.
     pub config: &'a str,
     pub args: &'a [&'a str],
     pub env: &'a [(&'a str, &'a str)],
-}
-
-impl Default for Start<'_> {
-    fn default() -> Self {
-        Start { config: "", args: &[], env: &[] }
-    }
 }
 
 /// A config for `strategy` at `period`, small enough to be quick.
