@@ -35,6 +35,15 @@ fn the_meter_tells_the_truth_about_a_stall() {
     // And they show up in drift: about one second more.
     let drift = grew(&after, &before, "jitterd_heartbeat_drift_seconds");
     assert!((0.7..=1.5).contains(&drift), "drift grew by {drift} s for a 1 s stall");
+
+    // Thresholds log on crossing and on recovery, never once per beat.
+    let lines = daemon.stderr_lines();
+    let count = |needle: &str| lines.iter().filter(|l| l.contains(needle)).count();
+    assert_eq!(count("heartbeat drift crossed its threshold"), 1, "{lines:#?}");
+    assert_eq!(count("heartbeat jitter crossed its threshold"), 1, "{lines:#?}");
+    assert_eq!(count("heartbeat jitter back within its threshold"), 1, "{lines:#?}");
+    // Drift keeps the missed slots, so it does not recover.
+    assert_eq!(count("heartbeat drift back within"), 0, "{lines:#?}");
 }
 
 #[test]

@@ -71,7 +71,7 @@ fn stop_within_a_second(mut daemon: Daemon, strategy: &str) {
     let summary =
         daemon.log_line("jitterd stopped").unwrap_or_else(|| panic!("no summary: {:?}", daemon.stderr_lines()));
     assert_eq!(summary["strategy"].as_str(), Some(strategy));
-    assert!(summary["beats"].as_u64().unwrap_or(0) >= 8, "{summary}");
+    assert!(summary["beats"].as_u64().unwrap_or(0) >= 3, "{summary}");
 }
 
 #[test]
@@ -119,9 +119,12 @@ fn async_blocking_is_consistent() {
 /// for the heartbeat to get the lock on its own.
 #[test]
 fn sigterm_while_the_heartbeat_is_starved() {
-    for strategy in ["threads-mutex", "async-blocking", "threads-unsync"] {
+    // 100 million elements (800 MB) for the plain mutex: the contract's largest size.
+    for (strategy, size) in
+        [("threads-mutex", 100_000_000), ("async-blocking", 20_000_000), ("threads-unsync", 20_000_000)]
+    {
         let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-        let config = format!("{}[counter]\nsize = 20000000\n", common::config(strategy, "10ms"));
+        let config = format!("{}[counter]\nsize = {size}\n", common::config(strategy, "10ms"));
         let daemon = Daemon::start(&config);
         daemon.wait_for_metrics(Duration::from_secs(20), "a counter pass", |m| {
             m.get("jitterd_counter_passes_total") >= 2.0
@@ -137,4 +140,36 @@ fn stop_within_a_second_allowing_no_beats(mut daemon: Daemon, strategy: &str) {
     assert_eq!(status.code(), Some(0), "{strategy}");
     assert!(sent.elapsed() < Duration::from_secs(1), "{strategy}: took {:?}", sent.elapsed());
     assert!(daemon.log_line("jitterd stopped").is_some(), "{strategy}: no summary");
+}
+
+/// The smallest array and the extremes of the period range work in every strategy.
+#[test]
+fn extremes_of_size_and_period() {
+    for strategy in [
+        "threads-unsync",
+        "threads-mutex",
+        "threads-mutex-yield",
+        "async",
+        "threads-fair-mutex",
+        "threads-channel",
+        "threads-snapshot",
+        "async-blocking",
+    ] {
+        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let config = format!("{}[counter]\nsize = 1\n", common::config(strategy, "1ms"));
+        let daemon = Daemon::start(&config);
+        let m = daemon
+            .wait_for_metrics(Duration::from_secs(10), "beats at 1 ms", |m| m.get("jitterd_heartbeats_total") >= 50.0);
+        assert_eq!(
+            m.get("jitterd_consistency_checks_total{result=\"inconsistent\"}"),
+            0.0,
+            "{strategy}: one element cannot tear"
+        );
+        stop_within_a_second(daemon, strategy);
+
+        // An hour-long period: nothing beats, yet the daemon is ready and stops at once.
+        let daemon = Daemon::start(&common::config(strategy, "1h"));
+        assert_eq!(daemon.get("/-/ready").0, 200, "{strategy}");
+        stop_within_a_second_allowing_no_beats(daemon, strategy);
+    }
 }
