@@ -10,20 +10,24 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Bytes one element takes.
 pub const ELEMENT_BYTES: u64 = std::mem::size_of::<u64>() as u64;
 
-/// Refuses sizes whose array cannot fit in this host's (or cgroup's) memory.
-pub fn check_fits_in_memory(size_elements: u64) -> Result<(), String> {
+/// Refuses sizes whose arrays cannot fit in this host's (or cgroup's)
+/// memory; `arrays` is how many copies the strategy holds at once.
+pub fn check_fits_in_memory(size_elements: u64, arrays: u64) -> Result<(), String> {
     let bytes = size_elements
         .checked_mul(ELEMENT_BYTES)
         .filter(|b| usize::try_from(*b).is_ok_and(|b| b <= isize::MAX as usize))
         .ok_or_else(|| format!("{size_elements} elements cannot be addressed on this platform"))?;
+    let total = bytes.saturating_mul(arrays.max(1));
     if let Some((limit, what)) = memory_limit_bytes() {
         // Leave room for the rest of the process: at most 90% of the limit.
-        if bytes > limit / 10 * 9 {
+        let usable = limit / 10 * 9;
+        if total > usable {
+            let copies = if arrays > 1 { format!(" ({arrays} copies of the array)") } else { String::new() };
             return Err(format!(
-                "{size_elements} elements need {} but {what} is {}; use at most {} elements",
-                human_bytes(bytes),
+                "{size_elements} elements need {}{copies} but {what} is {}; use at most {} elements",
+                human_bytes(total),
                 human_bytes(limit),
-                limit / 10 * 9 / ELEMENT_BYTES
+                usable / arrays.max(1) / ELEMENT_BYTES
             ));
         }
     }
@@ -147,8 +151,13 @@ mod tests {
 
     #[test]
     fn memory_limit() {
-        assert!(check_fits_in_memory(1).is_ok());
-        assert!(check_fits_in_memory(u64::MAX).is_err());
-        assert!(check_fits_in_memory(1 << 50).is_err());
+        assert!(check_fits_in_memory(1, 1).is_ok());
+        assert!(check_fits_in_memory(u64::MAX, 1).is_err());
+        assert!(check_fits_in_memory(1 << 50, 1).is_err());
+        if let Some((limit, _)) = memory_limit_bytes() {
+            let half = limit / 2 / ELEMENT_BYTES;
+            assert!(check_fits_in_memory(half, 1).is_ok());
+            assert!(check_fits_in_memory(half, 4).is_err());
+        }
     }
 }

@@ -285,7 +285,8 @@ impl Config {
         if self.counter.size == 0 {
             return Err(fail("counter.size", "must be at least 1 element, got 0".into()));
         }
-        crate::array::check_fits_in_memory(self.counter.size).map_err(|msg| fail("counter.size", msg))?;
+        crate::array::check_fits_in_memory(self.counter.size, self.strategy.arrays_in_memory())
+            .map_err(|msg| fail("counter.size", msg))?;
         let (min, max) = PERIOD_RANGE;
         if self.heartbeat.period < min || self.heartbeat.period > max {
             return Err(fail(

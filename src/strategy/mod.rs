@@ -66,6 +66,15 @@ impl Strategy {
         }
     }
 
+    /// How many copies of the array the strategy holds at its peak: triple
+    /// buffering keeps three, plus the initial array while they are made.
+    pub fn arrays_in_memory(self) -> u64 {
+        match self {
+            Strategy::ThreadsSnapshot => 4,
+            _ => 1,
+        }
+    }
+
     /// Whether the heartbeat runs on the same thread as the counter, so
     /// `heartbeat.priority` cannot apply to it alone.
     fn heartbeat_shares_thread(self) -> bool {
