@@ -27,6 +27,8 @@ pub struct Start<'a> {
     pub config: &'a str,
     pub args: &'a [&'a str],
     pub env: &'a [(&'a str, &'a str)],
+    /// A program (and its arguments) that execs jitterd, e.g. `setpriv …`.
+    pub wrapper: &'a [&'a str],
 }
 
 /// A config for `strategy` at `period`, small enough to be quick.
@@ -44,7 +46,14 @@ impl Daemon {
         let dir = tempfile::tempdir().expect("tempdir");
         let config_path = dir.path().join("jitterd.toml");
         std::fs::write(&config_path, start.config).expect("write config");
-        let mut command = Command::new(BIN);
+        let mut command = match start.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(BIN);
+                command
+            }
+            None => Command::new(BIN),
+        };
         command
             .arg("--config.file")
             .arg(&config_path)
@@ -124,6 +133,16 @@ impl Daemon {
     /// Waits for the process to exit; `None` on timeout.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
         wait_child(&mut self.child, timeout)
+    }
+
+    /// `/proc` directories of the daemon's threads named `name` (15 bytes at most).
+    pub fn threads_named(&self, name: &str) -> Vec<PathBuf> {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid())).expect("read /proc task");
+        tasks
+            .map_while(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|task| std::fs::read_to_string(task.join("comm")).is_ok_and(|comm| comm.trim() == name))
+            .collect()
     }
 
     pub fn stderr_lines(&self) -> Vec<String> {
