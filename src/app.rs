@@ -121,6 +121,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Healthcheck => crate::healthcheck::run(&config),
+        Command::Compare(args) => crate::compare::command(&args, config),
         Command::Run => {
             let level = crate::logging::init(&config.log.level, config.log.format);
             let events = events.ok_or_else(|| Failure::Other(anyhow::anyhow!("signal handling was not set up")))?;

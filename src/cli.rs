@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::LogFormat;
 
@@ -58,6 +58,48 @@ pub enum Command {
     PrintDefaultConfig,
     /// GET /-/healthy of the running daemon; exit 0 if healthy (for container health checks).
     Healthcheck,
+    /// Run each strategy in turn on the same settings and print them side by side.
+    Compare(CompareArgs),
+}
+
+/// `compare`'s options as typed; [`crate::compare`] checks them, so that a
+/// bad value gets one line naming it and what would be valid.
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// Strategies to run, in this order, comma-separated [default: all eight].
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub strategies: Vec<String>,
+
+    /// How long each strategy runs.
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub duration: String,
+
+    /// Heartbeat period (the config's heartbeat.period is for the daemon).
+    #[arg(long, value_name = "DURATION", default_value = "10ms")]
+    pub period: String,
+
+    /// Elements in the array.
+    #[arg(long, value_name = "ELEMENTS", default_value = "100000")]
+    pub size: String,
+
+    /// Heartbeat schedule: absolute or relative.
+    #[arg(long, value_name = "SCHEDULE", default_value = "absolute")]
+    pub schedule: String,
+
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
+    pub format: CompareFormat,
+
+    /// Also write a self-contained HTML page with charts to this file.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompareFormat {
+    Table,
+    Markdown,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -11,6 +11,7 @@ pub mod array;
 pub mod build;
 pub mod cli;
 pub mod clock;
+pub mod compare;
 pub mod config;
 pub mod daemon;
 pub mod healthcheck;

@@ -1,0 +1,386 @@
+//! `jitterd compare`: every chosen strategy in turn, on the same settings,
+//! side by side.
+//!
+//! Runs in-process, without the HTTP server: each strategy starts exactly as
+//! the daemon starts it ([`Experiment::start_tapped`]) with fresh metrics,
+//! and a tap hands every beat of both heartbeats to a [`BeatLog`], so the
+//! figures come from every beat rather than from the Prometheus buckets and
+//! nothing of the measurement is repeated here. The options are checked
+//! before anything runs (a report path that cannot be written is found then,
+//! not after minutes of measuring). SIGINT or SIGTERM cuts the run short and
+//! still prints what was measured; a second one exits at once with 130.
+
+mod beats;
+mod chart;
+mod progress;
+mod report;
+mod table;
+
+use std::fs::File;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use parking_lot::Mutex;
+use serde::Serialize;
+
+pub use beats::{BeatLog, Figures, Point};
+pub use progress::Progress;
+
+use crate::app::Failure;
+use crate::cli::{CompareArgs, CompareFormat};
+use crate::clock::MonoTime;
+use crate::config::{Config, PERIOD_RANGE, Schedule};
+use crate::heartbeat::{Liveness, Tap};
+use crate::metrics::Metrics;
+use crate::strategy::{Experiment, Strategy};
+
+/// The longest `--duration` accepted per strategy.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+
+/// Exit code when a second stop signal ends the run at once.
+const FORCED_EXIT: i32 = 130;
+
+/// The checked options of one comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub strategies: Vec<Strategy>,
+    /// How long each strategy runs.
+    pub duration: Duration,
+    pub period: Duration,
+    pub size_elements: u64,
+    pub schedule: Schedule,
+    pub format: CompareFormat,
+    pub report: Option<PathBuf>,
+}
+
+impl Plan {
+    /// Checks what the user typed; the error names the option, the value
+    /// and what would be valid, in one line.
+    pub fn from_args(args: &CompareArgs) -> Result<Plan, String> {
+        let duration = duration_arg("--duration", &args.duration)?;
+        if duration.is_zero() || duration > MAX_DURATION {
+            return Err(format!("--duration {:?}: must be longer than 0 and at most 24h, e.g. \"5s\"", args.duration));
+        }
+        let period = duration_arg("--period", &args.period)?;
+        let (min, max) = PERIOD_RANGE;
+        if period < min || period > max {
+            return Err(format!(
+                "--period {:?}: must be from {} to {}, e.g. \"10ms\"",
+                args.period,
+                humantime::format_duration(min),
+                humantime::format_duration(max)
+            ));
+        }
+        if period > duration {
+            return Err(format!(
+                "--period {:?} is longer than --duration {:?}: no beat would fall due; give a shorter period or a longer duration",
+                args.period, args.duration
+            ));
+        }
+        let size_elements: u64 = args.size.trim().parse().ok().filter(|&n| n >= 1).ok_or_else(|| {
+            format!("--size {:?}: expected a whole number of elements, at least 1, e.g. 100000", args.size)
+        })?;
+        let strategies = strategies_arg(&args.strategies)?;
+        // One strategy runs at a time: the hungriest must fit.
+        let arrays = strategies.iter().map(|s| s.arrays_in_memory()).max().unwrap_or(1);
+        crate::array::check_fits_in_memory(size_elements, arrays)
+            .map_err(|msg| format!("--size {size_elements}: {msg}"))?;
+        let schedule =
+            Schedule::try_from(args.schedule.trim().to_owned()).map_err(|msg| format!("--schedule: {msg}"))?;
+        Ok(Plan {
+            strategies,
+            duration,
+            period,
+            size_elements,
+            schedule,
+            format: args.format,
+            report: args.report.clone(),
+        })
+    }
+
+    /// The config each strategy runs with: `config` with this plan's settings.
+    fn config_for(&self, config: &Config, strategy: Strategy) -> Config {
+        let mut config = config.clone();
+        config.strategy = strategy;
+        config.counter.size = self.size_elements;
+        config.heartbeat.period = self.period;
+        config.heartbeat.schedule = self.schedule;
+        config
+    }
+}
+
+fn duration_arg(option: &str, text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim()).map_err(|err| {
+        format!("{option} {text:?} is not a duration ({err}): write a number with a unit, e.g. \"5s\" or \"250ms\"")
+    })
+}
+
+/// The strategies named, in order; all eight when none is.
+fn strategies_arg(names: &[String]) -> Result<Vec<Strategy>, String> {
+    if names.is_empty() {
+        return Ok(Strategy::ALL.to_vec());
+    }
+    let mut strategies = Vec::new();
+    for name in names {
+        let strategy: Strategy = name.trim().parse().map_err(|msg| format!("--strategies: {msg}"))?;
+        if strategies.contains(&strategy) {
+            return Err(format!("--strategies: {strategy} is listed twice; name each strategy once"));
+        }
+        strategies.push(strategy);
+    }
+    Ok(strategies)
+}
+
+/// The settings every strategy ran with, as reported.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Settings {
+    pub duration_seconds: f64,
+    pub period_seconds: f64,
+    pub size_elements: u64,
+    pub schedule: String,
+    pub timer_slack_seconds: Option<f64>,
+    pub priority: Option<u8>,
+    pub control: bool,
+}
+
+impl Settings {
+    fn of(plan: &Plan, config: &Config) -> Settings {
+        Settings {
+            duration_seconds: plan.duration.as_secs_f64(),
+            period_seconds: plan.period.as_secs_f64(),
+            size_elements: plan.size_elements,
+            schedule: plan.schedule.to_string(),
+            timer_slack_seconds: config.heartbeat.timer_slack.map(|d| d.as_secs_f64()),
+            priority: config.heartbeat.priority,
+            control: config.heartbeat.control,
+        }
+    }
+}
+
+/// The machine it ran on: the figures mean little without it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Host {
+    pub kernel: String,
+    pub cpus: usize,
+    pub cpu_model: String,
+}
+
+impl Host {
+    pub fn this() -> Host {
+        let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+        let cpu_model = read("/proc/cpuinfo")
+            .lines()
+            .find_map(|line| line.strip_prefix("model name")?.split_once(':').map(|(_, v)| v.trim().to_owned()))
+            .unwrap_or_else(|| "unknown CPU".into());
+        Host {
+            kernel: read("/proc/sys/kernel/osrelease").trim().to_owned(),
+            cpus: std::thread::available_parallelism().map_or(1, usize::from),
+            cpu_model,
+        }
+    }
+}
+
+/// Everything one comparison measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    pub settings: Settings,
+    pub host: Host,
+    /// Stopped by a signal before every strategy ran its duration.
+    pub interrupted: bool,
+    pub strategies: Vec<Figures>,
+}
+
+impl Comparison {
+    pub fn text(&self) -> String {
+        table::text(self)
+    }
+
+    pub fn markdown(&self) -> String {
+        table::markdown(self)
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        table::json(self)
+    }
+
+    /// A self-contained HTML page with the table and the charts.
+    pub fn html(&self) -> String {
+        report::html(self)
+    }
+}
+
+/// The `compare` command: check, run, print, write the report.
+pub fn command(args: &CompareArgs, config: Config) -> Result<(), Failure> {
+    let plan = Plan::from_args(args).map_err(Failure::Usage)?;
+    let report = plan.report.as_ref().map(open_report).transpose().map_err(Failure::Usage)?;
+    // Threshold crossings are the daemon's business; a comparison shows the figures.
+    crate::logging::init(&format!("{},jitterd::heartbeat=error", config.log.level), config.log.format);
+    let interrupted = listen_for_interrupt().map_err(Failure::Other)?;
+    let comparison = run(&plan, &config, &interrupted, &mut Progress::stderr()).map_err(Failure::Other)?;
+    if comparison.interrupted {
+        eprintln!("jitterd: interrupted; showing the {} strategies measured so far", comparison.strategies.len());
+    }
+    let output = match plan.format {
+        CompareFormat::Table => comparison.text(),
+        CompareFormat::Markdown => comparison.markdown(),
+        CompareFormat::Json => format!("{:#}\n", comparison.json()),
+    };
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not worth an error.
+    let _ = stdout.write_all(output.as_bytes()).and_then(|()| stdout.flush());
+    if let Some((path, mut file)) = report {
+        file.write_all(comparison.html().as_bytes())
+            .and_then(|()| file.flush())
+            .with_context(|| format!("cannot write the report to {}", path.display()))
+            .map_err(Failure::Other)?;
+        eprintln!("jitterd: report written to {}", path.display());
+    }
+    Ok(())
+}
+
+/// Opens (creates or empties) the report file now, so that a path that
+/// cannot be written fails before anything runs.
+fn open_report(path: &PathBuf) -> Result<(PathBuf, File), String> {
+    File::create(path).map(|file| (path.clone(), file)).map_err(|err| {
+        format!("--report {}: cannot write there ({err}); give a file path in a writable directory", path.display())
+    })
+}
+
+/// The first SIGINT/SIGTERM sets the flag; a second one exits with 130.
+fn listen_for_interrupt() -> anyhow::Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        // Registered first, so it sees the flag as the previous signal left it.
+        signal_hook::flag::register_conditional_shutdown(signal, FORCED_EXIT, Arc::clone(&interrupted))
+            .context("cannot install signal handlers")?;
+        signal_hook::flag::register(signal, Arc::clone(&interrupted)).context("cannot install signal handlers")?;
+    }
+    Ok(interrupted)
+}
+
+/// Runs each strategy of `plan` in turn until done or `interrupted`.
+pub fn run(
+    plan: &Plan,
+    config: &Config,
+    interrupted: &AtomicBool,
+    progress: &mut Progress,
+) -> anyhow::Result<Comparison> {
+    let mut comparison = Comparison {
+        settings: Settings::of(plan, config),
+        host: Host::this(),
+        interrupted: false,
+        strategies: Vec::new(),
+    };
+    for (index, &strategy) in plan.strategies.iter().enumerate() {
+        if interrupted.load(Ordering::Relaxed) {
+            break;
+        }
+        progress.start(index, plan.strategies.len(), strategy, plan.duration);
+        let figures = run_one(&plan.config_for(config, strategy), plan.duration, interrupted, progress)?;
+        progress.finish(&figures);
+        comparison.strategies.push(figures);
+    }
+    comparison.interrupted = interrupted.load(Ordering::Relaxed);
+    Ok(comparison)
+}
+
+/// Runs `config.strategy` for `duration` (or until interrupted) and measures it.
+fn run_one(
+    config: &Config,
+    duration: Duration,
+    interrupted: &AtomicBool,
+    progress: &Progress,
+) -> anyhow::Result<Figures> {
+    let metrics = Metrics::new().context("cannot register metrics")?;
+    let liveness = Arc::new(Liveness::default());
+    let period_ns = u64::try_from(config.heartbeat.period.as_nanos()).unwrap_or(u64::MAX);
+    let log = Arc::new(Mutex::new(BeatLog::new(period_ns)));
+    let tap_log = Arc::clone(&log);
+    let tap: Tap = Arc::new(move |source, beat, check| tap_log.lock().record(source, beat, check));
+
+    let started = MonoTime::now();
+    let experiment = Experiment::start_tapped(config, &metrics, &liveness, Some(tap))
+        .with_context(|| format!("cannot start {}", config.strategy))?;
+    let deadline = Instant::now() + duration;
+    let mut completed = true;
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        if interrupted.load(Ordering::Relaxed) {
+            completed = false;
+            break;
+        }
+        std::thread::sleep((deadline - now).min(Duration::from_millis(100)));
+        progress.tick(Duration::from_nanos(MonoTime::now().since(started)), metrics.heartbeats_total.get());
+    }
+    let elapsed_ns = MonoTime::now().since(started);
+    experiment.stop();
+    let passes = metrics.counter_passes_total.get();
+    Ok(log.lock().figures(config.strategy, elapsed_ns, passes, completed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(strategies: &[&str], duration: &str) -> CompareArgs {
+        CompareArgs {
+            strategies: strategies.iter().map(|s| s.to_string()).collect(),
+            duration: duration.into(),
+            period: "10ms".into(),
+            size: "100000".into(),
+            schedule: "absolute".into(),
+            format: CompareFormat::Table,
+            report: None,
+        }
+    }
+
+    #[test]
+    fn defaults_to_all_eight() {
+        let plan = Plan::from_args(&args(&[], "5s"));
+        assert_eq!(plan.map(|p| p.strategies), Ok(Strategy::ALL.to_vec()));
+    }
+
+    #[test]
+    fn bad_input_names_the_value_and_what_is_valid() {
+        let err = |a: CompareArgs| Plan::from_args(&a).err().unwrap_or_default();
+        let msg = err(args(&[], "0"));
+        assert!(msg.contains("--duration \"0\"") && msg.contains("5s"), "{msg}");
+        let msg = err(args(&["async", "threads-mutx"], "1s"));
+        assert!(msg.contains("threads-mutx") && msg.contains("threads-mutex-yield"), "{msg}");
+        let msg = err(args(&["async", "async"], "1s"));
+        assert!(msg.contains("twice"), "{msg}");
+        let msg = err(CompareArgs { size: "0".into(), ..args(&[], "1s") });
+        assert!(msg.contains("--size \"0\""), "{msg}");
+        let msg = err(CompareArgs { period: "10s".into(), ..args(&[], "1s") });
+        assert!(msg.contains("longer than --duration"), "{msg}");
+        let msg = err(CompareArgs { schedule: "sometimes".into(), ..args(&[], "1s") });
+        assert!(msg.contains("absolute"), "{msg}");
+        assert!(err(args(&[], "100000000000000s")).contains("24h"));
+        for msg in [err(args(&[], "soon")), err(args(&[""], "1s"))] {
+            assert!(!msg.is_empty() && !msg.contains('\n'), "{msg}");
+        }
+    }
+
+    #[test]
+    fn runs_and_stops_when_interrupted() -> anyhow::Result<()> {
+        let plan =
+            Plan::from_args(&CompareArgs { size: "1000".into(), ..args(&["async", "threads-fair-mutex"], "300ms") })
+                .map_err(anyhow::Error::msg)?;
+        let config = Config::embedded_default();
+        let done = run(&plan, &config, &AtomicBool::new(false), &mut Progress::hidden())?;
+        assert_eq!(done.strategies.len(), 2);
+        assert!(done.strategies.iter().all(|f| f.completed && f.beats >= 10 && f.counter_passes > 0));
+        assert!(!done.interrupted);
+        let cut = run(&plan, &config, &AtomicBool::new(true), &mut Progress::hidden())?;
+        assert!(cut.interrupted && cut.strategies.is_empty());
+        Ok(())
+    }
+}

@@ -1,0 +1,176 @@
+//! `compare --report`: one self-contained HTML page with the table and
+//! the charts, to open offline and to keep beside the figures.
+//!
+//! Written as well-formed XML (every element closed, text escaped), which
+//! HTML parsers read as usual and a test can check strictly. Each chart is a
+//! `<figure>` whose `id` names it; each strategy keeps its colour in every
+//! chart.
+
+use std::fmt::Write as _;
+
+use super::Comparison;
+use super::beats::Figures;
+use super::chart::{Axis, Bar, Line, LineChart, Scale, bar_chart, escape};
+use super::table::{self, human_seconds};
+use crate::clock::seconds;
+use crate::strategy::Strategy;
+
+/// The ids of the figures the page holds, in order.
+pub const FIGURES: [&str; 4] = ["lateness", "drift", "lateness-cdf", "passes"];
+
+/// One colour per strategy (Tableau 10), the same in every report.
+fn color(strategy: Strategy) -> &'static str {
+    const PALETTE: [&str; 8] = ["#e15759", "#4e79a7", "#76b7b2", "#59a14f", "#f28e2b", "#b07aa1", "#9c755f", "#edc948"];
+    let index = Strategy::ALL.iter().position(|s| *s == strategy).unwrap_or(0);
+    PALETTE[index % PALETTE.len()]
+}
+
+fn seconds_axis(label: &'static str, scale: Scale) -> Axis {
+    Axis { label, scale, format: tick_seconds, include_zero: scale == Scale::Linear }
+}
+
+/// `10ms` rather than `10.0ms` on an axis.
+fn tick_seconds(value: f64) -> String {
+    let text = human_seconds(value);
+    let digits_end = text.find(|c: char| c.is_alphabetic() || c == 'µ').unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits_end);
+    if number.contains('.') { format!("{}{unit}", number.trim_end_matches('0').trim_end_matches('.')) } else { text }
+}
+
+fn time_axis() -> Axis {
+    Axis { label: "time since start (s)", scale: Scale::Linear, format: |s| format!("{s}"), include_zero: true }
+}
+
+fn lines(comparison: &Comparison, points: impl Fn(&Figures) -> Vec<(f64, f64)>) -> Vec<Line> {
+    comparison
+        .strategies
+        .iter()
+        .map(|f| Line { name: f.strategy.name().into(), color: color(f.strategy), points: points(f) })
+        .collect()
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:960px;color:#222}\
+table{border-collapse:collapse;font-size:0.85em}th,td{padding:3px 8px;border-bottom:1px solid #ddd}\
+td{text-align:right;font-variant-numeric:tabular-nums}td:first-child,th:first-child{text-align:left}\
+figure{margin:2em 0}figcaption{margin-bottom:0.5em}figcaption b{display:block;font-size:1.1em}\
+.plot{fill:none;stroke:#999}.grid{stroke:#eee}.tick{font-size:11px;fill:#555}.axis{font-size:12px;fill:#333}\
+.legend{font-size:12px;fill:#222}.empty{font-size:14px;fill:#999}.facts{color:#555;font-size:0.9em}";
+
+pub fn html(comparison: &Comparison) -> String {
+    let mut page = String::from("<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>");
+    let _ = write!(
+        page,
+        "<meta charset=\"utf-8\"/><meta name=\"viewport\" content=\"width=device-width\"/><title>jitterd compare</title><style>{STYLE}</style></head>\n<body>\n<h1>jitterd compare</h1>\n<p class=\"facts\">{}</p>\n",
+        escape(&table::settings_line(comparison))
+    );
+    if comparison.interrupted {
+        page.push_str("<p><b>Interrupted:</b> the figures are what was measured until then.</p>\n");
+    }
+    page.push_str(&html_table(comparison));
+
+    let lateness = LineChart {
+        x: time_axis(),
+        y: seconds_axis("lateness", Scale::Log),
+        lines: lines(comparison, |f| f.series.iter().map(|p| (seconds(p.time_ns), seconds(p.lateness_ns))).collect()),
+    };
+    figure(
+        &mut page,
+        FIGURES[0],
+        "Lateness per beat",
+        "How late each beat's check finished (done − scheduled), logarithmic. Where a run had more beats than the chart holds, each point is the worst of the beats it stands for.",
+        &lateness.svg("lateness per beat"),
+    );
+    let drift = LineChart {
+        x: time_axis(),
+        y: seconds_axis("drift", Scale::Linear),
+        lines: lines(comparison, |f| f.series.iter().map(|p| (seconds(p.time_ns), p.drift_ns as f64 / 1e9)).collect()),
+    };
+    figure(
+        &mut page,
+        FIGURES[1],
+        "Drift over time",
+        "Accumulated jitter: done[k] − t0 − k·period. Missed slots add a period each; the absolute schedule keeps it from growing without bound.",
+        &drift.svg("drift over time"),
+    );
+    let cdf = LineChart {
+        x: seconds_axis("lateness", Scale::Log),
+        y: Axis {
+            label: "beats at or below",
+            scale: Scale::Linear,
+            format: |f| format!("{:.0}%", f * 100.0),
+            include_zero: true,
+        },
+        lines: lines(comparison, |f| f.lateness_cdf.iter().map(|&(ns, q)| (seconds(ns), q)).collect()),
+    };
+    figure(
+        &mut page,
+        FIGURES[2],
+        "Lateness distribution",
+        "The share of beats at most this late: the further left and the steeper, the better; the tail on the right is what a lock costs.",
+        &cdf.svg("lateness distribution"),
+    );
+    let bars: Vec<Bar> = comparison
+        .strategies
+        .iter()
+        .map(|f| Bar { name: f.strategy.name().into(), color: color(f.strategy), value: f.passes_per_second })
+        .collect();
+    figure(
+        &mut page,
+        FIGURES[3],
+        "Counter passes per second",
+        "What each strategy leaves the counter: passes over the whole array per second.",
+        &bar_chart("counter passes per second", &bars, |rate| format!("{rate:.0}/s")),
+    );
+    let _ = write!(
+        page,
+        "<p class=\"facts\">jitterd {} (revision {}). Generated by <code>jitterd compare --report</code>.</p>\n</body>\n</html>\n",
+        escape(crate::build::VERSION),
+        escape(crate::build::REVISION)
+    );
+    page
+}
+
+fn figure(page: &mut String, id: &str, title: &str, caption: &str, svg: &str) {
+    let _ = write!(
+        page,
+        "<figure id=\"{id}\"><figcaption><b>{}</b>{}</figcaption>\n{svg}\n</figure>\n",
+        escape(title),
+        escape(caption)
+    );
+}
+
+fn html_table(comparison: &Comparison) -> String {
+    let mut out = String::from("<table>\n<thead><tr><th>strategy</th>");
+    for column in table::table_columns() {
+        let _ = write!(out, "<th>{}</th>", escape(column.header));
+    }
+    out.push_str("</tr></thead>\n<tbody>\n");
+    for f in &comparison.strategies {
+        let _ = write!(
+            out,
+            "<tr><td><span style=\"color:{}\">&#9632;</span> {}</td>",
+            color(f.strategy),
+            escape(f.strategy.name())
+        );
+        for column in table::table_columns() {
+            let _ = write!(out, "<td>{}</td>", escape(&(column.value)(f).text()));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody>\n</table>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_labels() {
+        assert_eq!(tick_seconds(0.01), "10ms");
+        assert_eq!(tick_seconds(2.5e-3), "2.5ms");
+        assert_eq!(tick_seconds(-5e-3), "-5ms");
+        assert_eq!(tick_seconds(1e-4), "100µs");
+        assert_eq!(tick_seconds(0.0), "0");
+    }
+}

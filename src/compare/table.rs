@@ -1,0 +1,355 @@
+//! The figures side by side as text: an aligned table, Markdown or JSON.
+//!
+//! One list, [`COLUMNS`], drives all three and the report's table, so a
+//! figure has the same name and the same value everywhere. JSON names end in
+//! their unit (`lateness_p99_seconds`, `passes_per_second`) and carry full
+//! precision; the text forms round to three significant digits with a unit
+//! that suits the value.
+
+use std::fmt::Write as _;
+
+use serde_json::json;
+
+use super::Comparison;
+use super::beats::Figures;
+use crate::clock::seconds;
+
+/// One figure's value, typed for formatting.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value {
+    Count(u64),
+    /// Seconds, signed; `None` when nothing was measured.
+    Seconds(Option<f64>),
+    PerSecond(Option<f64>),
+    Flag(bool),
+}
+
+impl Value {
+    /// For people: `1.23ms`, `45.6µs`, `-2.10ms`, `8123`; `-` for nothing.
+    pub fn text(self) -> String {
+        match self {
+            Value::Count(n) => n.to_string(),
+            Value::Seconds(Some(s)) => human_seconds(s),
+            Value::PerSecond(Some(rate)) => format!("{rate:.0}"),
+            Value::Seconds(None) | Value::PerSecond(None) => "-".into(),
+            Value::Flag(flag) => if flag { "yes" } else { "no" }.into(),
+        }
+    }
+
+    pub fn json(self) -> serde_json::Value {
+        match self {
+            Value::Count(n) => json!(n),
+            Value::Seconds(s) | Value::PerSecond(s) => json!(s),
+            Value::Flag(flag) => json!(flag),
+        }
+    }
+}
+
+/// A figure: its headers and its value for one strategy.
+pub struct Column {
+    /// Header of the text table, kept short so eight columns fit a terminal.
+    pub short: &'static str,
+    /// Header of the Markdown and HTML tables.
+    pub header: &'static str,
+    /// Field name in the JSON output.
+    pub json: &'static str,
+    /// Shown in the tables; JSON has every column.
+    pub in_table: bool,
+    pub value: fn(&Figures) -> Value,
+}
+
+fn secs(ns: Option<u64>) -> Value {
+    Value::Seconds(ns.map(seconds))
+}
+
+pub const COLUMNS: &[Column] = &[
+    Column { short: "beats", header: "beats", json: "beats", in_table: true, value: |f| Value::Count(f.beats) },
+    Column {
+        short: "missed",
+        header: "missed slots",
+        json: "missed_slots",
+        in_table: true,
+        value: |f| Value::Count(f.missed_slots),
+    },
+    Column {
+        short: "inconsist",
+        header: "inconsistent checks",
+        json: "inconsistent_checks",
+        in_table: true,
+        value: |f| Value::Count(f.inconsistent_checks),
+    },
+    Column {
+        short: "late p50",
+        header: "lateness p50",
+        json: "lateness_p50_seconds",
+        in_table: true,
+        value: |f| secs(f.lateness_p50_ns),
+    },
+    Column {
+        short: "late p99",
+        header: "lateness p99",
+        json: "lateness_p99_seconds",
+        in_table: true,
+        value: |f| secs(f.lateness_p99_ns),
+    },
+    Column {
+        short: "late max",
+        header: "lateness max",
+        json: "lateness_max_seconds",
+        in_table: true,
+        value: |f| secs(f.lateness_max_ns),
+    },
+    Column {
+        short: "late mean",
+        header: "lateness mean",
+        json: "lateness_mean_seconds",
+        in_table: false,
+        value: |f| Value::Seconds(f.lateness_mean_ns.map(|ns| ns / 1e9)),
+    },
+    Column {
+        short: "wake p50",
+        header: "wake lateness p50",
+        json: "wake_lateness_p50_seconds",
+        in_table: true,
+        value: |f| secs(f.wake_lateness_p50_ns),
+    },
+    Column {
+        short: "wake p99",
+        header: "wake lateness p99",
+        json: "wake_lateness_p99_seconds",
+        in_table: false,
+        value: |f| secs(f.wake_lateness_p99_ns),
+    },
+    Column {
+        short: "wait p50",
+        header: "access wait p50",
+        json: "access_wait_p50_seconds",
+        in_table: false,
+        value: |f| secs(f.access_wait_p50_ns),
+    },
+    Column {
+        short: "wait p99",
+        header: "access wait p99",
+        json: "access_wait_p99_seconds",
+        in_table: true,
+        value: |f| secs(f.access_wait_p99_ns),
+    },
+    Column {
+        short: "check p50",
+        header: "check duration p50",
+        json: "check_duration_p50_seconds",
+        in_table: false,
+        value: |f| secs(f.check_duration_p50_ns),
+    },
+    Column {
+        short: "jitter p99",
+        header: "jitter p99",
+        json: "jitter_p99_seconds",
+        in_table: false,
+        value: |f| secs(f.jitter_p99_ns),
+    },
+    Column {
+        short: "drift",
+        header: "final drift",
+        json: "final_drift_seconds",
+        in_table: true,
+        value: |f| Value::Seconds(f.final_drift_ns.map(|ns| ns as f64 / 1e9)),
+    },
+    Column {
+        short: "passes",
+        header: "counter passes",
+        json: "counter_passes",
+        in_table: false,
+        value: |f| Value::Count(f.counter_passes),
+    },
+    Column {
+        short: "passes/s",
+        header: "passes/s",
+        json: "passes_per_second",
+        in_table: true,
+        value: |f| Value::PerSecond(f.passes_per_second),
+    },
+    Column {
+        short: "ctrl beats",
+        header: "control beats",
+        json: "control_beats",
+        in_table: false,
+        value: |f| Value::Count(f.control_beats),
+    },
+    Column {
+        short: "ctrl p50",
+        header: "control lateness p50",
+        json: "control_lateness_p50_seconds",
+        in_table: true,
+        value: |f| secs(f.control_lateness_p50_ns),
+    },
+    Column {
+        short: "ctrl p99",
+        header: "control lateness p99",
+        json: "control_lateness_p99_seconds",
+        in_table: false,
+        value: |f| secs(f.control_lateness_p99_ns),
+    },
+    Column {
+        short: "elapsed",
+        header: "elapsed",
+        json: "elapsed_seconds",
+        in_table: false,
+        value: |f| secs(Some(f.elapsed_ns)),
+    },
+    Column {
+        short: "completed",
+        header: "completed",
+        json: "completed",
+        in_table: false,
+        value: |f| Value::Flag(f.completed),
+    },
+];
+
+/// The columns the tables show.
+pub fn table_columns() -> impl Iterator<Item = &'static Column> {
+    COLUMNS.iter().filter(|c| c.in_table)
+}
+
+/// Seconds with three significant digits and a unit that suits them.
+pub fn human_seconds(value: f64) -> String {
+    let sign = if value < 0.0 { "-" } else { "" };
+    let abs = value.abs();
+    let (scaled, unit) = match abs {
+        0.0 => return "0".into(),
+        a if a < 1e-6 => (a * 1e9, "ns"),
+        a if a < 1e-3 => (a * 1e6, "µs"),
+        a if a < 1.0 => (a * 1e3, "ms"),
+        a => (a, "s"),
+    };
+    let digits = match scaled {
+        s if s >= 99.95 => 0,
+        s if s >= 9.995 => 1,
+        _ => 2,
+    };
+    format!("{sign}{scaled:.digits$}{unit}")
+}
+
+/// Rows of cells: the strategy name, then each table column.
+fn rows(comparison: &Comparison) -> Vec<Vec<String>> {
+    comparison
+        .strategies
+        .iter()
+        .map(|f| {
+            let name = if f.completed { f.strategy.name().to_owned() } else { format!("{} (cut short)", f.strategy) };
+            std::iter::once(name).chain(table_columns().map(|c| (c.value)(f).text())).collect()
+        })
+        .collect()
+}
+
+/// An aligned table for a terminal, with a line saying what the run was.
+pub fn text(comparison: &Comparison) -> String {
+    let headers: Vec<String> =
+        std::iter::once("strategy").chain(table_columns().map(|c| c.short)).map(String::from).collect();
+    let rows = rows(comparison);
+    let widths: Vec<usize> = (0..headers.len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([headers[i].chars().count()]).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in std::iter::once(&headers).chain(&rows) {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            let pad = widths[i].saturating_sub(cell.chars().count());
+            if i == 0 {
+                let _ = write!(line, "{cell}{}", " ".repeat(pad));
+            } else {
+                let _ = write!(line, "  {}{cell}", " ".repeat(pad));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out.push_str(&settings_line(comparison));
+    out.push('\n');
+    out
+}
+
+/// A GitHub-flavoured Markdown table.
+pub fn markdown(comparison: &Comparison) -> String {
+    let mut out = String::from("| strategy |");
+    for column in table_columns() {
+        let _ = write!(out, " {} |", column.header);
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---:|".repeat(table_columns().count()));
+    out.push('\n');
+    for row in rows(comparison) {
+        let _ = writeln!(out, "| {} |", row.join(" | "));
+    }
+    let _ = writeln!(out, "\n{}", settings_line(comparison));
+    out
+}
+
+/// What was run, where: one line under the tables.
+pub fn settings_line(comparison: &Comparison) -> String {
+    let s = &comparison.settings;
+    let h = &comparison.host;
+    let mut line = format!(
+        "{} per strategy, period {}, {} elements, {} schedule",
+        human_seconds(s.duration_seconds),
+        human_seconds(s.period_seconds),
+        s.size_elements,
+        s.schedule
+    );
+    if let Some(slack) = s.timer_slack_seconds {
+        let _ = write!(line, ", timer slack {}", human_seconds(slack));
+    }
+    let _ = write!(line, "; {} CPUs ({}), Linux {}", h.cpus, h.cpu_model, h.kernel);
+    if comparison.interrupted {
+        line.push_str("; interrupted");
+    }
+    line
+}
+
+/// The JSON document: settings, host, and one object per strategy.
+pub fn json(comparison: &Comparison) -> serde_json::Value {
+    let strategies: Vec<serde_json::Value> = comparison
+        .strategies
+        .iter()
+        .map(|f| {
+            let mut object = serde_json::Map::new();
+            object.insert("strategy".into(), json!(f.strategy.name()));
+            for column in COLUMNS {
+                object.insert(column.json.into(), (column.value)(f).json());
+            }
+            serde_json::Value::Object(object)
+        })
+        .collect();
+    json!({
+        "jitterd_version": crate::build::VERSION,
+        "interrupted": comparison.interrupted,
+        "settings": comparison.settings,
+        "host": comparison.host,
+        "strategies": strategies,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_for_people() {
+        assert_eq!(human_seconds(0.0), "0");
+        assert_eq!(human_seconds(850e-9), "850ns");
+        assert_eq!(human_seconds(12.34e-6), "12.3µs");
+        assert_eq!(human_seconds(1.234e-3), "1.23ms");
+        assert_eq!(human_seconds(-0.25), "-250ms");
+        assert_eq!(human_seconds(3.0), "3.00s");
+        assert_eq!(human_seconds(999.99e-6), "1000µs");
+    }
+
+    #[test]
+    fn json_names_end_in_a_unit() {
+        for column in COLUMNS {
+            let name = column.json;
+            let unit = ["_seconds", "_per_second", "beats", "_slots", "_checks", "_passes", "completed"];
+            assert!(unit.iter().any(|u| name.ends_with(u)), "{name}");
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! `jitterd compare`, run for real: the JSON parses and shows the order the
+//! article predicts, the report is a well-formed page with every chart and
+//! every strategy, Ctrl+C still prints what was measured, and bad input gets
+//! one clear line and exit 64 before anything runs.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::Value;
+
+const ALL: &str = "threads-unsync,threads-mutex,threads-mutex-yield,async,threads-fair-mutex,threads-channel,threads-snapshot,async-blocking";
+
+/// One comparison at a time: on two cores, a second one would blur the first.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn by_name<'a>(json: &'a Value, strategy: &str) -> &'a Value {
+    let strategies = json["strategies"].as_array().expect("strategies array");
+    strategies.iter().find(|s| s["strategy"] == strategy).unwrap_or_else(|| panic!("{strategy} missing: {json:#}"))
+}
+
+fn seconds(json: &Value, strategy: &str, field: &str) -> f64 {
+    by_name(json, strategy)[field].as_f64().unwrap_or_else(|| panic!("{strategy}.{field} not a number"))
+}
+
+#[test]
+fn all_eight_as_json_in_the_order_the_article_predicts() {
+    let _turn = turn();
+    // Two million elements make a pass take a millisecond or more: the unfair
+    // mutex then starves the heartbeat for many passes (hundreds of ms here),
+    // while the fair strategies wait at most about one pass. The gap is two
+    // orders of magnitude, so a noisy shared VM cannot close it.
+    let (code, stdout, stderr) = common::run(
+        &["compare", "--duration", "2s", "--size", "2000000", "--strategies", ALL, "--format", "json"],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let json: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"));
+
+    let names: Vec<&str> =
+        json["strategies"].as_array().expect("array").iter().filter_map(|s| s["strategy"].as_str()).collect();
+    assert_eq!(names, ALL.split(',').collect::<Vec<_>>(), "in the order asked for");
+    assert_eq!(json["interrupted"], false);
+    assert_eq!(json["settings"]["size_elements"], 2_000_000);
+    assert_eq!(json["settings"]["period_seconds"], 0.01);
+    assert!(json["host"]["cpus"].as_u64().is_some_and(|n| n >= 1));
+    assert!(json["host"]["kernel"].as_str().is_some_and(|k| !k.is_empty()));
+    // A plain line per strategy on stderr, since it is not a terminal.
+    assert_eq!(stderr.lines().filter(|l| l.starts_with("jitterd compare: [")).count(), 8, "{stderr}");
+
+    for strategy in ALL.split(',') {
+        let s = by_name(&json, strategy);
+        assert_eq!(s["completed"], true, "{strategy}");
+        for field in
+            ["lateness_p50_seconds", "lateness_p99_seconds", "lateness_max_seconds", "wake_lateness_p50_seconds"]
+        {
+            assert!(s[field].as_f64().is_some_and(|v| v >= 0.0), "{strategy}.{field}: {s}");
+        }
+        assert!(s["final_drift_seconds"].is_number(), "{strategy}");
+        assert!(s["passes_per_second"].as_f64().is_some_and(|v| v > 0.0), "{strategy}: counter stalled");
+        assert!(s["control_lateness_p50_seconds"].as_f64().is_some_and(|v| v > 0.0), "{strategy}: no control beats");
+        assert!(s["lateness_p50_seconds"].as_f64() <= s["lateness_p99_seconds"].as_f64());
+        assert!(s["lateness_p99_seconds"].as_f64() <= Some(seconds(&json, strategy, "lateness_max_seconds") * 1.001));
+        // Even a starved heartbeat beats a few times in two seconds.
+        assert!(s["beats"].as_u64().is_some_and(|n| n >= 3), "{strategy}: {s}");
+        let inconsistent = s["inconsistent_checks"].as_u64().expect("count");
+        if strategy == "threads-unsync" {
+            assert!(inconsistent > 0, "threads-unsync must tear reads: {s}");
+        } else {
+            assert_eq!(inconsistent, 0, "{strategy} must always be consistent: {s}");
+        }
+    }
+
+    let mutex = seconds(&json, "threads-mutex", "lateness_p99_seconds");
+    let fair = ["threads-fair-mutex", "threads-channel", "threads-snapshot"]
+        .map(|s| seconds(&json, s, "lateness_p99_seconds"))
+        .into_iter()
+        .fold(0.0, f64::max);
+    assert!(
+        mutex > 5.0 * fair,
+        "threads-mutex p99 {mutex}s should be far above the fair strategies' worst p99 {fair}s"
+    );
+}
+
+#[test]
+fn report_is_a_well_formed_page_with_every_chart_and_strategy() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("report.html");
+    let path_text = path.to_str().expect("utf-8 path");
+    let (code, stdout, stderr) = common::run(
+        &["compare", "--duration", "300ms", "--strategies", ALL, "--format", "markdown", "--report", path_text],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("| strategy |"), "{stdout}");
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("| threads-") || l.starts_with("| async")).count(),
+        8,
+        "{stdout}"
+    );
+
+    let html = std::fs::read_to_string(&path).expect("report written");
+    // `<!DOCTYPE html>` is a DTD to an XML parser; nothing else is special.
+    let options = roxmltree::ParsingOptions { allow_dtd: true, ..roxmltree::ParsingOptions::default() };
+    let doc = roxmltree::Document::parse_with_options(&html, options)
+        .unwrap_or_else(|e| panic!("report is not well-formed: {e}"));
+    assert_eq!(doc.root_element().tag_name().name(), "html");
+    for outside in ["<script", "<link", "src=", "href=", "@import"] {
+        assert!(!html.contains(outside), "must open offline, without fetching anything: {outside}");
+    }
+    assert!(!html.contains("NaN") && !html.contains("inf,"), "bad coordinates in a chart");
+    let figures: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("figure")).collect();
+    let ids: Vec<&str> = figures.iter().filter_map(|f| f.attribute("id")).collect();
+    assert_eq!(ids, ["lateness", "drift", "lateness-cdf", "passes"]);
+    for figure in &figures {
+        let svgs = figure.descendants().filter(|n| n.tag_name().name() == "svg").count();
+        assert_eq!(svgs, 1, "one chart per figure");
+        let text: String = figure.descendants().filter_map(|n| n.text()).collect::<Vec<_>>().join(" ");
+        for strategy in ALL.split(',') {
+            assert!(text.contains(strategy), "figure {:?} does not name {strategy}", figure.attribute("id"));
+        }
+    }
+    let lines = |id: &str| {
+        let figure = figures.iter().find(|f| f.attribute("id") == Some(id)).expect("figure");
+        figure.descendants().filter(|n| n.tag_name().name() == "polyline").count()
+    };
+    assert_eq!((lines("lateness"), lines("drift"), lines("lateness-cdf")), (8, 8, 8), "one line per strategy");
+    let rows = doc.descendants().filter(|n| n.has_tag_name("tr")).count();
+    assert_eq!(rows, 9, "a header and a row per strategy");
+}
+
+#[test]
+fn ctrl_c_stops_and_still_prints_what_was_measured() {
+    let _turn = turn();
+    let mut child = Command::new(common::BIN)
+        .args(["compare", "--duration", "30s", "--strategies", "async,threads-mutex", "--format", "json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let status = common::wait_child(&mut child, Duration::from_secs(5));
+    let output = child.wait_with_output().expect("output");
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "stopped cleanly within 5 s: {stderr}");
+    let json: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"));
+    assert_eq!(json["interrupted"], true);
+    let strategies = json["strategies"].as_array().expect("array");
+    assert_eq!(strategies.len(), 1, "only the strategy that was running: {json:#}");
+    assert_eq!(strategies[0]["completed"], false);
+    assert!(strategies[0]["beats"].as_u64().is_some_and(|n| n >= 50), "1.5 s at 10 ms: {json:#}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+}
+
+#[test]
+fn bad_input_gets_one_line_and_exit_64_before_anything_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let unwritable = dir.path().join("no-such-dir").join("report.html");
+    let unwritable = unwritable.to_str().expect("utf-8 path");
+    let directory = dir.path().to_str().expect("utf-8 path");
+    let cases: [(&[&str], &[&str]); 7] = [
+        (&["--duration", "0"], &["--duration", "\"0\"", "5s"]),
+        (&["--duration", "soon"], &["--duration", "soon", "5s"]),
+        (&["--strategies", "async,threads-mutx"], &["threads-mutx", "threads-mutex-yield", "async-blocking"]),
+        (&["--report", unwritable], &["--report", "no-such-dir", "writable"]),
+        (&["--report", directory], &["--report", "writable"]),
+        (&["--size", "0"], &["--size", "at least 1"]),
+        (&["--period", "1s", "--duration", "500ms"], &["--period", "--duration"]),
+    ];
+    for (args, expected) in cases {
+        let mut argv = vec!["compare"];
+        argv.extend_from_slice(args);
+        let started = std::time::Instant::now();
+        let (code, stdout, stderr) = common::run(&argv, &[]);
+        assert_eq!(code, 64, "{args:?}: {stderr}");
+        assert!(started.elapsed() < Duration::from_secs(3), "{args:?}: ran before checking");
+        assert!(stdout.is_empty(), "{args:?}: {stdout}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: one line: {stderr}");
+        assert!(stderr.starts_with("jitterd: "), "{args:?}: {stderr}");
+        for word in expected {
+            assert!(stderr.contains(word), "{args:?}: {word:?} missing from {stderr}");
+        }
+    }
+    assert!(!std::path::Path::new(unwritable).exists());
+}
