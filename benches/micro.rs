@@ -1,0 +1,91 @@
+//! Micro benchmarks (criterion): one counter pass under each strategy's
+//! access path, uncontended, against the plain loop; one consistency check;
+//! and the heartbeat's own cost for one beat, check included.
+//!
+//! `cargo bench --bench micro`. Under `cargo test --all-targets` criterion
+//! runs each benchmark once, as a smoke test, and measures nothing.
+
+use std::cell::RefCell;
+use std::hint::black_box;
+use std::sync::{Arc, Mutex};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use jitterd::array;
+use jitterd::clock::MonoTime;
+use jitterd::config::{Config, Schedule};
+use jitterd::heartbeat::{Liveness, Recorder, Sink};
+use jitterd::measure::{BeatTimes, Scheduler};
+use jitterd::metrics::Metrics;
+
+const SIZE: usize = 100_000;
+
+fn zeroed() -> Vec<u64> {
+    array::zeroed(SIZE).expect("100,000 elements")
+}
+
+/// One pass through each strategy's way to the array, with nobody else waiting.
+fn counter_pass(c: &mut Criterion) {
+    let mut group = c.benchmark_group("counter pass, 100000 elements");
+    group.throughput(Throughput::Elements(SIZE as u64));
+    let mut plain = zeroed();
+    group.bench_function("plain loop", |b| b.iter(|| array::increment(black_box(&mut plain))));
+    let mutex = Mutex::new(zeroed());
+    group.bench_function("std Mutex (threads-mutex)", |b| {
+        b.iter(|| array::increment(&mut mutex.lock().unwrap_or_else(|e| e.into_inner())))
+    });
+    let fair = parking_lot::FairMutex::new(zeroed());
+    group.bench_function("FairMutex (threads-fair-mutex)", |b| b.iter(|| array::increment(&mut fair.lock())));
+    let cell = RefCell::new(zeroed());
+    group.bench_function("RefCell (async)", |b| b.iter(|| array::increment(&mut cell.borrow_mut())));
+    let atomics = array::zeroed_atomic(SIZE).expect("100,000 elements");
+    group.bench_function("relaxed atomics (threads-unsync)", |b| {
+        b.iter(|| array::increment_atomic(black_box(&atomics)))
+    });
+    group.finish();
+}
+
+fn check(c: &mut Criterion) {
+    let mut group = c.benchmark_group("consistency check, 100000 elements");
+    group.throughput(Throughput::Elements(SIZE as u64));
+    let values = zeroed();
+    group.bench_function("check", |b| b.iter(|| array::check(black_box(&values))));
+    let atomics = array::zeroed_atomic(SIZE).expect("100,000 elements");
+    group.bench_function("check_atomic (threads-unsync)", |b| b.iter(|| array::check_atomic(black_box(&atomics))));
+    group.finish();
+}
+
+/// What one beat costs the heartbeat besides sleeping: take the
+/// timestamps, lock and check the array, derive the figures, record them
+/// into the Prometheus metrics.
+fn heartbeat_beat(c: &mut Criterion) {
+    let config = Config::embedded_default();
+    let metrics = Metrics::new().expect("metrics");
+    let liveness = Arc::new(Liveness::default());
+    let mut recorder = Recorder::new(&config, metrics, liveness);
+    let values = Arc::new(Mutex::new(zeroed()));
+    let mut scheduler = Scheduler::new(Schedule::Absolute, config.heartbeat.period, MonoTime::now());
+    c.bench_function("heartbeat, one beat with check, 100000 elements", |b| {
+        b.iter(|| {
+            let scheduled = scheduler.due();
+            let woke = MonoTime::now();
+            let guard = values.lock().unwrap_or_else(|e| e.into_inner());
+            let accessed = MonoTime::now();
+            let check = array::check(&guard);
+            drop(guard);
+            let done = MonoTime::now();
+            let beat = scheduler.complete(BeatTimes { scheduled, woke, accessed, done });
+            recorder.record(&beat, check);
+        })
+    });
+    let mut recorder_only = Recorder::new(&config, Metrics::new().expect("metrics"), Arc::new(Liveness::default()));
+    c.bench_function("heartbeat, recording one beat (no check)", |b| {
+        b.iter(|| {
+            let now = MonoTime::now();
+            let beat = scheduler.complete(BeatTimes { scheduled: now, woke: now, accessed: now, done: now });
+            recorder_only.record(&beat, array::Check { value: 1, mismatched_elements: 0 });
+        })
+    });
+}
+
+criterion_group!(benches, counter_pass, check, heartbeat_beat);
+criterion_main!(benches);
