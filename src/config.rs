@@ -193,13 +193,22 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("invalid config")?;
         if let Some(origin) = &self.origin {
-            write!(f, " in {origin}")?;
+            write!(f, " in {}", printable(origin))?;
         }
         if let Some(key) = &self.key {
-            write!(f, ": key `{key}`")?;
+            write!(f, ": key `{}`", printable(key))?;
         }
-        write!(f, ": {}", self.message)
+        write!(f, ": {}", printable(&self.message))
     }
+}
+
+/// Control characters escaped (`\u{7}`), so a hostile or broken key or value
+/// can neither hide in nor rewrite the terminal or log line it is shown on.
+fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
 impl ConfigError {
@@ -255,8 +264,9 @@ impl Config {
         if let Some(path) = &sources.file {
             let text = read_config_file(path)?;
             // Parse once with `toml` directly: its errors give line and column.
-            toml::from_str::<toml::Table>(&text)
+            let table = toml::from_str::<toml::Table>(&text)
                 .map_err(|err| ConfigError::new(None, Some(path.display().to_string()), one_line(&err.to_string())))?;
+            check_file_types(&table, path)?;
             builder = builder.add_source(::config::File::from_str(&text, ::config::FileFormat::Toml));
         }
         for (name, value) in &sources.env {
@@ -366,20 +376,115 @@ pub fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
     text.to_socket_addrs().ok().and_then(|mut addrs| addrs.next()).ok_or_else(invalid)
 }
 
+/// Largest config file read: a real one is a few hundred bytes, and a path
+/// to something endless (`/dev/zero`, a huge log) must not eat the memory.
+pub const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;
+
 fn read_config_file(path: &Path) -> Result<String, ConfigError> {
+    use std::io::Read as _;
+    use std::os::unix::fs::FileTypeExt as _;
+
     let origin = Some(path.display().to_string());
-    if path.is_dir() {
-        return Err(ConfigError::new(None, origin, "is a directory; --config.file takes a TOML file"));
+    let fail = |message: String| ConfigError::new(None, origin.clone(), message);
+    let cannot_read = |err: std::io::Error| fail(format!("cannot read config file: {err}"));
+    let file_type = std::fs::metadata(path).map_err(cannot_read)?.file_type();
+    if file_type.is_dir() {
+        return Err(fail("is a directory; --config.file takes a TOML file".into()));
     }
-    let bytes = std::fs::read(path)
-        .map_err(|err| ConfigError::new(None, origin.clone(), format!("cannot read config file: {err}")))?;
-    String::from_utf8(bytes).map_err(|err| {
-        ConfigError::new(
-            None,
-            origin,
-            format!("is not UTF-8 text (invalid byte at offset {})", err.utf8_error().valid_up_to()),
-        )
-    })
+    // A FIFO would block the start (or a reload) until someone writes to
+    // it, and a device may never end: only regular files are config files.
+    if !file_type.is_file() {
+        let kind = if file_type.is_fifo() {
+            "a FIFO"
+        } else if file_type.is_socket() {
+            "a socket"
+        } else if file_type.is_char_device() {
+            "a character device"
+        } else if file_type.is_block_device() {
+            "a block device"
+        } else {
+            "not a file"
+        };
+        return Err(fail(format!("is {kind}, not a regular file; --config.file takes a TOML file")));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_CONFIG_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(cannot_read)?;
+    if bytes.len() as u64 > MAX_CONFIG_FILE_BYTES {
+        return Err(fail(format!("is larger than {MAX_CONFIG_FILE_BYTES} bytes; that is no jitterd config")));
+    }
+    let text = String::from_utf8(bytes).map_err(|err| {
+        fail(format!("is not UTF-8 text (invalid byte at offset {})", err.utf8_error().valid_up_to()))
+    })?;
+    // An empty file is what a reader sees mid-way through a non-atomic
+    // rewrite (truncate, then write). Taking it for "all defaults" would
+    // silently swap the experiment, so it is refused.
+    if text.trim().is_empty() {
+        return Err(fail(
+            "is empty (a file being rewritten?); to run on the defaults leave out --config.file, or write the keys you mean"
+                .into(),
+        ));
+    }
+    Ok(text)
+}
+
+/// The TOML type of every key, checked in the file before it is merged: the
+/// `config` crate would otherwise coerce (a size of 1.5 rounded to 2, the
+/// string "true" taken for a boolean), and a typo in a type must be refused
+/// as plainly as a typo in a name.
+const FILE_KEY_TYPES: &[(&str, &str)] = &[
+    ("strategy", "string"),
+    ("counter", "table"),
+    ("counter.size", "integer"),
+    ("heartbeat", "table"),
+    ("heartbeat.period", "string"),
+    ("heartbeat.schedule", "string"),
+    ("heartbeat.timer_slack", "string"),
+    ("heartbeat.priority", "integer"),
+    ("heartbeat.control", "boolean"),
+    ("alerts", "table"),
+    ("alerts.drift_threshold", "string"),
+    ("alerts.jitter_threshold", "string"),
+    ("web", "table"),
+    ("web.listen_address", "string"),
+    ("web.telemetry_path", "string"),
+    ("log", "table"),
+    ("log.level", "string"),
+    ("log.format", "string"),
+];
+
+fn check_file_types(table: &toml::Table, path: &Path) -> Result<(), ConfigError> {
+    for (key, expected) in FILE_KEY_TYPES {
+        let mut parts = key.split('.');
+        let Some(mut value) = parts.next().and_then(|first| table.get(first)) else { continue };
+        let mut found = true;
+        for part in parts {
+            match value.get(part) {
+                Some(inner) => value = inner,
+                None => found = false,
+            }
+        }
+        if !found || value.type_str() == *expected {
+            continue;
+        }
+        // Durations are strings; a bare number gets the message that says so.
+        if *expected == "string" && matches!(value, toml::Value::Integer(_) | toml::Value::Float(_)) {
+            continue;
+        }
+        let shown = match value {
+            toml::Value::Table(_) => "a table".to_owned(),
+            toml::Value::Array(_) => "an array".to_owned(),
+            other => format!("{} {other}", other.type_str()),
+        };
+        let article = if expected.starts_with('i') { "an" } else { "a" };
+        return Err(ConfigError::new(
+            Some(key),
+            Some(path.display().to_string()),
+            format!("expected {article} {expected}, got {shown}"),
+        ));
+    }
+    Ok(())
 }
 
 /// `JITTERD__HEARTBEAT__PERIOD` → `heartbeat.period`.
@@ -476,6 +581,27 @@ mod tests {
     fn environment_overrides_default() {
         let sources = Sources { file: None, env: vec![("JITTERD__HEARTBEAT__PERIOD".into(), "250ms".into())] };
         assert_eq!(Config::load(&sources).map(|c| c.heartbeat.period), Ok(Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn every_key_has_a_file_type() {
+        let default: toml::Table = toml::from_str(DEFAULT_TOML).expect("default is TOML");
+        let mut keys: Vec<String> = vec!["heartbeat.timer_slack".into(), "heartbeat.priority".into()];
+        for (name, value) in &default {
+            keys.push(name.clone());
+            if let Some(section) = value.as_table() {
+                keys.extend(section.keys().map(|key| format!("{name}.{key}")));
+            }
+        }
+        for key in keys {
+            assert!(FILE_KEY_TYPES.iter().any(|(known, _)| *known == key), "{key} is missing from FILE_KEY_TYPES");
+        }
+    }
+
+    #[test]
+    fn control_characters_are_escaped_in_errors() {
+        let err = ConfigError::new(Some("a\u{1}b"), None, "bad \u{7} value");
+        assert_eq!(err.to_string(), "invalid config: key `a\\u{1}b`: bad \\u{7} value");
     }
 
     #[test]
