@@ -1,0 +1,486 @@
+//! Bad input, systematically: a table of broken config files, environment
+//! overrides and command lines, each checked for its exit code, a message
+//! that names the offending key or value, and no panic. Then every config
+//! key misspelled once, and a property test that feeds random TOML and
+//! random environment values to the loader in-process.
+
+mod common;
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use jitterd::config::{Config, Sources};
+use proptest::prelude::*;
+
+const OK: i32 = 0;
+const USAGE: i32 = 64;
+const CONFIG: i32 = 78;
+
+/// What a case feeds the binary.
+enum Input {
+    /// This text as the config file.
+    File(&'static [u8]),
+    /// This path (relative to a fresh temporary folder set up by `Special`) as the config file.
+    Path(Special),
+    /// One environment variable, no file.
+    Env(&'static str, &'static [u8]),
+    /// These arguments (bytes, so non-UTF-8 ones can be written), no file.
+    Args(&'static [&'static [u8]]),
+}
+
+#[derive(Clone, Copy)]
+enum Special {
+    Missing,
+    Directory,
+    Fifo,
+    DanglingSymlink,
+    ComponentIsAFile,
+    ProcSelfMem,
+    DevZero,
+    DevNull,
+    Huge,
+}
+
+struct Case {
+    name: &'static str,
+    input: Input,
+    code: i32,
+    /// Each must appear in stderr (the key, the value, the file, what is valid).
+    needles: &'static [&'static str],
+}
+
+const fn file(name: &'static str, text: &'static [u8], needles: &'static [&'static str]) -> Case {
+    Case { name, input: Input::File(text), code: CONFIG, needles }
+}
+
+const fn env(name: &'static str, var: &'static str, value: &'static [u8], needles: &'static [&'static str]) -> Case {
+    Case { name, input: Input::Env(var, value), code: CONFIG, needles }
+}
+
+const fn path(name: &'static str, special: Special, needles: &'static [&'static str]) -> Case {
+    Case { name, input: Input::Path(special), code: CONFIG, needles }
+}
+
+const fn args(name: &'static str, args: &'static [&'static [u8]], code: i32, needles: &'static [&'static str]) -> Case {
+    Case { name, input: Input::Args(args), code, needles }
+}
+
+const CASES: &[Case] = &[
+    // Syntax.
+    file("unterminated string", b"strategy = \"async\n", &["line 1", "jitterd.toml"]),
+    file("unclosed section header", b"[counter\nsize = 1\n", &["line 1", "jitterd.toml"]),
+    file("key without a value", b"strategy =\n", &["line 1", "strategy"]),
+    file("prose", b"this is not toml\n", &["line 1", "jitterd.toml"]),
+    file("duplicate key", b"[counter]\nsize = 1\nsize = 2\n", &["duplicate key", "line 3"]),
+    file("duplicate section", b"[counter]\nsize = 1\n[counter]\nsize = 2\n", &["line 3", "counter"]),
+    file("raw control character", b"strategy = \"async\x07\"\n", &["line 1", "\\u{7}"]),
+    file("NUL byte", b"strategy = \"as\0ync\"\n", &["line 1", "\\u{0}"]),
+    file("invalid UTF-8", b"strategy = \"\xff\xfe\"\n", &["not UTF-8", "offset 12"]),
+    file("empty file", b"", &["is empty", "jitterd.toml"]),
+    file("whitespace only", b" \n\t\n", &["is empty"]),
+    // Wrong types.
+    file("size as string", b"[counter]\nsize = \"10\"\n", &["counter.size", "expected an integer", "\"10\""]),
+    file("size as float", b"[counter]\nsize = 1.5\n", &["counter.size", "expected an integer", "1.5"]),
+    file("size as boolean", b"[counter]\nsize = true\n", &["counter.size", "expected an integer"]),
+    file("section as value", b"counter = 5\n", &["`counter`", "expected a table"]),
+    file("strategy as array", b"strategy = [\"async\"]\n", &["`strategy`", "expected a string", "array"]),
+    file("strategy as number", b"strategy = 5\n", &["strategy"]),
+    file("control as string", b"[heartbeat]\ncontrol = \"true\"\n", &["heartbeat.control", "expected a boolean"]),
+    file("priority as float", b"[heartbeat]\npriority = 5.7\n", &["heartbeat.priority", "5.7"]),
+    file("period as table", b"[heartbeat.period]\nx = 1\n", &["heartbeat.period", "table"]),
+    // Out of range and overflowing numbers.
+    file("size 2^64", b"[counter]\nsize = 18446744073709551616\n", &["size = 18446744073709551616", "line 2"]),
+    file("size i64::MAX", b"[counter]\nsize = 9223372036854775807\n", &["counter.size", "9223372036854775807"]),
+    file("size -1", b"[counter]\nsize = -1\n", &["counter.size", "-1"]),
+    file("size 0", b"[counter]\nsize = 0\n", &["counter.size", "at least 1"]),
+    file("priority 0", b"[heartbeat]\npriority = 0\n", &["heartbeat.priority", "1 to 99"]),
+    file("priority 100", b"[heartbeat]\npriority = 100\n", &["heartbeat.priority", "1 to 99"]),
+    file("priority 256", b"[heartbeat]\npriority = 256\n", &["heartbeat.priority", "256"]),
+    file("priority -1", b"[heartbeat]\npriority = -1\n", &["heartbeat.priority", "-1"]),
+    // Durations.
+    file("huge period", b"[heartbeat]\nperiod = \"100000000000h\"\n", &["heartbeat.period", "out of range", "1h"]),
+    file(
+        "period overflowing u64 seconds",
+        b"[heartbeat]\nperiod = \"99999999999999999999s\"\n",
+        &["heartbeat.period", "99999999999999999999s", "too large"],
+    ),
+    file("period below 100us", b"[heartbeat]\nperiod = \"50us\"\n", &["heartbeat.period", "100us"]),
+    file("empty period", b"[heartbeat]\nperiod = \"\"\n", &["heartbeat.period", "\"\"", "250ms"]),
+    file("period in fortnights", b"[heartbeat]\nperiod = \"1 fortnight\"\n", &["heartbeat.period", "fortnight"]),
+    file("period as float", b"[heartbeat]\nperiod = 1.5\n", &["heartbeat.period", "unit"]),
+    file("period nan", b"[heartbeat]\nperiod = nan\n", &["heartbeat.period"]),
+    file("timer slack 0", b"[heartbeat]\ntimer_slack = \"0s\"\n", &["heartbeat.timer_slack", "1ns"]),
+    file("timer slack 2s", b"[heartbeat]\ntimer_slack = \"2s\"\n", &["heartbeat.timer_slack", "1s"]),
+    file("drift threshold 0", b"[alerts]\ndrift_threshold = \"0ms\"\n", &["alerts.drift_threshold", "greater than 0"]),
+    file("jitter threshold without unit", b"[alerts]\njitter_threshold = 100\n", &["alerts.jitter_threshold", "unit"]),
+    // Unicode and control characters in values and keys.
+    file("Cyrillic a in strategy", "strategy = \"\u{430}sync\"\n".as_bytes(), &["strategy", "\u{430}sync", "async"]),
+    file("escaped NUL in strategy", b"strategy = \"a\\u0000b\"\n", &["strategy", "threads-mutex"]),
+    file("empty strategy", b"strategy = \"\"\n", &["strategy", "\"\""]),
+    file("schedule in capitals", b"[heartbeat]\nschedule = \"Absolute\"\n", &["heartbeat.schedule", "absolute"]),
+    file("unquoted unicode key", "[counter]\nsiz\u{e9} = 1\n".as_bytes(), &["line 2", "siz\u{e9} = 1"]),
+    file("quoted unicode key", "[counter]\n\"siz\u{e9}\" = 1\n".as_bytes(), &["counter.siz\u{e9}", "`size`"]),
+    file("control character in key", b"[counter]\n\"size\\u0001\" = 1\n", &["counter.size\\u{1}", "`size`"]),
+    file("emoji section", "[\"\u{1f600}\"]\nx = 1\n".as_bytes(), &["\u{1f600}", "strategy"]),
+    file("telemetry path with space", b"[web]\ntelemetry_path = \"/met rics\"\n", &["web.telemetry_path", "/met rics"]),
+    file("telemetry path unicode", "[web]\ntelemetry_path = \"/m\u{e9}trics\"\n".as_bytes(), &["web.telemetry_path"]),
+    file("telemetry path newline", b"[web]\ntelemetry_path = \"/metrics\\n\"\n", &["web.telemetry_path", "\\n"]),
+    file("telemetry path is healthy", b"[web]\ntelemetry_path = \"/-/healthy\"\n", &["web.telemetry_path"]),
+    file("listen port 65536", b"[web]\nlisten_address = \"127.0.0.1:65536\"\n", &["web.listen_address", "65536"]),
+    file("listen without port", b"[web]\nlisten_address = \"127.0.0.1\"\n", &["web.listen_address", "host:port"]),
+    file("empty listen address", b"[web]\nlisten_address = \"\"\n", &["web.listen_address", "host:port"]),
+    file("empty log level", b"[log]\nlevel = \"\"\n", &["log.level", "debug"]),
+    file("log format in capitals", b"[log]\nformat = \"JSON\"\n", &["log.format", "\"JSON\"", "json"]),
+    // Paths that are not readable config files (tests run as root, so no chmod 000).
+    path("missing file", Special::Missing, &["missing.toml", "cannot read"]),
+    path("directory", Special::Directory, &["directory"]),
+    path("FIFO", Special::Fifo, &["FIFO", "regular file"]),
+    path("dangling symlink", Special::DanglingSymlink, &["dangling.toml", "No such file"]),
+    path("path through a file", Special::ComponentIsAFile, &["Not a directory"]),
+    path("/proc/self/mem", Special::ProcSelfMem, &["/proc/self/mem", "cannot read"]),
+    path("/dev/zero", Special::DevZero, &["/dev/zero", "character device"]),
+    path("/dev/null", Special::DevNull, &["/dev/null", "character device"]),
+    path("a 2 MiB file", Special::Huge, &["larger than"]),
+    // Environment overrides.
+    env("env size not a number", "JITTERD__COUNTER__SIZE", b"ten", &["JITTERD__COUNTER__SIZE", "counter.size"]),
+    env("env size float", "JITTERD__COUNTER__SIZE", b"1.5", &["JITTERD__COUNTER__SIZE", "\"1.5\""]),
+    env("env size 2^64", "JITTERD__COUNTER__SIZE", b"18446744073709551616", &["counter.size", "18446744073709551616"]),
+    env("env size empty", "JITTERD__COUNTER__SIZE", b"", &["JITTERD__COUNTER__SIZE", "counter.size"]),
+    env(
+        "env huge period",
+        "JITTERD__HEARTBEAT__PERIOD",
+        b"100000000000h",
+        &["JITTERD__HEARTBEAT__PERIOD", "out of range"],
+    ),
+    env("env period control char", "JITTERD__HEARTBEAT__PERIOD", b"1s\x1b[2J", &["heartbeat.period", "\\u{1b}"]),
+    env("env non-UTF-8 value", "JITTERD__STRATEGY", b"\xffasync", &["JITTERD__STRATEGY", "UTF-8"]),
+    env("env unknown key", "JITTERD__HEARTBEAT__PERIODE", b"1s", &["heartbeat.periode", "`period`"]),
+    env("env three levels", "JITTERD__A__B__C", b"1", &["JITTERD__A__B__C", "JITTERD__SECTION__KEY"]),
+    env("env prefix only", "JITTERD__", b"1", &["JITTERD__", "JITTERD__SECTION__KEY"]),
+    env("env section as value", "JITTERD__HEARTBEAT", b"fast", &["heartbeat"]),
+    env("env unicode key", "JITTERD__HEARTBEAT__P\u{c9}RIOD", b"1s", &["heartbeat.p\u{c9}riod"]),
+    env("env priority 1000", "JITTERD__HEARTBEAT__PRIORITY", b"1000", &["heartbeat.priority", "1000"]),
+    env("env listen port", "JITTERD__WEB__LISTEN_ADDRESS", b"127.0.0.1:99999", &["web.listen_address", "99999"]),
+    // Command lines.
+    args("unknown flag", &[b"--bogus"], USAGE, &["--bogus"]),
+    args("unknown command", &[b"explode"], USAGE, &["explode"]),
+    args("config flag without value", &[b"--config.file"], USAGE, &["--config.file"]),
+    args("config flag twice", &[b"--config.file", b"a", b"--config.file", b"b"], USAGE, &["--config.file"]),
+    args("empty config path", &[b"--config.file", b"", b"check-config"], USAGE, &["--config.file"]),
+    args("listen flag nonsense", &[b"--web.listen-address", b"nope", b"check-config"], USAGE, &["\"nope\""]),
+    args("listen flag port overflow", &[b"--web.listen-address", b"[::1]:70000"], USAGE, &["[::1]:70000"]),
+    args("listen flag control char", &[b"--web.listen-address", b"\x07:1", b"check-config"], USAGE, &["host:port"]),
+    args("log level flag", &[b"--log.level", b"loud", b"check-config"], USAGE, &["--log.level", "loud"]),
+    args("log format flag", &[b"--log.format", b"JSON", b"check-config"], USAGE, &["--log.format", "JSON"]),
+    args("non-UTF-8 argument", &[b"--config.file", b"\xff.toml", b"check-config"], CONFIG, &["cannot read"]),
+    args("non-UTF-8 command", &[b"\xffrun"], USAGE, &["jitterd"]),
+    args("extra positional", &[b"check-config", b"extra"], USAGE, &["extra"]),
+];
+
+/// Runs the binary with a time limit (a hang is a failure too): code, stdout, stderr.
+fn run(args: Vec<OsString>, env: Vec<(OsString, OsString)>) -> (i32, String, String) {
+    let mut command = Command::new(common::BIN);
+    command
+        .args(args)
+        .env_remove("RUST_LOG")
+        .envs(env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("spawn jitterd");
+    let status = common::wait_child(&mut child, Duration::from_secs(10));
+    if status.is_none() {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().expect("output");
+    let code = match status {
+        Some(status) => status.code().unwrap_or(-1),
+        None => -2,
+    };
+    (code, String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn special_path(dir: &Path, special: Special) -> PathBuf {
+    match special {
+        Special::Missing => dir.join("missing.toml"),
+        Special::Directory => dir.to_path_buf(),
+        Special::Fifo => {
+            let fifo = dir.join("fifo.toml");
+            nix_mkfifo(&fifo);
+            fifo
+        }
+        Special::DanglingSymlink => {
+            let link = dir.join("dangling.toml");
+            std::os::unix::fs::symlink(dir.join("gone.toml"), &link).expect("symlink");
+            link
+        }
+        Special::ComponentIsAFile => {
+            let plain = dir.join("plain");
+            std::fs::write(&plain, "x").expect("write");
+            plain.join("jitterd.toml")
+        }
+        Special::ProcSelfMem => PathBuf::from("/proc/self/mem"),
+        Special::DevZero => PathBuf::from("/dev/zero"),
+        Special::DevNull => PathBuf::from("/dev/null"),
+        Special::Huge => {
+            let huge = dir.join("huge.toml");
+            let mut text = String::from("strategy = \"async\"\n");
+            while text.len() < 2 * 1024 * 1024 {
+                text.push_str("# padding padding padding padding padding padding padding padding\n");
+            }
+            std::fs::write(&huge, text).expect("write");
+            huge
+        }
+    }
+}
+
+fn nix_mkfifo(path: &Path) {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).expect("path");
+    // SAFETY: mkfifo(3) with a NUL-terminated path.
+    let rc = unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) };
+    assert_eq!(rc, 0, "mkfifo");
+}
+
+fn check(case: &str, (code, _, stderr): (i32, String, String), expected: i32, needles: &[&str]) -> Vec<String> {
+    let mut problems = Vec::new();
+    if code != expected {
+        problems.push(format!("{case}: exit code {code}, expected {expected}; stderr: {stderr}"));
+    }
+    if code == 101 || stderr.contains("panicked") {
+        problems.push(format!("{case}: panicked: {stderr}"));
+    }
+    for needle in needles {
+        if !stderr.contains(needle) {
+            problems.push(format!("{case}: stderr lacks {needle:?}: {stderr}"));
+        }
+    }
+    problems
+}
+
+#[test]
+fn every_bad_input_gets_its_exit_code_and_a_message_naming_it() {
+    assert!(CASES.len() >= 40, "the issue asks for at least 40 cases");
+    let mut problems = Vec::new();
+    for case in CASES {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("jitterd.toml");
+        let (argv, envs): (Vec<OsString>, Vec<(OsString, OsString)>) = match &case.input {
+            Input::File(text) => {
+                std::fs::write(&config, text).expect("write");
+                (vec!["--config.file".into(), config.into(), "check-config".into()], vec![])
+            }
+            Input::Path(special) => {
+                (vec!["--config.file".into(), special_path(dir.path(), *special).into(), "check-config".into()], vec![])
+            }
+            Input::Env(name, value) => {
+                (vec!["check-config".into()], vec![(name.into(), OsString::from_vec(value.to_vec()))])
+            }
+            Input::Args(args) => (args.iter().map(|a| OsString::from_vec(a.to_vec())).collect(), vec![]),
+        };
+        problems.extend(check(case.name, run(argv, envs), case.code, case.needles));
+    }
+    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+}
+
+/// The daemon itself (not only check-config) refuses a bad file before serving.
+#[test]
+fn the_daemon_refuses_what_check_config_refuses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("jitterd.toml");
+    for text in ["[counter]\nsize = 1.5\n", "", "[heartbeat]\nperiod = \"100000000000h\"\n"] {
+        std::fs::write(&config, text).expect("write");
+        let argv =
+            vec!["--config.file".into(), config.clone().into(), "--web.listen-address".into(), "127.0.0.1:0".into()];
+        let problems = check(text, run(argv, vec![]), CONFIG, &["jitterd.toml"]);
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+}
+
+/// Every key of the default config, plus the optional ones, misspelled once:
+/// refused, with the misspelled key and the valid ones named.
+#[test]
+fn every_key_misspelled_once() {
+    let (code, default, _) = run(vec!["print-default-config".into()], vec![]);
+    assert_eq!(code, OK);
+    let table: toml::Table = toml::from_str(&default).expect("default config is TOML");
+    let mut keys: Vec<(Option<String>, String, toml::Value)> = Vec::new();
+    for (name, value) in &table {
+        match value.as_table() {
+            Some(section) => {
+                keys.extend(section.iter().map(|(key, value)| (Some(name.clone()), key.clone(), value.clone())));
+            }
+            None => keys.push((None, name.clone(), value.clone())),
+        }
+    }
+    keys.push((Some("heartbeat".into()), "timer_slack".into(), toml::Value::String("1ns".into())));
+    keys.push((Some("heartbeat".into()), "priority".into(), toml::Value::Integer(50)));
+    assert!(keys.len() >= 13, "{keys:?}");
+
+    let mut problems = Vec::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("jitterd.toml");
+    for (section, key, value) in &keys {
+        // Drop the last letter ("period" → "perio"): a typo a reviewer would miss.
+        let typo = &key[..key.len() - 1];
+        let (text, dotted) = match section {
+            Some(section) => (format!("[{section}]\n{typo} = {value}\n"), format!("{section}.{typo}")),
+            None => (format!("{typo} = {value}\n"), typo.to_owned()),
+        };
+        std::fs::write(&config, &text).expect("write");
+        let argv = vec!["--config.file".into(), config.clone().into(), "check-config".into()];
+        let valid = format!("`{key}`");
+        problems.extend(check(&text, run(argv, vec![]), CONFIG, &[&dotted, "unknown key", &valid]));
+        // The same typo through the environment.
+        let var = format!("JITTERD__{}", dotted.replace('.', "__").to_ascii_uppercase());
+        let value = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+        problems.extend(check(
+            &var,
+            run(vec!["check-config".into()], vec![(var.clone().into(), value.into())]),
+            CONFIG,
+            &[&var, &dotted],
+        ));
+    }
+    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+}
+
+/// Values a fuzzer should try: boundaries, wrong types, unicode, control characters.
+fn toml_value() -> impl Strategy<Value = toml::Value> {
+    let leaf = prop_oneof![
+        any::<i64>().prop_map(toml::Value::Integer),
+        prop_oneof![Just(0i64), Just(1), Just(-1), Just(99), Just(100), Just(256), Just(i64::MAX), Just(i64::MIN)]
+            .prop_map(toml::Value::Integer),
+        any::<f64>().prop_map(toml::Value::Float),
+        any::<bool>().prop_map(toml::Value::Boolean),
+        duration_text().prop_map(toml::Value::String),
+        "\\PC{0,12}".prop_map(toml::Value::String),
+        "[\\x00-\\x1f\\x7f\\u{80}-\\u{10ffff}a-z0-9 /:.-]{0,10}".prop_map(toml::Value::String),
+        prop_oneof![
+            Just("async"),
+            Just("threads-mutex"),
+            Just("threads-unsync"),
+            Just("absolute"),
+            Just("relative"),
+            Just("json"),
+            Just("text"),
+            Just("info"),
+            Just("/metrics"),
+            Just("127.0.0.1:0"),
+        ]
+        .prop_map(|s| toml::Value::String(s.to_owned())),
+    ];
+    leaf.prop_recursive(2, 8, 3, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..3).prop_map(toml::Value::Array),
+            prop::collection::btree_map("[a-z_]{1,8}", inner, 0..3)
+                .prop_map(|m| toml::Value::Table(m.into_iter().collect())),
+        ]
+    })
+}
+
+fn duration_text() -> impl Strategy<Value = String> {
+    (any::<u64>(), prop_oneof![Just(""), Just("ns"), Just("us"), Just("ms"), Just("s"), Just("h"), Just("d")])
+        .prop_map(|(n, unit)| format!("{}{unit}", n >> (n % 64)))
+}
+
+/// Known keys, with typos and strangers among them.
+fn key() -> impl Strategy<Value = (String, String)> {
+    let section = prop_oneof![
+        Just("counter"),
+        Just("heartbeat"),
+        Just("alerts"),
+        Just("web"),
+        Just("log"),
+        Just("bogus"),
+        Just(""),
+    ];
+    let name = prop_oneof![
+        Just("size"),
+        Just("period"),
+        Just("schedule"),
+        Just("timer_slack"),
+        Just("priority"),
+        Just("control"),
+        Just("drift_threshold"),
+        Just("jitter_threshold"),
+        Just("telemetry_path"),
+        Just("level"),
+        Just("format"),
+        Just("strategy"),
+        Just("sizee"),
+        Just("\u{e9}"),
+    ];
+    (section, name).prop_map(|(s, n)| (s.to_owned(), n.to_owned()))
+}
+
+/// A random config: known and unknown keys with random values, as TOML.
+fn config_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => prop::collection::vec((key(), toml_value()), 0..6).prop_map(|entries| {
+            let mut root = toml::Table::new();
+            for ((section, name), value) in entries {
+                // Names would need DNS, and this test must not touch the network.
+                if name == "listen_address" {
+                    continue;
+                }
+                if section.is_empty() {
+                    root.insert(name, value);
+                } else if let Some(table) = root
+                    .entry(section)
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                    .as_table_mut()
+                {
+                    table.insert(name, value);
+                }
+            }
+            toml::to_string(&root).unwrap_or_default()
+        }),
+        // Arbitrary text: mostly not TOML at all.
+        1 => "[\\[\\]=\"a-z0-9\\n .#\\x00-\\x1f]{0,60}",
+    ]
+}
+
+fn env_var() -> impl Strategy<Value = (String, String)> {
+    let name = prop_oneof![
+        Just("JITTERD__COUNTER__SIZE"),
+        Just("JITTERD__HEARTBEAT__PERIOD"),
+        Just("JITTERD__HEARTBEAT__PRIORITY"),
+        Just("JITTERD__HEARTBEAT__CONTROL"),
+        Just("JITTERD__HEARTBEAT__TIMER_SLACK"),
+        Just("JITTERD__STRATEGY"),
+        Just("JITTERD__LOG__LEVEL"),
+        Just("JITTERD__WEB__TELEMETRY_PATH"),
+        Just("JITTERD__HEARTBEAT"),
+        Just("JITTERD__X__Y__Z"),
+        Just("JITTERD__"),
+    ];
+    let value = prop_oneof![
+        any::<i64>().prop_map(|n| n.to_string()),
+        duration_text(),
+        "\\PC{0,10}",
+        "[\\x00-\\x1f0-9a-z]{0,6}"
+    ];
+    (name, value).prop_map(|(n, v)| (n.to_owned(), v))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Random TOML and environment values: an error or a valid config, never
+    /// a panic; a valid one survives a round trip through its own TOML.
+    #[test]
+    fn the_loader_never_panics(text in config_text(), env in prop::collection::vec(env_var(), 0..3)) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("jitterd.toml");
+        std::fs::write(&path, &text).expect("write");
+        let sources = Sources { file: Some(path.clone()), env };
+        if let Ok(config) = Config::load(&sources) {
+            let again = toml::to_string(&config).expect("a valid config serializes");
+            std::fs::write(&path, &again).expect("write");
+            let reloaded = Config::load(&Sources { file: Some(path), env: vec![] });
+            prop_assert_eq!(reloaded.as_ref(), Ok(&config), "{}", again);
+        }
+    }
+}
