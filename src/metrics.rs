@@ -46,6 +46,10 @@ pub struct Metrics {
     pub config_reloads_total: IntCounterVec,
     pub config_last_reload_successful: IntGauge,
     pub control_lateness_seconds: Histogram,
+    /// Held while the experiment's description changes and while a scrape
+    /// gathers, so no scrape sees the info gauge reset but not yet set, or
+    /// one experiment's strategy with another's period.
+    describing: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 impl Metrics {
@@ -145,6 +149,7 @@ impl Metrics {
                 "Lateness of the control heartbeat, which shares nothing with the counter: the host's share of lateness.",
             )?,
             registry,
+            describing: std::sync::Arc::default(),
         };
         let collectors: Vec<Box<dyn Collector>> = vec![
             Box::new(metrics.build_info.clone()),
@@ -191,6 +196,7 @@ impl Metrics {
 
     /// Sets the info and setting gauges for an experiment about to start.
     pub fn describe_experiment(&self, config: &Config) {
+        let _describing = self.describing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         self.experiment_info.reset();
         self.experiment_info
             .with_label_values(&[config.strategy.name(), &config.heartbeat.schedule.to_string()])
@@ -205,7 +211,11 @@ impl Metrics {
     /// The registry in the Prometheus text format.
     pub fn render(&self) -> Result<Vec<u8>, prometheus::Error> {
         let mut buffer = Vec::with_capacity(16 * 1024);
-        TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
+        let families = {
+            let _describing = self.describing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            self.registry.gather()
+        };
+        TextEncoder::new().encode(&families, &mut buffer)?;
         Ok(buffer)
     }
 }
