@@ -155,7 +155,7 @@ fn reload_storm() {
             file.write_all(sent_bytes.as_bytes()).expect("write prefix");
             daemon.signal(libc::SIGHUP);
             wait_for_reloads(&daemon, successes + failures + 1.0, round);
-            file.write_all(text[sent_bytes.len()..].as_bytes()).expect("write the rest");
+            file.write_all(&text.as_bytes()[sent_bytes.len()..]).expect("write the rest");
         } else {
             daemon.write_config(&text);
             daemon.signal(libc::SIGHUP);
