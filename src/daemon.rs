@@ -87,6 +87,18 @@ pub fn run(
         experiment: Arc::clone(&experiment_label),
     };
     let http_thread = http::spawn(listener, state, serving.clone()).map_err(Failure::Other)?;
+    // A stop that came during start-up (signals are read from the first
+    // moment): obey it before starting an experiment only to stop it again,
+    // which with a large array would cost most of the second a stop may take.
+    let mut early = events.try_recv().ok();
+    if let Some(Event::Stop(signal)) = early {
+        notify::stopping();
+        tracing::info!(signal, address = %bound, "stopping during start-up, before the experiment began");
+        serving.trigger();
+        let _ = http_thread.join();
+        log_summary("jitterd stopped", &config, Summary::default(), &metrics);
+        return Ok(());
+    }
     let experiment = Experiment::start(&config, &metrics, &liveness).map_err(Failure::Other)?;
     let watchdog = notify::spawn_watchdog(Arc::clone(&liveness), serving.clone())
         .context("cannot start the watchdog thread")
@@ -104,7 +116,7 @@ pub fn run(
 
     let mut running = Running { config, experiment, metrics: metrics.clone(), liveness };
     let signal = loop {
-        match events.recv() {
+        match early.take().map_or_else(|| events.recv(), Ok) {
             Ok(Event::Stop(signal)) => break signal,
             Err(_) => break 0,
             Ok(Event::Reload) => {

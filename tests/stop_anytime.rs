@@ -1,0 +1,231 @@
+//! Stopping is always clean: SIGTERM or SIGINT at random moments (during
+//! start-up, during a reload, mid-scrape, while the heartbeat is starved by
+//! a large array under `threads-mutex`) exits 0 within one second with the
+//! summary logged; a second signal exits 130 at once.
+//!
+//! The moments come from a seeded RNG; the seed is printed, and
+//! `JITTERD_TEST_SEED` repeats a run. The tests take turns (one lock), so
+//! each daemon's stop is timed on a machine not busy with another's.
+
+mod common;
+
+use std::io::Read as _;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use common::Daemon;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+const STOP_WITHIN: Duration = Duration::from_secs(1);
+
+/// xorshift64*, seeded from the environment or the clock, seed printed.
+struct Rng(u64);
+
+impl Rng {
+    fn new(test: &str) -> Rng {
+        let seed = std::env::var("JITTERD_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
+        });
+        println!("{test}: seed {seed} (set JITTERD_TEST_SEED={seed} to repeat)");
+        Rng(seed.max(1))
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn millis(&mut self, below: u64) -> Duration {
+        Duration::from_micros(self.next() % (below * 1000))
+    }
+
+    fn stop_signal(&mut self) -> i32 {
+        if self.next() % 2 == 0 { libc::SIGTERM } else { libc::SIGINT }
+    }
+}
+
+fn kill(pid: u32, signal: i32) {
+    // SAFETY: kill(2) on our own child's pid.
+    let rc = unsafe { libc::kill(pid as i32, signal) };
+    assert_eq!(rc, 0, "kill {signal}");
+}
+
+fn name(signal: i32) -> &'static str {
+    if signal == libc::SIGTERM { "SIGTERM" } else { "SIGINT" }
+}
+
+/// Sends `signal` to a running daemon and checks the clean stop.
+fn stop_and_check(daemon: &mut Daemon, signal: i32, moment: &str) {
+    let sent = Instant::now();
+    daemon.signal(signal);
+    let status = daemon.wait_exit(Duration::from_secs(10)).expect("exit");
+    let took = sent.elapsed();
+    let lines = daemon.stderr_lines();
+    assert_eq!(status.code(), Some(0), "{} {moment}: {status}; {lines:#?}", name(signal));
+    assert!(took < STOP_WITHIN, "{} {moment}: the stop took {took:?}; {lines:#?}", name(signal));
+    // The reader thread may lag the exit by a moment.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while daemon.log_line("jitterd stopped").is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(daemon.log_line("jitterd stopped").is_some(), "{} {moment}: no summary; {lines:#?}", name(signal));
+    println!("{} {moment}: exit 0 in {took:?}", name(signal));
+}
+
+/// Waits for `child` with a time limit, then collects its stderr.
+fn finish(child: &mut Child, timeout: Duration) -> (Option<ExitStatus>, String) {
+    let status = common::wait_child(child, timeout);
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        let _ = pipe.read_to_string(&mut stderr);
+    }
+    (status, stderr)
+}
+
+/// A few milliseconds after spawn: before main, before the logger, during
+/// the bind, during the experiment's start.
+///
+/// What is right: from the moment `main` installs its handlers (the first
+/// thing `run` does) a stop is obeyed like any other, and the summary is
+/// logged once the logger is up, which comes before anything could need
+/// stopping. Before that (about a millisecond after exec, while the dynamic
+/// loader runs) no process code exists to catch it, so the signal's default
+/// action ends the process: killed by SIGTERM/SIGINT with nothing printed,
+/// which systemd, too, counts as a clean stop.
+#[test]
+fn stop_during_start_up() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut rng = Rng::new("stop_during_start_up");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("jitterd.toml");
+    std::fs::write(&config, "strategy = \"threads-mutex\"\n[counter]\nsize = 3000000\n").expect("write");
+    let (mut clean, mut before_main) = (0, 0);
+    for trial in 0..16 {
+        // Half the trials in the first 3 ms, where the handlers get installed.
+        let delay = if trial % 2 == 0 { rng.millis(3) } else { rng.millis(40) };
+        let signal = rng.stop_signal();
+        let mut child = Command::new(common::BIN)
+            .arg("--config.file")
+            .arg(&config)
+            .args(["--web.listen-address", "127.0.0.1:0", "--log.format", "json"])
+            .env_remove("RUST_LOG")
+            .env_remove("NOTIFY_SOCKET")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(delay);
+        let sent = Instant::now();
+        kill(child.id(), signal);
+        let (status, stderr) = finish(&mut child, Duration::from_secs(10));
+        let took = sent.elapsed();
+        let status = status.unwrap_or_else(|| panic!("{} {delay:?} after spawn: no exit; {stderr}", name(signal)));
+        let moment = format!("{} {delay:?} after spawn", name(signal));
+        if status.code() == Some(0) {
+            assert!(took < STOP_WITHIN, "{moment}: the stop took {took:?}");
+            assert!(stderr.contains("jitterd stopped"), "{moment}: no summary: {stderr}");
+            clean += 1;
+        } else {
+            use std::os::unix::process::ExitStatusExt as _;
+            // Only the default action before main is acceptable: that signal, nothing printed.
+            assert_eq!(status.signal(), Some(signal), "{moment}: {status}; {stderr}");
+            assert!(stderr.is_empty(), "{moment}: killed after printing: {stderr}");
+            assert!(delay < Duration::from_millis(10), "{moment}: still no handler after {delay:?}");
+            before_main += 1;
+        }
+        println!("{moment}: {status} in {took:?}");
+    }
+    println!("{clean} clean stops, {before_main} before main");
+    assert!(clean >= 8, "the late half of the trials must all stop cleanly");
+}
+
+/// A stop right after a SIGHUP: the reload may be stopping the old
+/// experiment, starting the new one, or done.
+#[test]
+fn stop_during_a_reload() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut rng = Rng::new("stop_during_a_reload");
+    for trial in 0..6 {
+        let mut daemon =
+            Daemon::start(&format!("{}[counter]\nsize = 2000000\n", common::config("threads-snapshot", "10ms")));
+        let strategy = if trial % 2 == 0 { "threads-mutex" } else { "async" };
+        daemon.write_config(&format!("{}[counter]\nsize = 3000000\n", common::config(strategy, "20ms")));
+        daemon.signal(libc::SIGHUP);
+        std::thread::sleep(rng.millis(30));
+        stop_and_check(&mut daemon, rng.stop_signal(), &format!("during a reload to {strategy}"));
+    }
+}
+
+/// A stop while another thread scrapes `/metrics` as fast as it can.
+#[test]
+fn stop_mid_scrape() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut rng = Rng::new("stop_mid_scrape");
+    for _ in 0..4 {
+        let mut daemon = Daemon::start(&common::config("async", "10ms"));
+        let url = daemon.url("/metrics");
+        let scraper = std::thread::spawn(move || {
+            let mut served = 0;
+            while common::http("GET", &url).0 == 200 {
+                served += 1;
+            }
+            served
+        });
+        std::thread::sleep(Duration::from_millis(20) + rng.millis(50));
+        stop_and_check(&mut daemon, rng.stop_signal(), "mid-scrape");
+        let served = scraper.join().expect("scraper");
+        assert!(served > 0, "the scraper got nothing before the stop");
+    }
+}
+
+/// `threads-mutex` with a large array: the counter holds the lock for a
+/// whole pass, the heartbeat waits for it; the stop must not.
+#[test]
+fn stop_while_the_heartbeat_is_starved() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut rng = Rng::new("stop_while_the_heartbeat_is_starved");
+    for _ in 0..4 {
+        let config = format!("{}[counter]\nsize = 30000000\n", common::config("threads-mutex", "10ms"));
+        let mut daemon = Daemon::start(&config);
+        daemon.wait_for_metrics(Duration::from_secs(20), "a counter pass", |m| {
+            m.get("jitterd_counter_passes_total") >= 1.0
+        });
+        std::thread::sleep(rng.millis(200));
+        stop_and_check(&mut daemon, rng.stop_signal(), "while the heartbeat is starved");
+    }
+}
+
+/// The second stop signal does not wait for the first stop to finish.
+#[test]
+fn a_second_signal_exits_130_at_once() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut rng = Rng::new("a_second_signal_exits_130_at_once");
+    for _ in 0..3 {
+        let config = format!("{}[counter]\nsize = 30000000\n", common::config("threads-mutex", "10ms"));
+        let mut daemon = Daemon::start(&config);
+        daemon.wait_for_metrics(Duration::from_secs(20), "a counter pass", |m| {
+            m.get("jitterd_counter_passes_total") >= 1.0
+        });
+        std::thread::sleep(rng.millis(100));
+        let first = rng.stop_signal();
+        // A different second signal: two of the same may merge into one.
+        let second = if first == libc::SIGTERM { libc::SIGINT } else { libc::SIGTERM };
+        daemon.signal(first);
+        let sent = Instant::now();
+        daemon.signal(second);
+        let status = daemon.wait_exit(Duration::from_secs(5)).expect("exit");
+        let took = sent.elapsed();
+        assert_eq!(status.code(), Some(130), "{:?}", daemon.stderr_lines());
+        assert!(took < Duration::from_millis(500), "the forced exit took {took:?}");
+        println!("{} then {}: exit 130 in {took:?}", name(first), name(second));
+    }
+}
