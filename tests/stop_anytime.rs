@@ -44,7 +44,7 @@ impl Rng {
     }
 
     fn stop_signal(&mut self) -> i32 {
-        if self.next() % 2 == 0 { libc::SIGTERM } else { libc::SIGINT }
+        if self.next().is_multiple_of(2) { libc::SIGTERM } else { libc::SIGINT }
     }
 }
 
@@ -110,7 +110,7 @@ fn stop_during_start_up() {
     let (mut clean, mut before_main) = (0, 0);
     for trial in 0..16 {
         // Half the trials in the first 3 ms, where the handlers get installed.
-        let delay = if trial % 2 == 0 { rng.millis(3) } else { rng.millis(40) };
+        let delay = if trial.is_multiple_of(2) { rng.millis(3) } else { rng.millis(40) };
         let signal = rng.stop_signal();
         let mut child = Command::new(common::BIN)
             .arg("--config.file")
@@ -157,7 +157,7 @@ fn stop_during_a_reload() {
     for trial in 0..6 {
         let mut daemon =
             Daemon::start(&format!("{}[counter]\nsize = 2000000\n", common::config("threads-snapshot", "10ms")));
-        let strategy = if trial % 2 == 0 { "threads-mutex" } else { "async" };
+        let strategy = if trial.is_multiple_of(2) { "threads-mutex" } else { "async" };
         daemon.write_config(&format!("{}[counter]\nsize = 3000000\n", common::config(strategy, "20ms")));
         daemon.signal(libc::SIGHUP);
         std::thread::sleep(rng.millis(30));
