@@ -108,7 +108,7 @@ fn stop_during_start_up() {
     let config = dir.path().join("jitterd.toml");
     std::fs::write(&config, "strategy = \"threads-mutex\"\n[counter]\nsize = 3000000\n").expect("write");
     let (mut clean, mut before_main) = (0, 0);
-    for trial in 0..16 {
+    for trial in 0..16_u32 {
         // Half the trials in the first 3 ms, where the handlers get installed.
         let delay = if trial.is_multiple_of(2) { rng.millis(3) } else { rng.millis(40) };
         let signal = rng.stop_signal();
@@ -154,7 +154,7 @@ fn stop_during_start_up() {
 fn stop_during_a_reload() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut rng = Rng::new("stop_during_a_reload");
-    for trial in 0..6 {
+    for trial in 0..6_u32 {
         let mut daemon =
             Daemon::start(&format!("{}[counter]\nsize = 2000000\n", common::config("threads-snapshot", "10ms")));
         let strategy = if trial.is_multiple_of(2) { "threads-mutex" } else { "async" };
