@@ -32,14 +32,11 @@ fn seconds(json: &Value, strategy: &str, field: &str) -> f64 {
 #[test]
 fn all_eight_as_json_in_the_order_the_article_predicts() {
     let _turn = turn();
-    // Two million elements make a pass take a millisecond or more: the unfair
-    // mutex then starves the heartbeat for many passes (hundreds of ms here),
-    // while the fair strategies wait at most about one pass. The gap is two
-    // orders of magnitude, so a noisy shared VM cannot close it.
-    let (code, stdout, stderr) = common::run(
-        &["compare", "--duration", "2s", "--size", "2000000", "--strategies", ALL, "--format", "json"],
-        &[],
-    );
+    // Two million elements make a pass take about a millisecond: the unfair
+    // mutex then starves the heartbeat for many passes (p99 of hundreds of
+    // ms on an idle 2-core VM), while the fair strategies wait at most about
+    // one pass (p99 under 2 ms): two orders of magnitude apart.
+    let (code, stdout, stderr) = compare(ALL);
     assert_eq!(code, 0, "{stderr}");
     let json: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"));
 
@@ -77,15 +74,72 @@ fn all_eight_as_json_in_the_order_the_article_predicts() {
         }
     }
 
-    let mutex = seconds(&json, "threads-mutex", "lateness_p99_seconds");
-    let fair = ["threads-fair-mutex", "threads-channel", "threads-snapshot"]
-        .map(|s| seconds(&json, s, "lateness_p99_seconds"))
-        .into_iter()
-        .fold(0.0, f64::max);
-    assert!(
-        mutex > 5.0 * fair,
-        "threads-mutex p99 {mutex}s should be far above the fair strategies' worst p99 {fair}s"
+    // The order holds while each thread has a core. When something else
+    // keeps a core busy (a build or a soak test beside the tests),
+    // preemption opens gaps for the mutex's heartbeat, and every fair
+    // hand-off waits for the new owner to get a CPU (a lock convoy), and the
+    // gap can close. So a run that misses it is repeated, with the four
+    // strategies concerned, up to twice; if all three miss it, that fails the
+    // test unless the host is measurably busy, in which case the order was
+    // not tested and it says so.
+    let holds = |a: &(String, f64, f64)| a.1 > 5.0 * a.2;
+    let mut attempts = vec![mutex_against_fair(&json)];
+    while attempts.len() < 3 && !attempts.last().is_some_and(holds) {
+        let (code, stdout, stderr) = compare(ORDER);
+        assert_eq!(code, 0, "{stderr}");
+        attempts.push(mutex_against_fair(&serde_json::from_str(&stdout).expect("JSON")));
+    }
+    if attempts.last().is_some_and(holds) {
+        return;
+    }
+    let free = share_of_a_core_per_thread();
+    if free < 0.8 {
+        eprintln!(
+            "NOT TESTED: the mutex-against-fair order, the host is busy ({free:.2} of a core per thread): {attempts:?}"
+        );
+        return;
+    }
+    panic!(
+        "threads-mutex p99 must be far above the fair strategies' worst p99 (worst fair, mutex s, its s) on a free host ({free:.2} of a core per thread): {attempts:?}"
     );
+}
+
+/// What share of a core each of two spinning threads gets now: about 1.0
+/// on an idle 2-core host, about 0.5 when something else keeps a core busy.
+fn share_of_a_core_per_thread() -> f64 {
+    fn thread_cpu_seconds() -> f64 {
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: clock_gettime writes into the timespec we own.
+        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+    }
+    let spin = || {
+        let (started, cpu) = (std::time::Instant::now(), thread_cpu_seconds());
+        while started.elapsed() < Duration::from_millis(500) {}
+        (thread_cpu_seconds() - cpu) / started.elapsed().as_secs_f64()
+    };
+    let threads: Vec<_> = (0..2).map(|_| std::thread::spawn(spin)).collect();
+    threads.into_iter().map(|t| t.join().unwrap_or(0.0)).fold(1.0, f64::min)
+}
+
+/// The strategies whose order the article predicts.
+const ORDER: &str = "threads-mutex,threads-fair-mutex,threads-channel,threads-snapshot";
+
+fn compare(strategies: &str) -> (i32, String, String) {
+    common::run(
+        &["compare", "--duration", "2s", "--size", "2000000", "--strategies", strategies, "--format", "json"],
+        &[],
+    )
+}
+
+/// The worst of the fair strategies, threads-mutex's lateness p99 and that strategy's.
+fn mutex_against_fair(json: &Value) -> (String, f64, f64) {
+    let mutex = seconds(json, "threads-mutex", "lateness_p99_seconds");
+    let (worst, p99) = ["threads-fair-mutex", "threads-channel", "threads-snapshot"]
+        .map(|s| (s, seconds(json, s, "lateness_p99_seconds")))
+        .into_iter()
+        .fold(("", 0.0), |a, b| if b.1 > a.1 { b } else { a });
+    (worst.to_owned(), mutex, p99)
 }
 
 #[test]
