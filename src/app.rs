@@ -112,20 +112,24 @@ fn run(cli: Cli) -> Result<(), Failure> {
         log_level: cli.log_level,
         log_format: cli.log_format.map(Into::into),
     };
+    let web_config_file = cli.web_config_file;
     let sources = Sources::from_process(cli.config_file)?;
     let config = overrides.apply(Config::load(&sources)?);
+    // TLS and basic auth: checked by every command that reads the config, so
+    // check-config catches a bad web config file too.
+    let web = crate::web_config::WebSecurity::load(web_config_file.as_deref())?;
     match command {
         Command::CheckConfig => {
             let text = toml::to_string(&config).map_err(|err| Failure::Other(err.into()))?;
             println!("# Effective configuration: embedded default, file, environment and flags merged.\n{text}");
             Ok(())
         }
-        Command::Healthcheck => crate::healthcheck::run(&config),
+        Command::Healthcheck => crate::healthcheck::run(&config, &web),
         Command::Compare(args) => crate::compare::command(&args, config),
         Command::Run => {
             let level = crate::logging::init(&config.log.level, config.log.format);
             let events = events.ok_or_else(|| Failure::Other(anyhow::anyhow!("signal handling was not set up")))?;
-            daemon::run(config, sources, overrides, level, events)
+            daemon::run(config, sources, overrides, web, level, events)
         }
         Command::PrintDefaultConfig => Ok(()),
     }

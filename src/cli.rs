@@ -27,6 +27,10 @@ pub struct Cli {
     #[arg(long = "web.listen-address", value_name = "HOST:PORT", global = true, value_parser = listen_address)]
     pub listen_address: Option<String>,
 
+    /// YAML file with TLS and basic auth settings (exporter-toolkit format).
+    #[arg(long = "web.config.file", value_name = "FILE", global = true)]
+    pub web_config_file: Option<PathBuf>,
+
     /// Log level or filter (overrides log.level; RUST_LOG overrides both).
     #[arg(long = "log.level", value_name = "LEVEL", global = true, value_parser = log_level)]
     pub log_level: Option<String>,

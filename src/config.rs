@@ -22,6 +22,9 @@ pub const DEFAULT_TOML: &str = include_str!("../config/jitterd.toml");
 /// Environment variables with this prefix override config keys.
 pub const ENV_PREFIX: &str = "JITTERD";
 
+/// The shortest and longest HTTP timeouts accepted.
+pub const WEB_TIMEOUT_RANGE: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(600));
+
 /// The shortest and longest heartbeat period accepted.
 pub const PERIOD_RANGE: (Duration, Duration) = (Duration::from_micros(100), Duration::from_secs(3600));
 
@@ -99,6 +102,13 @@ pub struct AlertsConfig {
 pub struct WebConfig {
     pub listen_address: String,
     pub telemetry_path: String,
+    /// Time a client has to send a request head (and finish a TLS
+    /// handshake), from connecting or from the previous response.
+    #[serde(with = "duration_text")]
+    pub read_header_timeout: Duration,
+    /// Time a response write may make no progress before the connection is dropped.
+    #[serde(with = "duration_text")]
+    pub write_timeout: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -337,6 +347,22 @@ impl Config {
             }
         }
         self.web.socket_addr().map_err(|msg| fail("web.listen_address", msg))?;
+        let (min, max) = WEB_TIMEOUT_RANGE;
+        for (key, value) in
+            [("web.read_header_timeout", self.web.read_header_timeout), ("web.write_timeout", self.web.write_timeout)]
+        {
+            if value < min || value > max {
+                return Err(fail(
+                    key,
+                    format!(
+                        "{} is out of range: must be from {} to {}",
+                        humantime::format_duration(value),
+                        humantime::format_duration(min),
+                        humantime::format_duration(max)
+                    ),
+                ));
+            }
+        }
         if !self.web.telemetry_path.starts_with('/')
             || self.web.telemetry_path.len() < 2
             || ["/-/healthy", "/-/ready"].contains(&self.web.telemetry_path.as_str())
@@ -449,6 +475,8 @@ const FILE_KEY_TYPES: &[(&str, &str)] = &[
     ("web", "table"),
     ("web.listen_address", "string"),
     ("web.telemetry_path", "string"),
+    ("web.read_header_timeout", "string"),
+    ("web.write_timeout", "string"),
     ("log", "table"),
     ("log.level", "string"),
     ("log.format", "string"),

@@ -19,6 +19,7 @@ use crate::logging::LevelHandle;
 use crate::metrics::Metrics;
 use crate::strategy::Experiment;
 use crate::timer::Stop;
+use crate::web_config::WebSecurity;
 use crate::{clock, http, notify};
 
 /// Exit code of a forced stop (a second SIGINT/SIGTERM).
@@ -65,6 +66,7 @@ pub fn run(
     config: Config,
     sources: Sources,
     overrides: Overrides,
+    web: WebSecurity,
     log_level: LevelHandle,
     events: Receiver<Event>,
 ) -> Result<(), Failure> {
@@ -86,7 +88,13 @@ pub fn run(
         telemetry_path: config.web.telemetry_path.clone(),
         experiment: Arc::clone(&experiment_label),
     };
-    let http_thread = http::spawn(listener, state, serving.clone()).map_err(Failure::Other)?;
+    let settings = http::Settings {
+        read_header_timeout: config.web.read_header_timeout,
+        write_timeout: config.web.write_timeout,
+        security: web,
+    };
+    let https = settings.security.tls.is_some();
+    let http_thread = http::spawn(listener, state, settings, serving.clone()).map_err(Failure::Other)?;
     // A stop that came during start-up (signals are read from the first
     // moment): obey it before starting an experiment only to stop it again,
     // which with a large array would cost most of the second a stop may take.
@@ -109,6 +117,7 @@ pub fn run(
         period = %humantime::format_duration(config.heartbeat.period),
         schedule = %config.heartbeat.schedule,
         address = %bound,
+        tls = https,
         version = crate::build::VERSION,
         "jitterd started"
     );

@@ -7,30 +7,47 @@
 //! cannot pin it or disturb the experiment.
 
 use std::convert::Infallible;
+use std::future::Future as _;
 use std::net::{SocketAddr, TcpListener};
+use std::pin::Pin;
 use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use http_body_util::Full;
 use hyper::body::{Body as _, Bytes, Incoming};
-use hyper::header::{ALLOW, CONTENT_TYPE, HeaderValue};
+use hyper::header::{ALLOW, AUTHORIZATION, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Semaphore;
 
 use crate::clock::MonoTime;
 use crate::heartbeat::Liveness;
 use crate::metrics::Metrics;
 use crate::timer::Stop;
+use crate::web_config::{BasicAuth, WebSecurity};
 
 /// Connections served at once; further ones wait in the accept queue.
 pub const MAX_CONNECTIONS: usize = 64;
-/// Time a client has to send a request's headers.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Largest request head accepted; larger ones get 431.
+/// Largest request head accepted; larger ones get 431 (414 for a long URL).
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// How connections are served: timeouts from the config, TLS and basic
+/// auth from the web config file.
+#[derive(Clone)]
+pub struct Settings {
+    /// Time a client has to finish the TLS handshake and send a request
+    /// head, counted from the connection's start or the previous response:
+    /// a client that stalls, or sits idle on keep-alive, is disconnected.
+    pub read_header_timeout: Duration,
+    /// Time a response write may make no progress (a client that does not
+    /// read) before the connection is dropped.
+    pub write_timeout: Duration,
+    pub security: WebSecurity,
+}
 
 /// What the HTTP thread shows.
 #[derive(Clone)]
@@ -50,19 +67,21 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// Serves on `listener` from a thread of its own until `stop`.
-pub fn spawn(listener: TcpListener, state: State, stop: Stop) -> anyhow::Result<JoinHandle<()>> {
+pub fn spawn(listener: TcpListener, state: State, settings: Settings, stop: Stop) -> anyhow::Result<JoinHandle<()>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .thread_name("jitterd-http")
+        // bcrypt checks run here: two at a time at most, whatever a client sends.
+        .max_blocking_threads(2)
         .build()
         .context("cannot start the HTTP runtime")?;
     std::thread::Builder::new()
         .name("jitterd-http".into())
-        .spawn(move || runtime.block_on(serve(listener, state, stop)))
+        .spawn(move || runtime.block_on(serve(listener, state, settings, stop)))
         .context("cannot start the HTTP thread")
 }
 
-async fn serve(listener: TcpListener, state: State, stop: Stop) {
+async fn serve(listener: TcpListener, state: State, settings: Settings, stop: Stop) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(listener) => listener,
         Err(err) => {
@@ -70,6 +89,7 @@ async fn serve(listener: TcpListener, state: State, stop: Stop) {
             return;
         }
     };
+    let tls = settings.security.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     let stopped = stop.stopped();
     tokio::pin!(stopped);
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -93,20 +113,119 @@ async fn serve(listener: TcpListener, state: State, stop: Stop) {
                 continue;
             }
         };
-        let state = state.clone();
+        let (state, settings, tls) = (state.clone(), settings.clone(), tls.clone());
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let state = state.clone();
-                async move { Ok::<_, Infallible>(route(&state, &req)) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .max_buf_size(MAX_HEADER_BYTES)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let stream = WriteDeadline::new(stream, settings.write_timeout);
+            match tls {
+                None => serve_connection(stream, state, settings).await,
+                Some(acceptor) => {
+                    // The handshake counts against the header timeout, so a
+                    // client that connects and says nothing cannot hold a slot.
+                    match tokio::time::timeout(settings.read_header_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => serve_connection(stream, state, settings).await,
+                        Ok(Err(err)) => tracing::debug!("TLS handshake failed: {err}"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
+                    }
+                }
+            }
             drop(permit);
         });
+    }
+}
+
+async fn serve_connection<S>(stream: S, state: State, settings: Settings)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let auth = settings.security.auth.clone();
+    let service = hyper::service::service_fn(move |req| {
+        let (state, auth) = (state.clone(), auth.clone());
+        async move { Ok::<_, Infallible>(authorized_route(&state, auth, &req).await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.read_header_timeout)
+        .max_buf_size(MAX_HEADER_BYTES)
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+}
+
+/// [`route`], behind basic auth when users are configured. `/-/healthy`
+/// stays open: it tells no more than an open port, and health checks need
+/// no password.
+async fn authorized_route(state: &State, auth: Option<Arc<BasicAuth>>, req: &Request<Incoming>) -> Reply {
+    if let Some(auth) = auth
+        && req.uri().path() != "/-/healthy"
+    {
+        let header = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes().to_vec());
+        let ok = tokio::task::spawn_blocking(move || auth.check(header.as_deref())).await.unwrap_or(false);
+        if !ok {
+            let mut response = text(StatusCode::UNAUTHORIZED, "401 unauthorized\n");
+            response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"jitterd\""));
+            return response;
+        }
+    }
+    route(state, req)
+}
+
+/// A stream whose writes fail with `TimedOut` once one has made no progress
+/// for the timeout: a client that stops reading cannot hold a connection.
+struct WriteDeadline<S> {
+    inner: S,
+    timeout: Duration,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> WriteDeadline<S> {
+    fn new(inner: S, timeout: Duration) -> Self {
+        WriteDeadline { inner, timeout, sleep: None }
+    }
+
+    /// After a write that returned `Pending`: start the clock, or report
+    /// that it ran out.
+    fn stalled(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Error> {
+        let timeout = self.timeout;
+        let sleep = self.sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client did not read the response in time",
+            )),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn progress<T>(&mut self, poll: Poll<T>, cx: &mut Context<'_>) -> Poll<std::io::Result<T>> {
+        match poll {
+            Poll::Ready(value) => {
+                self.sleep = None;
+                Poll::Ready(Ok(value))
+            }
+            Poll::Pending => self.stalled(cx).map(Err),
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for WriteDeadline<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.progress(poll, cx).map(|r| r.and_then(|inner| inner))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_flush(cx);
+        self.progress(poll, cx).map(|r| r.and_then(|inner| inner))
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.progress(poll, cx).map(|r| r.and_then(|inner| inner))
     }
 }
 

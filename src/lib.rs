@@ -23,3 +23,4 @@ pub mod metrics;
 pub mod notify;
 pub mod strategy;
 pub mod timer;
+pub mod web_config;

@@ -1,0 +1,273 @@
+//! The web config file (`--web.config.file`): TLS and basic auth for the
+//! HTTP side, in the YAML format of the Prometheus exporter toolkit, so the
+//! file an operator already writes for node_exporter works here.
+//!
+//! ```yaml
+//! tls_server_config:
+//!   cert_file: server.crt        # PEM; relative paths are relative to this file
+//!   key_file: server.key
+//!   # client_ca_file: ca.crt     # with client_auth_type RequireAndVerifyClientCert
+//!   # min_version: TLS12         # TLS12 (default) or TLS13
+//! basic_auth_users:
+//!   prometheus: $2y$10$...       # bcrypt hash (htpasswd -nBC 10 "" | tr -d ':\n')
+//! ```
+//!
+//! Everything is checked at start (exit 78 naming the key); the file is read
+//! once, so a new certificate takes a restart. `/-/healthy` stays open without
+//! credentials (it tells no more than an open port does), so health checks
+//! need no password; every other path needs them when users are configured.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use serde::Deserialize;
+
+use crate::config::ConfigError;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    tls_server_config: Option<RawTls>,
+    basic_auth_users: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert_file: Option<String>,
+    key_file: Option<String>,
+    client_ca_file: Option<String>,
+    client_auth_type: Option<String>,
+    min_version: Option<String>,
+}
+
+/// What the web config file asks for, ready to use.
+#[derive(Clone, Default)]
+pub struct WebSecurity {
+    /// Serve HTTPS with this.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The server's own certificate, which `jitterd healthcheck` trusts.
+    pub certificate: Option<CertificateDer<'static>>,
+    /// Require one of these users on every path but `/-/healthy`.
+    pub auth: Option<Arc<BasicAuth>>,
+}
+
+impl WebSecurity {
+    /// No file: plain HTTP, no auth.
+    pub fn load(path: Option<&Path>) -> Result<WebSecurity, ConfigError> {
+        let Some(path) = path else { return Ok(WebSecurity::default()) };
+        let fail = |key: Option<&str>, message: String| ConfigError {
+            key: key.map(str::to_owned),
+            origin: Some(path.display().to_string()),
+            message,
+        };
+        let metadata =
+            std::fs::metadata(path).map_err(|err| fail(None, format!("cannot read web config file: {err}")))?;
+        if !metadata.is_file() || metadata.len() > crate::config::MAX_CONFIG_FILE_BYTES {
+            return Err(fail(
+                None,
+                "is not a regular file of at most 1 MiB; --web.config.file takes a YAML file".into(),
+            ));
+        }
+        let text =
+            std::fs::read_to_string(path).map_err(|err| fail(None, format!("cannot read web config file: {err}")))?;
+        // An empty file asks for nothing, as with the exporter toolkit.
+        if text.trim().is_empty() {
+            return Ok(WebSecurity::default());
+        }
+        let raw: RawFile = serde_norway::from_str(&text).map_err(|err| {
+            fail(
+                None,
+                format!(
+                    "{err}; expected the exporter-toolkit format: tls_server_config (cert_file, key_file, client_ca_file, client_auth_type, min_version) and basic_auth_users"
+                ),
+            )
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut security = WebSecurity::default();
+        if let Some(tls) = raw.tls_server_config {
+            let (config, certificate) = tls_config(&tls, base).map_err(|(key, message)| fail(Some(&key), message))?;
+            security.tls = Some(Arc::new(config));
+            security.certificate = Some(certificate);
+        }
+        if let Some(users) = raw.basic_auth_users.filter(|users| !users.is_empty()) {
+            for (user, hash) in &users {
+                let key = format!("basic_auth_users.{user}");
+                if user.is_empty() || user.contains(':') || user.chars().any(char::is_control) {
+                    return Err(fail(
+                        Some(&key),
+                        "a user name must be non-empty, without ':' or control characters".into(),
+                    ));
+                }
+                hash.parse::<bcrypt::HashParts>().map_err(|err| {
+                    fail(
+                        Some(&key),
+                        format!("is not a bcrypt hash ({err}); make one with: htpasswd -nBC 10 \"\" | tr -d ':\\n'"),
+                    )
+                })?;
+            }
+            security.auth = Some(Arc::new(BasicAuth::new(users)));
+        }
+        Ok(security)
+    }
+}
+
+fn resolve(base: &Path, file: &str) -> PathBuf {
+    let path = Path::new(file);
+    if path.is_absolute() { path.to_path_buf() } else { base.join(path) }
+}
+
+type KeyError = (String, String);
+
+fn tls_config(raw: &RawTls, base: &Path) -> Result<(rustls::ServerConfig, CertificateDer<'static>), KeyError> {
+    let err = |key: &str, message: String| (format!("tls_server_config.{key}"), message);
+    let required = |key: &str, value: &Option<String>| {
+        value
+            .as_deref()
+            .filter(|v| !v.is_empty())
+            .map(|v| resolve(base, v))
+            .ok_or_else(|| err(key, "is required for TLS".into()))
+    };
+    let cert_path = required("cert_file", &raw.cert_file)?;
+    let key_path = required("key_file", &raw.key_file)?;
+    let certs = CertificateDer::pem_file_iter(&cert_path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| err("cert_file", format!("cannot read PEM certificates from {}: {e}", cert_path.display())))?;
+    let Some(first) = certs.first().cloned() else {
+        return Err(err("cert_file", format!("{} holds no PEM certificate", cert_path.display())));
+    };
+    let key = PrivateKeyDer::from_pem_file(&key_path)
+        .map_err(|e| err("key_file", format!("cannot read a PEM private key from {}: {e}", key_path.display())))?;
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let versions: &[&rustls::SupportedProtocolVersion] = match raw.min_version.as_deref() {
+        None | Some("TLS12") => &[&rustls::version::TLS13, &rustls::version::TLS12],
+        Some("TLS13") => &[&rustls::version::TLS13],
+        Some(other) => return Err(err("min_version", format!("{other:?} is not supported: expected TLS12 or TLS13"))),
+    };
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_protocol_versions(versions)
+        .map_err(|e| err("min_version", e.to_string()))?;
+    let client_auth = raw.client_auth_type.as_deref().unwrap_or("NoClientCert");
+    let builder = match client_auth {
+        "NoClientCert" => builder.with_no_client_auth(),
+        "RequireAndVerifyClientCert" | "VerifyClientCertIfGiven" => {
+            let ca_path = required("client_ca_file", &raw.client_ca_file)?;
+            let mut roots = rustls::RootCertStore::empty();
+            let cas = CertificateDer::pem_file_iter(&ca_path)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| {
+                    err("client_ca_file", format!("cannot read PEM certificates from {}: {e}", ca_path.display()))
+                })?;
+            let (added, _) = roots.add_parsable_certificates(cas);
+            if added == 0 {
+                return Err(err("client_ca_file", format!("{} holds no usable CA certificate", ca_path.display())));
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let verifier =
+                if client_auth == "VerifyClientCertIfGiven" { verifier.allow_unauthenticated() } else { verifier };
+            builder.with_client_cert_verifier(verifier.build().map_err(|e| err("client_ca_file", e.to_string()))?)
+        }
+        other => {
+            return Err(err(
+                "client_auth_type",
+                format!(
+                    "{other:?} is not supported: expected NoClientCert, VerifyClientCertIfGiven or RequireAndVerifyClientCert"
+                ),
+            ));
+        }
+    };
+    let mut config = builder
+        .with_single_cert(certs, key)
+        .map_err(|e| err("key_file", format!("does not fit the certificate in cert_file or is unusable: {e}")))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok((config, first))
+}
+
+/// Checks `Authorization: Basic` against bcrypt hashes. bcrypt is slow on
+/// purpose (tens of milliseconds), so credentials that passed are
+/// remembered: a scrape every few seconds costs one check, not one each.
+pub struct BasicAuth {
+    users: BTreeMap<String, String>,
+    passed: Mutex<HashSet<String>>,
+}
+
+/// Credentials remembered at most; beyond that the memory starts afresh.
+const REMEMBERED: usize = 64;
+
+impl BasicAuth {
+    fn new(users: BTreeMap<String, String>) -> BasicAuth {
+        BasicAuth { users, passed: Mutex::new(HashSet::new()) }
+    }
+
+    /// Whether this `Authorization` header names a user with the right
+    /// password. Blocking (bcrypt): call it off the async runtime.
+    pub fn check(&self, header: Option<&[u8]>) -> bool {
+        let Some(decoded) = header.and_then(decode_basic) else { return false };
+        if self.passed.lock().is_ok_and(|passed| passed.contains(&decoded)) {
+            return true;
+        }
+        let Some((user, password)) = decoded.split_once(':') else { return false };
+        let ok = match self.users.get(user) {
+            Some(hash) => bcrypt::verify(password, hash).unwrap_or(false),
+            None => {
+                // Take as long for an unknown user as for a wrong password,
+                // so timing does not tell which users exist.
+                if let Some(hash) = self.users.values().next() {
+                    let _ = bcrypt::verify(password, hash);
+                }
+                false
+            }
+        };
+        if ok && let Ok(mut passed) = self.passed.lock() {
+            if passed.len() >= REMEMBERED {
+                passed.clear();
+            }
+            passed.insert(decoded);
+        }
+        ok
+    }
+}
+
+/// `Basic dXNlcjpwYXNz` → `user:pass`.
+fn decode_basic(header: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(header).ok()?;
+    let (scheme, value) = text.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::STANDARD.decode(value.trim()).ok()?;
+    String::from_utf8(bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_auth() {
+        let hash = bcrypt::hash("secret", 4).expect("hash");
+        let auth = BasicAuth::new(BTreeMap::from([("alice".to_owned(), hash)]));
+        let header = |user_pass: &str| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(user_pass));
+        assert!(auth.check(Some(header("alice:secret").as_bytes())));
+        assert!(auth.check(Some(header("alice:secret").as_bytes())), "remembered");
+        assert!(!auth.check(Some(header("alice:wrong").as_bytes())));
+        assert!(!auth.check(Some(header("bob:secret").as_bytes())));
+        assert!(!auth.check(Some(b"Bearer abc")));
+        assert!(!auth.check(Some(b"Basic !!!")));
+        assert!(!auth.check(None));
+    }
+
+    #[test]
+    fn no_file_and_empty_file_ask_for_nothing() {
+        assert!(WebSecurity::load(None).is_ok_and(|s| s.tls.is_none() && s.auth.is_none()));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("web.yml");
+        std::fs::write(&path, "\n").expect("write");
+        assert!(WebSecurity::load(Some(&path)).is_ok_and(|s| s.tls.is_none() && s.auth.is_none()));
+    }
+}

@@ -1,0 +1,423 @@
+//! The HTTP side is not an attack surface: slow clients are disconnected,
+//! connections are capped, oversize heads and strange requests get a 4xx,
+//! none of it disturbs the heartbeat; TLS and basic auth come from a web
+//! config file in the exporter-toolkit format, and a bad one exits 78.
+
+mod common;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Daemon, Metrics, Start};
+
+fn config(extra_web: &str) -> String {
+    format!("{}[web]\n{extra_web}", common::config("async", "10ms"))
+}
+
+/// Sends raw bytes and reads until the server closes or `timeout`: the
+/// response text and how long until the close (`None`: still open).
+fn raw(addr: &str, request: &[u8], timeout: Duration) -> (String, Option<Duration>) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_millis(50))).expect("timeout");
+    let start = Instant::now();
+    let _ = stream.write_all(request);
+    let mut response = Vec::new();
+    let mut buf = [0u8; 8192];
+    while start.elapsed() < timeout {
+        match stream.read(&mut buf) {
+            Ok(0) => return (String::from_utf8_lossy(&response).into_owned(), Some(start.elapsed())),
+            Ok(n) => response.extend_from_slice(&buf[..n]),
+            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => return (String::from_utf8_lossy(&response).into_owned(), Some(start.elapsed())),
+        }
+    }
+    (String::from_utf8_lossy(&response).into_owned(), None)
+}
+
+fn status_of(response: &str) -> u16 {
+    response.get(9..12).and_then(|code| code.parse().ok()).unwrap_or(0)
+}
+
+/// The heartbeat went on at its period meanwhile, in a generous sense (the
+/// machine is shared with the test's own clients): beats kept coming, at
+/// most a tenth of the slots were missed and no beat was later than 65 ms.
+fn assert_heartbeat_undisturbed(before: &Metrics, after: &Metrics, seconds: f64) {
+    let beats = after.get("jitterd_heartbeats_total") - before.get("jitterd_heartbeats_total");
+    let missed = after.get("jitterd_heartbeat_missed_total") - before.get("jitterd_heartbeat_missed_total");
+    let late = after.count_above("jitterd_heartbeat_lateness_seconds", "0.065536")
+        - before.count_above("jitterd_heartbeat_lateness_seconds", "0.065536");
+    let context = format!("{beats} beats, {missed} missed, {late} over 65 ms in {seconds:.1} s at 10 ms");
+    assert!(beats >= seconds * 100.0 * 0.7, "{context}");
+    assert!(missed <= (beats / 10.0).max(2.0) && late <= 1.0, "{context}:\n{}", after.text);
+}
+
+/// The tests take turns, so each daemon shares the machine only with its own clients.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[test]
+fn slow_and_idle_clients_are_disconnected_after_the_header_timeout() {
+    let _turn = turn();
+    let daemon = Daemon::start(&config("read_header_timeout = \"500ms\"\n"));
+    let before = daemon.metrics();
+    let started = Instant::now();
+    for (what, request) in [
+        ("half a request line", &b"GET /metr"[..]),
+        ("a request line without headers", b"GET /metrics HTTP/1.1\r\n"),
+        ("headers without the blank line", b"GET /metrics HTTP/1.1\r\nHost: x\r\n"),
+        ("nothing at all", b""),
+    ] {
+        let (response, closed) = raw(&daemon.addr, request, Duration::from_secs(5));
+        let closed = closed.unwrap_or_else(|| panic!("{what}: still connected after 5 s"));
+        assert!(
+            closed >= Duration::from_millis(400) && closed < Duration::from_secs(2),
+            "{what}: closed after {closed:?}"
+        );
+        assert!(!response.contains("200 OK"), "{what}: {response}");
+    }
+    // An idle keep-alive connection after a full exchange is closed the same way.
+    let (response, closed) = raw(&daemon.addr, b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n", Duration::from_secs(5));
+    assert_eq!(status_of(&response), 200, "{response}");
+    let closed = closed.expect("an idle keep-alive connection is closed");
+    assert!(closed < Duration::from_secs(2), "idle keep-alive closed after {closed:?}");
+    assert_heartbeat_undisturbed(&before, &daemon.metrics(), started.elapsed().as_secs_f64());
+}
+
+#[test]
+fn a_client_that_does_not_read_is_dropped_after_the_write_timeout() {
+    let _turn = turn();
+    let daemon = Daemon::start(&config("write_timeout = \"300ms\"\nread_header_timeout = \"20s\"\n"));
+    let mut stream = TcpStream::connect(&daemon.addr).expect("connect");
+    // Many pipelined scrapes and no reading: megabytes the server cannot send.
+    let requests = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".repeat(2000);
+    stream.set_write_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let _ = stream.write_all(&requests);
+    std::thread::sleep(Duration::from_secs(2));
+    // Now read: the server must have given up and closed, not be waiting on us.
+    stream.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let start = Instant::now();
+    let mut total = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    let ended = loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break start.elapsed(),
+            Ok(n) => total += n,
+        }
+    };
+    let one = daemon.get("/metrics").1.len();
+    assert!(ended < Duration::from_secs(4), "the connection stayed open {ended:?} after the client stopped reading");
+    assert!(total < one * 2000, "all {total} bytes were delivered: nothing was dropped");
+    // And the daemon serves everyone else as before.
+    assert_eq!(daemon.get("/metrics").0, 200);
+    stream.shutdown(Shutdown::Both).ok();
+}
+
+#[test]
+fn connections_are_capped_and_freed_by_the_timeout() {
+    let _turn = turn();
+    let daemon = Daemon::start(&config("read_header_timeout = \"1s\"\n"));
+    let before = daemon.metrics();
+    let started = Instant::now();
+    // More idle connections than the cap (64).
+    let idle: Vec<TcpStream> = (0..80).map(|_| TcpStream::connect(&daemon.addr).expect("connect")).collect();
+    std::thread::sleep(Duration::from_millis(100));
+    // A scrape now waits in the accept queue: no answer while the slots are held.
+    let (response, _) = raw(&daemon.addr, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", Duration::from_millis(400));
+    assert_eq!(response, "", "served beyond the cap of 64 connections");
+    // The header timeout frees the slots even while the idle clients hold on.
+    let waited = Instant::now();
+    let (response, _) =
+        raw(&daemon.addr, b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", Duration::from_secs(5));
+    assert_eq!(status_of(&response), 200, "no scrape after the idle connections timed out: {response}");
+    assert!(waited.elapsed() < Duration::from_secs(3), "the scrape waited {:?}", waited.elapsed());
+    drop(idle);
+    assert_eq!(daemon.get("/metrics").0, 200);
+    assert_heartbeat_undisturbed(&before, &daemon.metrics(), started.elapsed().as_secs_f64());
+}
+
+#[test]
+fn strange_and_oversize_requests_get_a_4xx() {
+    let _turn = turn();
+    let daemon = Daemon::start(&config(""));
+    let before = daemon.metrics();
+    let started = Instant::now();
+    let long_url = format!("GET /metrics?{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(20_000));
+    let long_header = format!("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "b".repeat(20_000));
+    let many_headers = format!(
+        "GET /metrics HTTP/1.1\r\nHost: x\r\n{}\r\n",
+        (0..200).map(|i| format!("X-{i}: y\r\n")).collect::<String>()
+    );
+    let cases: Vec<(&str, Vec<u8>, &[u16])> = vec![
+        ("URL of 20 kB", long_url.into_bytes(), &[414, 431, 400]),
+        ("header of 20 kB", long_header.into_bytes(), &[431, 400]),
+        ("200 headers", many_headers.into_bytes(), &[431, 400]),
+        ("body on GET", b"GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello".to_vec(), &[413]),
+        (
+            "chunked body",
+            b"GET /metrics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n".to_vec(),
+            &[413],
+        ),
+        ("POST", b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx".to_vec(), &[405]),
+        ("TRACE", b"TRACE /metrics HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), &[405]),
+        ("OPTIONS", b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), &[404, 405]),
+        ("CONNECT", b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n".to_vec(), &[404, 405, 400]),
+        ("invented method", b"BREW /metrics HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), &[405]),
+        ("path traversal", b"GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), &[404, 400]),
+        (
+            "absolute URI elsewhere",
+            b"GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n".to_vec(),
+            &[200, 404],
+        ),
+        ("garbage", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n".to_vec(), &[400]),
+        ("HTTP/2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec(), &[400, 505, 0]),
+        ("HTTP/0.9", b"GET /metrics\r\n\r\n".to_vec(), &[400, 505, 0]),
+        ("bad version", b"GET /metrics HTTP/9.9\r\nHost: x\r\n\r\n".to_vec(), &[400, 505]),
+        ("NUL in path", b"GET /met\0rics HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), &[400]),
+    ];
+    for (what, request, expected) in cases {
+        let (response, _) = raw(&daemon.addr, &request, Duration::from_secs(2));
+        let status = status_of(&response);
+        assert!(expected.contains(&status), "{what}: HTTP {status}, expected one of {expected:?}: {response:.200}");
+        assert!(!response.contains("jitterd_heartbeats_total"), "{what}: served metrics");
+    }
+    // Still serving, and the heartbeat did not notice.
+    assert_eq!(daemon.get("/metrics").0, 200);
+    assert_heartbeat_undisturbed(&before, &daemon.metrics(), started.elapsed().as_secs_f64());
+}
+
+#[test]
+fn binds_to_loopback_by_default() {
+    let _turn = turn();
+    let (code, stdout, _) = common::run(&["check-config"], &[]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("listen_address = \"127.0.0.1:9977\""), "{stdout}");
+}
+
+// --- TLS and basic auth -----------------------------------------------------
+
+struct Secrets {
+    dir: tempfile::TempDir,
+    cert_pem: String,
+}
+
+impl Secrets {
+    /// A self-signed certificate for localhost and 127.0.0.1, with its key.
+    fn new() -> Secrets {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let certified =
+            rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).expect("rcgen");
+        let cert_pem = certified.cert.pem();
+        std::fs::write(dir.path().join("server.crt"), &cert_pem).expect("write");
+        std::fs::write(dir.path().join("server.key"), certified.signing_key.serialize_pem()).expect("write");
+        Secrets { dir, cert_pem }
+    }
+
+    fn web_config(&self, text: &str) -> String {
+        let path = self.dir.path().join("web.yml");
+        std::fs::write(&path, text).expect("write");
+        path.to_str().expect("path").to_owned()
+    }
+}
+
+fn bcrypt_hash(password: &str) -> String {
+    bcrypt::hash(password, 4).expect("bcrypt")
+}
+
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+}
+
+/// One HTTPS request trusting `cert_pem`: status and body (0 if it failed).
+fn https(addr: &str, path: &str, authorization: Option<&str>, cert_pem: &str) -> (u16, String) {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from_pem_slice(cert_pem.as_bytes()).expect("pem")).expect("root");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let connection = rustls::ClientConnection::new(Arc::new(config), name).expect("client");
+    let socket = TcpStream::connect(addr).expect("connect");
+    socket.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut stream = rustls::StreamOwned::new(connection, socket);
+    let auth = authorization.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return (0, String::new());
+    }
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response).into_owned();
+    (status_of(&text), text)
+}
+
+fn start_with_web_config(web_config: &str) -> Daemon {
+    Daemon::start_with(Start {
+        config: &common::config("async", "100ms"),
+        args: &["--web.config.file", web_config],
+        ..Start::default()
+    })
+}
+
+#[test]
+fn tls_and_basic_auth_from_the_web_config_file() {
+    let _turn = turn();
+    let secrets = Secrets::new();
+    let web = secrets.web_config(&format!(
+        "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  prometheus: {}\n",
+        bcrypt_hash("s3cret")
+    ));
+    let daemon = start_with_web_config(&web);
+    assert_eq!(daemon.log_field("jitterd started", "tls").as_deref(), Some("true"));
+    let get = |path: &str, auth: Option<&str>| https(&daemon.addr, path, auth, &secrets.cert_pem);
+
+    let (status, response) = get("/metrics", None);
+    assert_eq!(status, 401, "{response}");
+    assert!(response.to_ascii_lowercase().contains("www-authenticate: basic realm=\"jitterd\""), "{response}");
+    assert_eq!(get("/metrics", Some(&basic("prometheus", "wrong"))).0, 401);
+    assert_eq!(get("/metrics", Some(&basic("nobody", "s3cret"))).0, 401);
+    assert_eq!(get("/metrics", Some("Bearer s3cret")).0, 401);
+    let (status, body) = get("/metrics", Some(&basic("prometheus", "s3cret")));
+    assert_eq!(status, 200);
+    assert!(body.contains("jitterd_heartbeats_total"));
+    assert_eq!(get("/", None).0, 401, "the landing page needs credentials too");
+    assert_eq!(get("/-/ready", None).0, 401);
+    assert_eq!(get("/-/healthy", None).0, 200, "health stays open for probes");
+
+    // Plain HTTP on the TLS port gets nothing.
+    let (status, _) = daemon.get("/-/healthy");
+    assert_ne!(status, 200);
+
+    // The healthcheck speaks TLS with the same web config file...
+    let (code, stdout, stderr) =
+        common::run(&["--web.listen-address", &daemon.addr, "--web.config.file", &web, "healthcheck"], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("https://"), "{stdout}");
+    // ...and trusts only that certificate.
+    let other = Secrets::new();
+    let other_web = other.web_config("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n");
+    let (code, _, stderr) =
+        common::run(&["--web.listen-address", &daemon.addr, "--web.config.file", &other_web, "healthcheck"], &[]);
+    assert_eq!(code, 1, "a different certificate must not pass: {stderr}");
+    assert!(stderr.contains("not the one in the web config file"), "{stderr}");
+}
+
+#[test]
+fn a_silent_tls_client_cannot_hold_a_slot() {
+    let _turn = turn();
+    let secrets = Secrets::new();
+    let web = secrets.web_config("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n");
+    let daemon = Daemon::start_with(Start {
+        config: &config("read_header_timeout = \"500ms\"\n"),
+        args: &["--web.config.file", &web],
+        ..Start::default()
+    });
+    let (_, closed) = raw(&daemon.addr, b"", Duration::from_secs(5));
+    let closed = closed.expect("a client that never starts the handshake is disconnected");
+    assert!(closed < Duration::from_secs(2), "closed after {closed:?}");
+}
+
+#[test]
+fn basic_auth_without_tls() {
+    let _turn = turn();
+    let secrets = Secrets::new();
+    let web = secrets.web_config(&format!("basic_auth_users:\n  alice: {}\n", bcrypt_hash("pw")));
+    let daemon = start_with_web_config(&web);
+    let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
+    let status = |auth: Option<String>| {
+        let mut request = agent.get(daemon.url("/metrics"));
+        if let Some(auth) = auth {
+            request = request.header("Authorization", auth);
+        }
+        request.call().map(|r| r.status().as_u16()).unwrap_or(0)
+    };
+    assert_eq!(status(None), 401);
+    assert_eq!(status(Some(basic("alice", "nope"))), 401);
+    assert_eq!(status(Some(basic("alice", "pw"))), 200);
+    assert_eq!(status(Some(basic("alice", "pw"))), 200, "a remembered password still passes");
+    assert_eq!(daemon.get("/-/healthy").0, 200);
+    let (code, _, stderr) =
+        common::run(&["--web.listen-address", &daemon.addr, "--web.config.file", &web, "healthcheck"], &[]);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn bad_web_config_files_exit_78_naming_the_key() {
+    let _turn = turn();
+    let secrets = Secrets::new();
+    let hash = bcrypt_hash("pw");
+    let wrong_key = rcgen::KeyPair::generate().expect("key").serialize_pem();
+    std::fs::write(secrets.dir.path().join("other.key"), wrong_key).expect("write");
+    let cases: Vec<(&str, String, &[&str])> = vec![
+        ("unknown top-level key", "tls_config:\n  cert_file: x\n".into(), &["tls_config", "tls_server_config"]),
+        ("unknown TLS key", "tls_server_config:\n  cert: x\n".into(), &["cert", "cert_file"]),
+        ("missing key_file", "tls_server_config:\n  cert_file: server.crt\n".into(), &["tls_server_config.key_file", "required"]),
+        (
+            "missing cert file",
+            "tls_server_config:\n  cert_file: nope.crt\n  key_file: server.key\n".into(),
+            &["tls_server_config.cert_file", "nope.crt"],
+        ),
+        (
+            "cert file is not PEM",
+            "tls_server_config:\n  cert_file: web.yml\n  key_file: server.key\n".into(),
+            &["tls_server_config.cert_file"],
+        ),
+        (
+            "key does not match",
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: other.key\n".into(),
+            &["tls_server_config.key_file"],
+        ),
+        (
+            "old TLS version",
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  min_version: TLS10\n".into(),
+            &["tls_server_config.min_version", "TLS10", "TLS12"],
+        ),
+        (
+            "client auth without CA",
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  client_auth_type: RequireAndVerifyClientCert\n"
+                .into(),
+            &["tls_server_config.client_ca_file"],
+        ),
+        (
+            "unknown client auth type",
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  client_auth_type: Maybe\n".into(),
+            &["tls_server_config.client_auth_type", "Maybe"],
+        ),
+        ("plain-text password", "basic_auth_users:\n  alice: hunter2\n".into(), &["basic_auth_users.alice", "bcrypt"]),
+        ("colon in user", format!("basic_auth_users:\n  \"a:b\": {hash}\n"), &["basic_auth_users.a:b"]),
+        ("users as a list", "basic_auth_users:\n  - alice\n".into(), &["basic_auth_users"]),
+        ("YAML syntax", "tls_server_config: [\n".into(), &["web.yml"]),
+    ];
+    for (what, text, needles) in cases {
+        let web = secrets.web_config(&text);
+        let (code, _, stderr) = common::run(&["--web.config.file", &web, "check-config"], &[]);
+        assert_eq!(code, 78, "{what}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+        for needle in needles {
+            assert!(stderr.contains(needle), "{what}: stderr lacks {needle:?}: {stderr}");
+        }
+    }
+    // The daemon refuses it too, before serving; so does a missing file.
+    let web = secrets.web_config("tls_server_config:\n  cert: x\n");
+    let (code, _, stderr) = common::run(&["--web.config.file", &web, "--web.listen-address", "127.0.0.1:0"], &[]);
+    assert_eq!(code, 78, "{stderr}");
+    let missing = secrets.dir.path().join("missing.yml");
+    let missing = missing.to_str().expect("path");
+    let (code, _, stderr) = common::run(&["--web.config.file", missing, "check-config"], &[]);
+    assert_eq!(code, 78, "{stderr}");
+    assert!(stderr.contains("missing.yml"), "{stderr}");
+    let dir = Path::new(missing).parent().expect("dir").to_str().expect("path");
+    let (code, _, _) = common::run(&["--web.config.file", dir, "check-config"], &[]);
+    assert_eq!(code, 78);
+}
