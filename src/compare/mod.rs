@@ -377,7 +377,7 @@ mod tests {
         let config = Config::embedded_default();
         let done = run(&plan, &config, &AtomicBool::new(false), &mut Progress::hidden())?;
         assert_eq!(done.strategies.len(), 2);
-        assert!(done.strategies.iter().all(|f| f.completed && f.beats >= 10 && f.counter_passes > 0));
+        assert!(done.strategies.iter().all(|f| f.completed && f.beats >= 3 && f.counter_passes > 0));
         assert!(!done.interrupted);
         let cut = run(&plan, &config, &AtomicBool::new(true), &mut Progress::hidden())?;
         assert!(cut.interrupted && cut.strategies.is_empty());
