@@ -77,8 +77,26 @@ pub fn spawn(listener: TcpListener, state: State, settings: Settings, stop: Stop
         .context("cannot start the HTTP runtime")?;
     std::thread::Builder::new()
         .name("jitterd-http".into())
-        .spawn(move || runtime.block_on(serve(listener, state, settings, stop)))
+        .spawn(move || {
+            yield_to_the_experiment();
+            runtime.block_on(serve(listener, state, settings, stop))
+        })
         .context("cannot start the HTTP thread")
+}
+
+/// Nice value of the HTTP thread (and the bcrypt threads it starts).
+pub const HTTP_NICE: i32 = 10;
+
+/// Lowers this thread's CPU priority: when scrapes and the experiment
+/// compete for a core, the experiment wins and a scrape waits a little,
+/// rather than the meter disturbing what it measures. Linux keeps a nice
+/// value per thread, and threads started from here inherit it.
+fn yield_to_the_experiment() {
+    // SAFETY: gettid(2) and setpriority(2) on the calling thread; no memory is passed.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, HTTP_NICE) };
+    if rc != 0 {
+        tracing::debug!("cannot lower the HTTP thread's priority: {}", std::io::Error::last_os_error());
+    }
 }
 
 async fn serve(listener: TcpListener, state: State, settings: Settings, stop: Stop) {
