@@ -1,8 +1,11 @@
-//! The deployment files in `deploy/` against the real tools and the real
-//! daemon: the Kubernetes manifests parse, carry the rule file's groups and
-//! the daemon's defaults; the systemd unit passes `systemd-analyze verify`
-//! and scores low on `systemd-analyze security`; the Containerfile builds
-//! with podman from a static release binary.
+//! The Kubernetes manifests in `deploy/kubernetes/` against the rule file,
+//! the Containerfile and the real daemon: every manifest parses and is listed
+//! in the kustomization; the PrometheusRule carries exactly the rule file's
+//! groups; the DaemonSet is non-root with a read-only root filesystem, probes
+//! `/-/healthy` and `/-/ready` on the daemon's default port, mounts a
+//! ConfigMap config that `jitterd check-config` accepts, and runs the image as
+//! the Containerfile builds it; Service and ServiceMonitor reach that port and
+//! the telemetry path.
 
 mod common;
 
@@ -212,4 +215,54 @@ fn daemonset_is_locked_down_and_matches_the_daemon_defaults() {
     let endpoint = &monitor["spec"]["endpoints"][0];
     assert_eq!(endpoint["port"], service_port["name"], "ServiceMonitor endpoint port is the Service's port name");
     assert_eq!(endpoint["path"].as_str(), Some(telemetry_path.as_str()));
+}
+
+/// The Containerfile's instructions as (INSTRUCTION, arguments), continuation lines joined.
+fn containerfile() -> Vec<(String, String)> {
+    read("deploy/container/Containerfile")
+        .replace("\\\n", " ")
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .filter_map(|line| line.split_once(char::is_whitespace))
+        .map(|(instruction, rest)| (instruction.to_uppercase(), rest.trim().to_owned()))
+        .collect()
+}
+
+#[test]
+fn daemonset_runs_the_image_as_the_containerfile_builds_it() {
+    let (default_port, _) = defaults();
+    let instructions = containerfile();
+    let last = |name: &str| {
+        instructions
+            .iter()
+            .rev()
+            .find(|(instruction, _)| instruction == name)
+            .map(|(_, rest)| rest.as_str())
+            .unwrap_or_else(|| panic!("Containerfile has no {name}"))
+    };
+    let manifests = manifests();
+    let daemonset = object(&manifests, "DaemonSet");
+    let pod = &daemonset["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+
+    // The image's build command tags it so (see the Containerfile's header).
+    let image = text(container, "image", "container");
+    assert!(read("deploy/container/Containerfile").contains(&format!("-t {image}")), "image {image}");
+    // The same non-root user, so the pod's runAsUser does not change whom the binary runs as.
+    let (uid, gid) = last("USER").split_once(':').expect("USER uid:gid");
+    assert_eq!(pod["securityContext"]["runAsUser"].as_u64(), uid.parse().ok(), "runAsUser vs USER");
+    assert_eq!(pod["securityContext"]["runAsGroup"].as_u64(), gid.parse().ok(), "runAsGroup vs USER");
+    // The port the image exposes and listens on.
+    assert_eq!(last("EXPOSE"), default_port.to_string());
+    let entrypoint: Vec<String> = serde_json::from_str(last("ENTRYPOINT")).expect("ENTRYPOINT in exec form");
+    assert!(
+        entrypoint
+            .windows(2)
+            .any(|pair| pair[0] == "--web.listen-address" && pair[1] == format!("0.0.0.0:{default_port}")),
+        "the image listens on 0.0.0.0:{default_port}: {entrypoint:?}"
+    );
+    assert_eq!(container["ports"][0]["containerPort"].as_u64(), Some(u64::from(default_port)));
+    // The pod keeps the entrypoint and only appends its arguments.
+    assert!(container["command"].is_null(), "command would replace the image's entrypoint");
 }
