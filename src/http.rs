@@ -1,10 +1,12 @@
 //! The HTTP side: `/`, the telemetry path, `/-/healthy`, `/-/ready`.
 //!
-//! It runs on a thread and tokio runtime of its own, so a scrape never runs
-//! on the event loop under test. It is deliberately small and strict: GET
-//! and HEAD only, no request bodies, bounded header size, a header read
-//! timeout and a cap on concurrent connections, so a slow or hostile client
-//! cannot pin it or disturb the experiment.
+//! It runs on a thread and tokio runtime of its own, at a lower CPU
+//! priority, so a scrape never runs on the event loop under test nor takes
+//! its core. It is deliberately small and strict: GET and HEAD only, no
+//! request bodies, bounded header size, header and write timeouts and a cap
+//! on concurrent connections, so a slow or hostile client cannot pin it or
+//! disturb the experiment. TLS and basic auth come from the web config file
+//! ([`crate::web_config`]).
 
 use std::convert::Infallible;
 use std::future::Future as _;
