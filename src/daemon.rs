@@ -235,7 +235,7 @@ fn log_summary(what: &str, config: &Config, summary: Summary, metrics: &Metrics)
         inconsistent = summary.inconsistent,
         max_lateness_seconds = clock::seconds(summary.max_lateness_ns),
         drift_seconds = clock::seconds_signed(summary.last_drift_ns),
-        counter_passes_total = metrics.counter_passes_total.get(),
+        array_passes_total = metrics.array_passes_total.get(),
         "{what}"
     );
 }

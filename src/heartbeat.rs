@@ -207,7 +207,7 @@ impl Sink for Recorder {
         let result = if check.is_consistent() { "consistent" } else { "inconsistent" };
         m.consistency_checks_total.with_label_values(&[result]).inc();
         m.consistency_mismatched_elements.set(i64::try_from(check.mismatched_elements).unwrap_or(i64::MAX));
-        m.counter_value.set(check.value as f64);
+        m.array_value.set(check.value as f64);
         let unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
         m.heartbeat_last_timestamp_seconds.set(unix);
         self.liveness.beat(beat.times.done);

@@ -197,7 +197,7 @@ fn stop_while_the_heartbeat_is_starved() {
         let config = format!("{}[counter]\nsize = 30000000\n", common::config("threads-mutex", "10ms"));
         let mut daemon = Daemon::start(&config);
         daemon.wait_for_metrics(Duration::from_secs(20), "a counter pass", |m| {
-            m.get("jitterd_counter_passes_total") >= 1.0
+            m.get("jitterd_array_passes_total") >= 1.0
         });
         std::thread::sleep(rng.millis(200));
         stop_and_check(&mut daemon, rng.stop_signal(), "while the heartbeat is starved");
@@ -213,7 +213,7 @@ fn a_second_signal_exits_130_at_once() {
         let config = format!("{}[counter]\nsize = 30000000\n", common::config("threads-mutex", "10ms"));
         let mut daemon = Daemon::start(&config);
         daemon.wait_for_metrics(Duration::from_secs(20), "a counter pass", |m| {
-            m.get("jitterd_counter_passes_total") >= 1.0
+            m.get("jitterd_array_passes_total") >= 1.0
         });
         std::thread::sleep(rng.millis(100));
         let first = rng.stop_signal();

@@ -31,10 +31,10 @@ fn exercise(strategy: &str, expect_inconsistent: bool) {
     assert_eq!(later.get("jitterd_heartbeat_period_seconds"), 0.1);
     assert_eq!(later.get("jitterd_array_size_elements"), 100_000.0);
     assert!(
-        later.get("jitterd_counter_passes_total") > first.get("jitterd_counter_passes_total"),
+        later.get("jitterd_array_passes_total") > first.get("jitterd_array_passes_total"),
         "{strategy}: counter stalled"
     );
-    assert!(later.get("jitterd_counter_value") > 0.0);
+    assert!(later.get("jitterd_array_value") > 0.0);
     let beats = later.get("jitterd_heartbeats_total");
     assert_eq!(later.get("jitterd_heartbeat_lateness_seconds_count"), beats);
     assert!(later.get("jitterd_control_lateness_seconds_count") >= 3.0, "{strategy}: control heartbeat silent");
@@ -127,7 +127,7 @@ fn sigterm_while_the_heartbeat_is_starved() {
         let config = format!("{}[counter]\nsize = {size}\n", common::config(strategy, "10ms"));
         let daemon = Daemon::start(&config);
         daemon.wait_for_metrics(Duration::from_secs(20), "a counter pass", |m| {
-            m.get("jitterd_counter_passes_total") >= 2.0
+            m.get("jitterd_array_passes_total") >= 2.0
         });
         stop_within_a_second_allowing_no_beats(daemon, strategy);
     }

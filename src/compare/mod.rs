@@ -322,7 +322,7 @@ fn run_one(
     }
     let elapsed_ns = MonoTime::now().since(started);
     experiment.stop();
-    let passes = metrics.counter_passes_total.get();
+    let passes = metrics.array_passes_total.get();
     Ok(log.lock().figures(config.strategy, elapsed_ns, passes, completed))
 }
 

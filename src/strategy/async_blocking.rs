@@ -23,7 +23,7 @@ pub fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_io().build().context("cannot start the tokio runtime")?;
     let stop = setup.stop.clone();
-    let passes = setup.metrics.counter_passes_total.clone();
+    let passes = setup.metrics.array_passes_total.clone();
     let scheduler = setup.scheduler();
     let mut recorder = setup.recorder();
     let tuning = setup.tuning();

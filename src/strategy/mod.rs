@@ -141,7 +141,7 @@ impl Setup {
     /// Starts the counter on a thread of its own: `pass` until stopped.
     fn spawn_counter(&self, mut pass: impl FnMut() + Send + 'static) -> anyhow::Result<Worker> {
         let stop = self.stop.clone();
-        let passes = self.metrics.counter_passes_total.clone();
+        let passes = self.metrics.array_passes_total.clone();
         spawn("jitterd-counter", move || {
             while !stop.is_triggered() {
                 pass();
