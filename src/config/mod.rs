@@ -9,15 +9,26 @@
 
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::strategy::Strategy;
 
+mod duration_text;
+mod env;
+mod error;
+mod file;
+
+use env::{env_key, typed_env_value};
+pub use error::ConfigError;
+use error::{describe, one_line, origin_of};
+pub use file::MAX_CONFIG_FILE_BYTES;
+use file::{check_file_types, read_config_file};
+
 /// The default configuration, verbatim; `print-default-config` prints it.
-pub const DEFAULT_TOML: &str = include_str!("../config/jitterd.toml");
+pub const DEFAULT_TOML: &str = include_str!("../../config/jitterd.toml");
 
 /// Environment variables with this prefix override config keys.
 pub const ENV_PREFIX: &str = "JITTERD";
@@ -134,96 +145,6 @@ impl TryFrom<String> for LogFormat {
             "json" => Ok(LogFormat::Json),
             _ => Err(format!("unknown log format {text:?}: expected \"text\" or \"json\"")),
         }
-    }
-}
-
-/// Durations as strings such as `"250ms"`, with errors that show a valid one.
-mod duration_text {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn parse(text: &str) -> Result<Duration, String> {
-        humantime::parse_duration(text.trim()).map_err(|err| {
-            format!("{text:?} is not a duration ({err}): write a non-negative number with a unit, e.g. \"250ms\", \"1s\" or \"1h 30m\"")
-        })
-    }
-
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Text(String),
-        Number(f64),
-    }
-
-    fn from_raw<E: serde::de::Error>(raw: Raw) -> Result<Duration, E> {
-        match raw {
-            Raw::Text(text) => parse(&text).map_err(E::custom),
-            Raw::Number(n) => Err(E::custom(format!(
-                "{n} has no unit: durations are strings with a unit, e.g. \"{n}ms\" or \"{n}s\""
-            ))),
-        }
-    }
-
-    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&humantime::format_duration(*value).to_string())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-        from_raw(Raw::deserialize(deserializer)?)
-    }
-
-    pub mod option {
-        use super::*;
-
-        pub fn serialize<S: Serializer>(value: &Option<Duration>, serializer: S) -> Result<S::Ok, S::Error> {
-            match value {
-                Some(d) => super::serialize(d, serializer),
-                None => serializer.serialize_none(),
-            }
-        }
-
-        pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
-            Option::<Raw>::deserialize(deserializer)?.map(from_raw).transpose()
-        }
-    }
-}
-
-/// A configuration that could not be loaded. `key` is the dotted config key
-/// when one is to blame; `origin` the file or environment variable it came
-/// from.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct ConfigError {
-    pub key: Option<String>,
-    pub origin: Option<String>,
-    pub message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("invalid config")?;
-        if let Some(origin) = &self.origin {
-            write!(f, " in {}", printable(origin))?;
-        }
-        if let Some(key) = &self.key {
-            write!(f, ": key `{}`", printable(key))?;
-        }
-        write!(f, ": {}", printable(&self.message))
-    }
-}
-
-/// Control characters escaped (`\u{7}`), so a hostile or broken key or value
-/// can neither hide in nor rewrite the terminal or log line it is shown on.
-fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
-        return text.into();
-    }
-    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
-}
-
-impl ConfigError {
-    fn new(key: Option<&str>, origin: Option<String>, message: impl Into<String>) -> Self {
-        ConfigError { key: key.map(str::to_owned), origin, message: message.into() }
     }
 }
 
@@ -402,191 +323,9 @@ pub fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
     text.to_socket_addrs().ok().and_then(|mut addrs| addrs.next()).ok_or_else(invalid)
 }
 
-/// Largest config file read: a real one is a few hundred bytes, and a path
-/// to something endless (`/dev/zero`, a huge log) must not eat the memory.
-pub const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;
-
-fn read_config_file(path: &Path) -> Result<String, ConfigError> {
-    use std::io::Read as _;
-    use std::os::unix::fs::FileTypeExt as _;
-
-    let origin = Some(path.display().to_string());
-    let fail = |message: String| ConfigError::new(None, origin.clone(), message);
-    let cannot_read = |err: std::io::Error| fail(format!("cannot read config file: {err}"));
-    let file_type = std::fs::metadata(path).map_err(cannot_read)?.file_type();
-    if file_type.is_dir() {
-        return Err(fail("is a directory; --config.file takes a TOML file".into()));
-    }
-    // A FIFO would block the start (or a reload) until someone writes to
-    // it, and a device may never end: only regular files are config files.
-    if !file_type.is_file() {
-        let kind = if file_type.is_fifo() {
-            "a FIFO"
-        } else if file_type.is_socket() {
-            "a socket"
-        } else if file_type.is_char_device() {
-            "a character device"
-        } else if file_type.is_block_device() {
-            "a block device"
-        } else {
-            "not a file"
-        };
-        return Err(fail(format!("is {kind}, not a regular file; --config.file takes a TOML file")));
-    }
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|file| file.take(MAX_CONFIG_FILE_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(cannot_read)?;
-    if bytes.len() as u64 > MAX_CONFIG_FILE_BYTES {
-        return Err(fail(format!("is larger than {MAX_CONFIG_FILE_BYTES} bytes; that is no jitterd config")));
-    }
-    let text = String::from_utf8(bytes).map_err(|err| {
-        fail(format!("is not UTF-8 text (invalid byte at offset {})", err.utf8_error().valid_up_to()))
-    })?;
-    // An empty file is what a reader sees mid-way through a non-atomic
-    // rewrite (truncate, then write). Taking it for "all defaults" would
-    // silently swap the experiment, so it is refused.
-    if text.trim().is_empty() {
-        return Err(fail(
-            "is empty (a file being rewritten?); to run on the defaults leave out --config.file, or write the keys you mean"
-                .into(),
-        ));
-    }
-    Ok(text)
-}
-
-/// The TOML type of every key, checked in the file before it is merged: the
-/// `config` crate would otherwise coerce (a size of 1.5 rounded to 2, the
-/// string "true" taken for a boolean), and a typo in a type must be refused
-/// as plainly as a typo in a name.
-const FILE_KEY_TYPES: &[(&str, &str)] = &[
-    ("strategy", "string"),
-    ("counter", "table"),
-    ("counter.size", "integer"),
-    ("heartbeat", "table"),
-    ("heartbeat.period", "string"),
-    ("heartbeat.schedule", "string"),
-    ("heartbeat.timer_slack", "string"),
-    ("heartbeat.priority", "integer"),
-    ("heartbeat.control", "boolean"),
-    ("alerts", "table"),
-    ("alerts.drift_threshold", "string"),
-    ("alerts.jitter_threshold", "string"),
-    ("web", "table"),
-    ("web.listen_address", "string"),
-    ("web.telemetry_path", "string"),
-    ("web.read_header_timeout", "string"),
-    ("web.write_timeout", "string"),
-    ("log", "table"),
-    ("log.level", "string"),
-    ("log.format", "string"),
-];
-
-fn check_file_types(table: &toml::Table, path: &Path) -> Result<(), ConfigError> {
-    for (key, expected) in FILE_KEY_TYPES {
-        let mut parts = key.split('.');
-        let Some(mut value) = parts.next().and_then(|first| table.get(first)) else { continue };
-        let mut found = true;
-        for part in parts {
-            match value.get(part) {
-                Some(inner) => value = inner,
-                None => found = false,
-            }
-        }
-        if !found || value.type_str() == *expected {
-            continue;
-        }
-        // Durations are strings; a bare number gets the message that says so.
-        if *expected == "string" && matches!(value, toml::Value::Integer(_) | toml::Value::Float(_)) {
-            continue;
-        }
-        let shown = match value {
-            toml::Value::Table(_) => "a table".to_owned(),
-            toml::Value::Array(_) => "an array".to_owned(),
-            other => format!("{} {other}", other.type_str()),
-        };
-        let article = if expected.starts_with('i') { "an" } else { "a" };
-        return Err(ConfigError::new(
-            Some(key),
-            Some(path.display().to_string()),
-            format!("expected {article} {expected}, got {shown}"),
-        ));
-    }
-    Ok(())
-}
-
-/// `JITTERD__HEARTBEAT__PERIOD` → `heartbeat.period`.
-fn env_key(name: &str) -> Option<String> {
-    let rest = name.strip_prefix(ENV_PREFIX)?.strip_prefix("__")?;
-    let parts: Vec<&str> = rest.split("__").collect();
-    if parts.is_empty() || parts.len() > 2 || parts.iter().any(|p| p.is_empty()) {
-        return None;
-    }
-    Some(parts.join(".").to_ascii_lowercase())
-}
-
-/// Environment values are strings; keys that hold numbers or booleans get
-/// them parsed, so `JITTERD__COUNTER__SIZE=10` works and `=ten` is refused
-/// with the key named.
-fn typed_env_value(key: &str, value: &str) -> ::config::Value {
-    let origin = None;
-    match key {
-        "counter.size" | "heartbeat.priority" => match value.trim().parse::<i64>() {
-            Ok(n) => ::config::Value::new(origin, n),
-            Err(_) => ::config::Value::new(origin, value),
-        },
-        "heartbeat.control" => match value.trim() {
-            "true" => ::config::Value::new(origin, true),
-            "false" => ::config::Value::new(origin, false),
-            _ => ::config::Value::new(origin, value),
-        },
-        _ => ::config::Value::new(origin, value),
-    }
-}
-
-/// Which layer set `key`: the environment wins over the file.
-fn origin_of(key: &str, sources: &Sources) -> Option<String> {
-    if let Some((name, _)) = sources.env.iter().find(|(name, _)| env_key(name).as_deref() == Some(key)) {
-        return Some(format!("environment variable {name}"));
-    }
-    let path = sources.file.as_ref()?;
-    let table: toml::Table = toml::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-    let mut parts = key.split('.');
-    let mut node = table.get(parts.next()?)?;
-    for part in parts {
-        node = node.get(part)?;
-    }
-    Some(path.display().to_string())
-}
-
-/// Turns a deserialization error of the merged layers into one that names
-/// the key and the layer it came from. The config crate appends
-/// "for key `a.b`" (or "in key `a`" for the section of an unknown field).
-fn describe(err: ::config::ConfigError, sources: &Sources) -> ConfigError {
-    let text = one_line(&err.to_string());
-    let (mut message, mut key) = match text.find(" for key `").or_else(|| text.find(" in key `")) {
-        Some(pos) => {
-            let key = text[pos..].split('`').nth(1).unwrap_or_default().to_owned();
-            (text[..pos].to_owned(), Some(key).filter(|k| !k.is_empty()))
-        }
-        None => (text.clone(), None),
-    };
-    // "unknown field `x`, expected one of `a`, `b`": name the full key.
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        let (field, valid) = rest.split_once('`').unwrap_or((rest, ""));
-        key = Some(key.map_or_else(|| field.to_owned(), |section| format!("{section}.{field}")));
-        message = format!("unknown key{}", valid.replacen(", expected", "; expected", 1));
-    }
-    let origin = key.as_deref().and_then(|k| origin_of(k, sources));
-    ConfigError::new(key.as_deref(), origin, message)
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 #[cfg(test)]
 mod tests {
+    use super::file::FILE_KEY_TYPES;
     use super::*;
 
     #[test]

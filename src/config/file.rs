@@ -1,0 +1,119 @@
+//! Reading the config file: only a regular, bounded, UTF-8, non-empty file,
+//! with every key's TOML type checked before the `config` crate can coerce it.
+
+use std::path::Path;
+
+use super::ConfigError;
+
+/// Largest config file read: a real one is a few hundred bytes, and a path
+/// to something endless (`/dev/zero`, a huge log) must not eat the memory.
+pub const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;
+
+pub(super) fn read_config_file(path: &Path) -> Result<String, ConfigError> {
+    use std::io::Read as _;
+    use std::os::unix::fs::FileTypeExt as _;
+
+    let origin = Some(path.display().to_string());
+    let fail = |message: String| ConfigError::new(None, origin.clone(), message);
+    let cannot_read = |err: std::io::Error| fail(format!("cannot read config file: {err}"));
+    let file_type = std::fs::metadata(path).map_err(cannot_read)?.file_type();
+    if file_type.is_dir() {
+        return Err(fail("is a directory; --config.file takes a TOML file".into()));
+    }
+    // A FIFO would block the start (or a reload) until someone writes to
+    // it, and a device may never end: only regular files are config files.
+    if !file_type.is_file() {
+        let kind = if file_type.is_fifo() {
+            "a FIFO"
+        } else if file_type.is_socket() {
+            "a socket"
+        } else if file_type.is_char_device() {
+            "a character device"
+        } else if file_type.is_block_device() {
+            "a block device"
+        } else {
+            "not a file"
+        };
+        return Err(fail(format!("is {kind}, not a regular file; --config.file takes a TOML file")));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_CONFIG_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(cannot_read)?;
+    if bytes.len() as u64 > MAX_CONFIG_FILE_BYTES {
+        return Err(fail(format!("is larger than {MAX_CONFIG_FILE_BYTES} bytes; that is no jitterd config")));
+    }
+    let text = String::from_utf8(bytes).map_err(|err| {
+        fail(format!("is not UTF-8 text (invalid byte at offset {})", err.utf8_error().valid_up_to()))
+    })?;
+    // An empty file is what a reader sees mid-way through a non-atomic
+    // rewrite (truncate, then write). Taking it for "all defaults" would
+    // silently swap the experiment, so it is refused.
+    if text.trim().is_empty() {
+        return Err(fail(
+            "is empty (a file being rewritten?); to run on the defaults leave out --config.file, or write the keys you mean"
+                .into(),
+        ));
+    }
+    Ok(text)
+}
+
+/// The TOML type of every key, checked in the file before it is merged: the
+/// `config` crate would otherwise coerce (a size of 1.5 rounded to 2, the
+/// string "true" taken for a boolean), and a typo in a type must be refused
+/// as plainly as a typo in a name.
+pub(super) const FILE_KEY_TYPES: &[(&str, &str)] = &[
+    ("strategy", "string"),
+    ("counter", "table"),
+    ("counter.size", "integer"),
+    ("heartbeat", "table"),
+    ("heartbeat.period", "string"),
+    ("heartbeat.schedule", "string"),
+    ("heartbeat.timer_slack", "string"),
+    ("heartbeat.priority", "integer"),
+    ("heartbeat.control", "boolean"),
+    ("alerts", "table"),
+    ("alerts.drift_threshold", "string"),
+    ("alerts.jitter_threshold", "string"),
+    ("web", "table"),
+    ("web.listen_address", "string"),
+    ("web.telemetry_path", "string"),
+    ("web.read_header_timeout", "string"),
+    ("web.write_timeout", "string"),
+    ("log", "table"),
+    ("log.level", "string"),
+    ("log.format", "string"),
+];
+
+pub(super) fn check_file_types(table: &toml::Table, path: &Path) -> Result<(), ConfigError> {
+    for (key, expected) in FILE_KEY_TYPES {
+        let mut parts = key.split('.');
+        let Some(mut value) = parts.next().and_then(|first| table.get(first)) else { continue };
+        let mut found = true;
+        for part in parts {
+            match value.get(part) {
+                Some(inner) => value = inner,
+                None => found = false,
+            }
+        }
+        if !found || value.type_str() == *expected {
+            continue;
+        }
+        // Durations are strings; a bare number gets the message that says so.
+        if *expected == "string" && matches!(value, toml::Value::Integer(_) | toml::Value::Float(_)) {
+            continue;
+        }
+        let shown = match value {
+            toml::Value::Table(_) => "a table".to_owned(),
+            toml::Value::Array(_) => "an array".to_owned(),
+            other => format!("{} {other}", other.type_str()),
+        };
+        let article = if expected.starts_with('i') { "an" } else { "a" };
+        return Err(ConfigError::new(
+            Some(key),
+            Some(path.display().to_string()),
+            format!("expected {article} {expected}, got {shown}"),
+        ));
+    }
+    Ok(())
+}
