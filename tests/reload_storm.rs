@@ -17,32 +17,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Daemon, Metrics};
+use common::{Daemon, Metrics, Rng};
 use jitterd::config::{Config, Sources};
-
-/// xorshift64*: enough randomness for choosing variants, reproducible from the printed seed.
-struct Rng(u64);
-
-impl Rng {
-    fn from_env_or_time() -> Rng {
-        let seed = std::env::var("JITTERD_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
-        });
-        println!("seed {seed} (set JITTERD_TEST_SEED={seed} to repeat)");
-        Rng(seed.max(1))
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 const VALID: &[(&str, &str, &str, u32)] = &[
     ("async", "absolute", "20ms", 1000),
@@ -96,7 +72,7 @@ fn describe(config: &Config) -> (String, String, String) {
 #[test]
 fn reload_storm() {
     let rounds: usize = std::env::var("JITTERD_STORM_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
-    let mut rng = Rng::from_env_or_time();
+    let mut rng = Rng::new("reload_storm");
     let started = Instant::now();
     let initial = valid_text(VALID[0]);
     let mut daemon = Daemon::start(&initial);

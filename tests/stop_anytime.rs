@@ -14,39 +14,11 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::Daemon;
+use common::{Daemon, Rng};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 const STOP_WITHIN: Duration = Duration::from_secs(1);
-
-/// xorshift64*, seeded from the environment or the clock, seed printed.
-struct Rng(u64);
-
-impl Rng {
-    fn new(test: &str) -> Rng {
-        let seed = std::env::var("JITTERD_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
-        });
-        println!("{test}: seed {seed} (set JITTERD_TEST_SEED={seed} to repeat)");
-        Rng(seed.max(1))
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn millis(&mut self, below: u64) -> Duration {
-        Duration::from_micros(self.next() % (below * 1000))
-    }
-
-    fn stop_signal(&mut self) -> i32 {
-        if self.next().is_multiple_of(2) { libc::SIGTERM } else { libc::SIGINT }
-    }
-}
 
 fn kill(pid: u32, signal: i32) {
     // SAFETY: kill(2) on our own child's pid.

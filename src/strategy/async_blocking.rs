@@ -15,8 +15,6 @@ use anyhow::Context as _;
 use super::threads_mutex::{MutexProbe, lock};
 use super::{Setup, Worker, spawn};
 use crate::array;
-use crate::heartbeat;
-use crate::timer::DeadlineTimer;
 
 pub fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
     let values = Arc::new(Mutex::new(array::zeroed(setup.size_elements()?).map_err(anyhow::Error::msg)?));
@@ -39,14 +37,7 @@ pub fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
                     passes.inc();
                 }
             });
-            let result = match DeadlineTimer::new().and_then(|t| t.into_async(&stop)) {
-                Ok(timer) => heartbeat::run_async(scheduler, timer, &mut MutexProbe { values }, &mut recorder).await,
-                Err(err) => Err(err),
-            };
-            if let Err(err) = result {
-                tracing::error!("heartbeat stopped: {err}");
-                stop.trigger();
-            }
+            super::heartbeat_task(scheduler, &stop, &mut MutexProbe { values }, &mut recorder).await;
             let _ = counter.await;
         });
         Some(recorder.summary)

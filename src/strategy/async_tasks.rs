@@ -17,8 +17,7 @@ use anyhow::Context as _;
 use super::{Setup, Worker, spawn};
 use crate::array;
 use crate::clock::MonoTime;
-use crate::heartbeat::{self, Probe};
-use crate::timer::DeadlineTimer;
+use crate::heartbeat::Probe;
 
 pub fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
     let size = setup.size_elements()?;
@@ -46,14 +45,7 @@ pub fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
                     tokio::task::yield_now().await;
                 }
             });
-            let result = match DeadlineTimer::new().and_then(|t| t.into_async(&stop)) {
-                Ok(timer) => heartbeat::run_async(scheduler, timer, &mut LocalProbe { values }, &mut recorder).await,
-                Err(err) => Err(err),
-            };
-            if let Err(err) = result {
-                tracing::error!("heartbeat stopped: {err}");
-                stop.trigger();
-            }
+            super::heartbeat_task(scheduler, &stop, &mut LocalProbe { values }, &mut recorder).await;
             let _ = counter.await;
         });
         Some(recorder.summary)

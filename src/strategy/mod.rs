@@ -183,6 +183,19 @@ impl Tuning {
     }
 }
 
+/// Runs the heartbeat as a task on the current runtime until the stop; a
+/// timer that fails stops the whole experiment rather than leave it blind.
+async fn heartbeat_task(scheduler: Scheduler, stop: &Stop, probe: &mut impl Probe, recorder: &mut Recorder) {
+    let result = match crate::timer::DeadlineTimer::new().and_then(|t| t.into_async(stop)) {
+        Ok(timer) => heartbeat::run_async(scheduler, timer, probe, recorder).await,
+        Err(err) => Err(err),
+    };
+    if let Err(err) = result {
+        tracing::error!("heartbeat stopped: {err}");
+        stop.trigger();
+    }
+}
+
 fn spawn(name: &str, body: impl FnOnce() -> Option<Summary> + Send + 'static) -> anyhow::Result<Worker> {
     std::thread::Builder::new().name(name.into()).spawn(body).with_context(|| format!("cannot start thread {name}"))
 }

@@ -292,3 +292,40 @@ pub const CONTRACT_FAMILIES: &[&str] = &[
     "process_resident_memory_bytes",
     "process_start_time_seconds",
 ];
+
+/// xorshift64*: enough randomness to choose test moments and variants,
+/// reproducible from the seed it prints (`JITTERD_TEST_SEED`).
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded from `JITTERD_TEST_SEED` or the clock; prints the seed under `label`.
+    pub fn new(label: &str) -> Rng {
+        let seed = std::env::var("JITTERD_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
+        });
+        println!("{label}: seed {seed} (set JITTERD_TEST_SEED={seed} to repeat)");
+        Rng(seed.max(1))
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    /// A duration below `below` milliseconds, in microsecond steps.
+    pub fn millis(&mut self, below: u64) -> Duration {
+        Duration::from_micros(self.next() % (below * 1000).max(1))
+    }
+
+    /// SIGTERM or SIGINT.
+    pub fn stop_signal(&mut self) -> i32 {
+        if self.next().is_multiple_of(2) { libc::SIGTERM } else { libc::SIGINT }
+    }
+}
