@@ -90,8 +90,7 @@ fn a_second_stop_signal_forces_exit_130() {
     // Long passes make the first stop take a while, so the second lands during it.
     let config = format!("{}[counter]\nsize = 30000000\n", common::config("threads-mutex", "10ms"));
     let mut daemon = Daemon::start(&config);
-    daemon
-        .wait_for_metrics(Duration::from_secs(20), "a counter pass", |m| m.get("jitterd_array_passes_total") >= 1.0);
+    daemon.wait_for_metrics(Duration::from_secs(20), "a counter pass", |m| m.get("jitterd_array_passes_total") >= 1.0);
     // Two different signals: two of the same may merge into one.
     daemon.signal(libc::SIGINT);
     daemon.signal(libc::SIGTERM);
