@@ -7,6 +7,7 @@ import pathlib
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -103,6 +104,64 @@ class Daemon:
             self.stop()
 
 
+# Every strategy, in the order of the contract.
+STRATEGIES = [
+    "threads-unsync",
+    "threads-mutex",
+    "threads-mutex-yield",
+    "async",
+    "threads-fair-mutex",
+    "threads-channel",
+    "threads-snapshot",
+    "async-blocking",
+]
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def host_busy_seconds():
+    """CPU seconds all CPUs have spent busy since boot, from /proc/stat
+    (user, nice, system, irq, softirq and steal: what the host's own
+    processes did not get)."""
+    with open("/proc/stat") as stat:
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in stat.readline().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / TICKS
+
+
+def process_cpu_seconds(pid):
+    """User plus system CPU seconds of a process and all its threads."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+
+
+class HostLoad:
+    """Cores kept busy over a window: by jitterd, by this script and the
+    programs it ran (wrk), and by everything else on the host. The last is
+    what makes timing figures worthless without anyone noticing: a build or
+    a test run beside a benchmark. Clock ticks are 10 ms, so read it over
+    seconds, not milliseconds."""
+
+    BUSY = 0.25  # other cores above this: the figures measure the host's load too
+
+    def __init__(self, pid=None):
+        self.pid = pid
+        self.start = self._sample()
+
+    def _sample(self):
+        own = os.times()
+        return (time.monotonic(), host_busy_seconds(), process_cpu_seconds(self.pid) if self.pid else 0.0,
+                own.user + own.system + own.children_user + own.children_system)
+
+    def cores(self):
+        """{'jitterd', 'tools', 'other'}: average cores busy since the start."""
+        end = self._sample()
+        wall, busy, jitterd, tools = (e - s for e, s in zip(end, self.start))
+        wall = wall or float("nan")
+        return {"jitterd": jitterd / wall, "tools": tools / wall, "other": max(0.0, busy - jitterd - tools) / wall}
+
+
 SERIES = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)$")
 
 
@@ -191,3 +250,23 @@ def to_json(value):
         return v
 
     return json.dumps(clean(value), indent=2)
+
+
+def host_load_main(argv):
+    """`jitterd_run.py host-load CMD [ARG...]`: run CMD, then print how many
+    cores it and everything else on the host kept busy meanwhile (for
+    bench/run, whose figures mean little on a busy host)."""
+    if len(argv) < 2 or argv[0] != "host-load":
+        print("usage: jitterd_run.py host-load CMD [ARG...]", file=sys.stderr)
+        return 2
+    host = HostLoad()
+    code = subprocess.run(argv[1:]).returncode
+    cores = host.cores()
+    verdict = "a busy host: these figures measure that load too" if cores["other"] > HostLoad.BUSY else "an idle host"
+    print(f"\nHost load meanwhile: the command kept {cores['tools']:.2f} cores busy, everything else "
+          f"{cores['other']:.2f} ({verdict}).")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(host_load_main(sys.argv[1:]))

@@ -40,6 +40,7 @@ fn soak_short() {
             assert_eq!(r["inconsistent"], 0, "{strategy}: {r}");
         }
         assert!(r["rss_start_bytes"].as_u64().is_some_and(|b| b > 0), "{strategy}: {r}");
+        assert!(r["cores"]["jitterd"].as_f64().is_some_and(|c| c > 0.3), "{strategy}: {r}");
     }
     assert_eq!(report["problems"].as_array().map(Vec::len), Some(0), "{report}");
 }
@@ -54,5 +55,12 @@ fn load_short() {
     assert_eq!(wrk["non_2xx"], 0, "{report}");
     assert!(report["quiet"]["beats"].as_u64().is_some_and(|n| n > 0), "{report}");
     assert!(report["loaded"]["beats"].as_u64().is_some_and(|n| n > 0), "{report}");
+    // The host's load is reported with the figures: the counter keeps about
+    // a core busy; what everything else did is a number, whatever it is.
+    for window in ["quiet", "loaded"] {
+        let cores = &report[window]["cores"];
+        assert!(cores["jitterd"].as_f64().is_some_and(|c| c > 0.3), "{window}: {report}");
+        assert!(cores["other"].as_f64().is_some_and(|c| c >= 0.0), "{window}: {report}");
+    }
     assert_eq!(report["exit_code"], 0, "{report}");
 }
