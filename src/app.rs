@@ -11,43 +11,10 @@ use clap::Parser as _;
 use clap::error::ErrorKind;
 
 use crate::cli::{Cli, Command};
-use crate::config::{Config, ConfigError, DEFAULT_TOML, LogFormat, Sources};
+use crate::config::{Config, DEFAULT_TOML, Sources};
 use crate::daemon;
-
-/// Exit codes of the contract (sysexits where one fits).
-pub mod exit {
-    pub const OK: u8 = 0;
-    pub const FAILURE: u8 = 1;
-    pub const USAGE: u8 = 64;
-    pub const UNAVAILABLE: u8 = 69;
-    pub const CONFIG: u8 = 78;
-}
-
-/// Why a command failed, and so which exit code it ends with.
-#[derive(Debug)]
-pub enum Failure {
-    Usage(String),
-    Unavailable(String),
-    Config(String),
-    Other(anyhow::Error),
-}
-
-impl Failure {
-    fn exit_code(&self) -> u8 {
-        match self {
-            Failure::Usage(_) => exit::USAGE,
-            Failure::Unavailable(_) => exit::UNAVAILABLE,
-            Failure::Config(_) => exit::CONFIG,
-            Failure::Other(_) => exit::FAILURE,
-        }
-    }
-}
-
-impl From<ConfigError> for Failure {
-    fn from(err: ConfigError) -> Failure {
-        Failure::Config(err.to_string())
-    }
-}
+use crate::error::{Failure, exit};
+use crate::logging::LogFormat;
 
 /// Command-line options that override config keys.
 #[derive(Debug, Clone, Default)]
@@ -99,8 +66,8 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 fn run(cli: Cli) -> Result<(), Failure> {
     let command = cli.command.unwrap_or(Command::Run);
     // Signals first, so a stop during start-up is obeyed, not fatal.
-    let events = match command {
-        Command::Run => Some(daemon::listen_for_signals().map_err(Failure::Other)?),
+    let signals = match command {
+        Command::Run => Some(crate::signals::listen(true).map_err(Failure::Other)?),
         _ => None,
     };
     if let Command::PrintDefaultConfig = command {
@@ -128,8 +95,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Compare(args) => crate::compare::command(&args, config),
         Command::Run => {
             let level = crate::logging::init(&config.log.level, config.log.format);
-            let events = events.ok_or_else(|| Failure::Other(anyhow::anyhow!("signal handling was not set up")))?;
-            daemon::run(config, sources, overrides, web, level, events)
+            let signals = signals.ok_or_else(|| Failure::Other(anyhow::anyhow!("signal handling was not set up")))?;
+            daemon::run(config, sources, overrides, web, level, signals)
         }
         Command::PrintDefaultConfig => Ok(()),
     }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::LogFormat;
+use crate::logging::LogFormat;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -1,65 +1,23 @@
 //! The `run` command: serve metrics, run the experiment, obey signals.
 //!
-//! Signals are read on a thread of their own (signal-hook), so a second
-//! SIGINT/SIGTERM exits at once with 130 even while the first stop is still
-//! joining threads. Everything else happens on the calling thread, one event
-//! at a time: start, reloads, stop.
+//! Signals come from [`crate::signals`]; everything else happens on the
+//! calling thread, one event at a time: start, reloads, stop.
 
-use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, RwLock};
 
 use anyhow::Context as _;
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-use signal_hook::iterator::Signals;
 
-use crate::app::{Failure, Overrides};
+use crate::app::Overrides;
 use crate::config::{Config, Sources};
+use crate::error::Failure;
 use crate::heartbeat::{Liveness, Summary};
 use crate::logging::LevelHandle;
 use crate::metrics::Metrics;
+use crate::signals::{Event, Listener};
 use crate::strategy::Experiment;
 use crate::timer::Stop;
 use crate::web_config::WebSecurity;
 use crate::{clock, http, notify};
-
-/// Exit code of a forced stop (a second SIGINT/SIGTERM).
-pub const FORCED_EXIT: i32 = 130;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
-    Stop(i32),
-    Reload,
-}
-
-/// Starts reading signals. Call first, so a signal during start-up is not
-/// lost to its default action.
-pub fn listen_for_signals() -> anyhow::Result<Receiver<Event>> {
-    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).context("cannot install signal handlers")?;
-    let (events, receiver) = mpsc::channel();
-    std::thread::Builder::new()
-        .name("jitterd-signals".into())
-        .spawn(move || {
-            let mut stopping = false;
-            for signal in signals.forever() {
-                match signal {
-                    SIGHUP if !stopping => {
-                        let _ = events.send(Event::Reload);
-                    }
-                    SIGINT | SIGTERM if stopping => {
-                        eprintln!("jitterd: second stop signal, exiting at once");
-                        std::process::exit(FORCED_EXIT);
-                    }
-                    SIGINT | SIGTERM => {
-                        stopping = true;
-                        let _ = events.send(Event::Stop(signal));
-                    }
-                    _ => {}
-                }
-            }
-        })
-        .context("cannot start the signal thread")?;
-    Ok(receiver)
-}
 
 /// Runs until a stop signal; returns the failure that ended it early, if any.
 pub fn run(
@@ -68,8 +26,9 @@ pub fn run(
     overrides: Overrides,
     web: WebSecurity,
     log_level: LevelHandle,
-    events: Receiver<Event>,
+    signals: Listener,
 ) -> Result<(), Failure> {
+    let events = signals.events;
     let addr = config.web.socket_addr().map_err(|msg| Failure::Config(format!("web.listen_address: {msg}")))?;
     let listener = http::bind(addr).map_err(|err| {
         Failure::Unavailable(format!(

@@ -16,8 +16,8 @@ use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-use crate::app::Failure;
 use crate::config::Config;
+use crate::error::Failure;
 use crate::web_config::WebSecurity;
 
 const TIMEOUT: Duration = Duration::from_secs(5);

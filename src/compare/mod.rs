@@ -30,19 +30,16 @@ use serde::Serialize;
 pub use beats::{BeatLog, Figures, Point};
 pub use progress::Progress;
 
-use crate::app::Failure;
 use crate::cli::{CompareArgs, CompareFormat};
 use crate::clock::MonoTime;
 use crate::config::{Config, PERIOD_RANGE, Schedule};
+use crate::error::Failure;
 use crate::heartbeat::{Liveness, Tap};
 use crate::metrics::Metrics;
 use crate::strategy::{Experiment, Strategy};
 
 /// The longest `--duration` accepted per strategy.
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
-
-/// Exit code when a second stop signal ends the run at once.
-const FORCED_EXIT: i32 = 130;
 
 /// The checked options of one comparison.
 #[derive(Debug, Clone, PartialEq)]
@@ -219,7 +216,7 @@ pub fn command(args: &CompareArgs, config: Config) -> Result<(), Failure> {
     let report = plan.report.as_ref().map(open_report).transpose().map_err(Failure::Usage)?;
     // Threshold crossings are the daemon's business; a comparison shows the figures.
     crate::logging::init(&format!("{},jitterd::heartbeat=error", config.log.level), config.log.format);
-    let interrupted = listen_for_interrupt().map_err(Failure::Other)?;
+    let interrupted = crate::signals::listen(false).map_err(Failure::Other)?.stop_requested();
     let comparison = run(&plan, &config, &interrupted, &mut Progress::stderr()).map_err(Failure::Other)?;
     if comparison.interrupted {
         eprintln!("jitterd: interrupted; showing the {} strategies measured so far", comparison.strategies.len());
@@ -248,19 +245,6 @@ fn open_report(path: &PathBuf) -> Result<(PathBuf, File), String> {
     File::create(path).map(|file| (path.clone(), file)).map_err(|err| {
         format!("--report {}: cannot write there ({err}); give a file path in a writable directory", path.display())
     })
-}
-
-/// The first SIGINT/SIGTERM sets the flag; a second one exits with 130.
-fn listen_for_interrupt() -> anyhow::Result<Arc<AtomicBool>> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let interrupted = Arc::new(AtomicBool::new(false));
-    for signal in [SIGINT, SIGTERM] {
-        // Registered first, so it sees the flag as the previous signal left it.
-        signal_hook::flag::register_conditional_shutdown(signal, FORCED_EXIT, Arc::clone(&interrupted))
-            .context("cannot install signal handlers")?;
-        signal_hook::flag::register(signal, Arc::clone(&interrupted)).context("cannot install signal handlers")?;
-    }
-    Ok(interrupted)
 }
 
 /// Runs each strategy of `plan` in turn until done or `interrupted`.

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::logging::LogFormat;
 use crate::strategy::Strategy;
 
 mod duration_text;
@@ -127,25 +128,6 @@ pub struct WebConfig {
 pub struct LogConfig {
     pub level: String,
     pub format: LogFormat,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", try_from = "String")]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
-impl TryFrom<String> for LogFormat {
-    type Error = String;
-
-    fn try_from(text: String) -> Result<LogFormat, String> {
-        match text.as_str() {
-            "text" => Ok(LogFormat::Text),
-            "json" => Ok(LogFormat::Json),
-            _ => Err(format!("unknown log format {text:?}: expected \"text\" or \"json\"")),
-        }
-    }
 }
 
 /// Where the layers come from: a file (optional) and an environment.
