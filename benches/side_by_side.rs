@@ -23,8 +23,9 @@ use std::time::{Duration, Instant};
 
 use jitterd::cli::CompareFormat;
 use jitterd::compare::{self, Figures, Plan, Progress};
-use jitterd::config::{Config, Schedule};
-use jitterd::strategy::Strategy;
+use jitterd::config::Config;
+use jitterd::experiment::Schedule;
+use jitterd::experiment::Strategy;
 
 const PERIOD: Duration = Duration::from_millis(10);
 const SIZE: u64 = 100_000;

@@ -15,6 +15,7 @@ pub mod compare;
 pub mod config;
 pub mod daemon;
 pub mod error;
+pub mod experiment;
 pub mod healthcheck;
 pub mod heartbeat;
 pub mod http;

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use crate::clock::MonoTime;
-use crate::config::Schedule;
+use crate::experiment::Schedule;
 
 /// The four timestamps of one beat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

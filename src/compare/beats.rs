@@ -10,9 +10,9 @@
 use hdrhistogram::Histogram;
 
 use crate::array::Check;
+use crate::experiment::Strategy;
 use crate::heartbeat::Source;
 use crate::measure::Beat;
-use crate::strategy::Strategy;
 
 /// Chart points kept per strategy; beyond that neighbours are merged.
 pub const MAX_POINTS: usize = 2000;
@@ -229,7 +229,7 @@ pub struct Figures {
 mod tests {
     use super::*;
     use crate::clock::MonoTime;
-    use crate::config::Schedule;
+    use crate::experiment::Schedule;
     use crate::measure::{BeatTimes, Scheduler};
     use std::time::Duration;
 

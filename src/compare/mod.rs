@@ -32,11 +32,12 @@ pub use progress::Progress;
 
 use crate::cli::{CompareArgs, CompareFormat};
 use crate::clock::MonoTime;
-use crate::config::{Config, PERIOD_RANGE, Schedule};
+use crate::config::Config;
 use crate::error::Failure;
+use crate::experiment::{Schedule, Strategy};
 use crate::heartbeat::{Liveness, Tap};
 use crate::metrics::Metrics;
-use crate::strategy::{Experiment, Strategy};
+use crate::strategy::Experiment;
 
 /// The longest `--duration` accepted per strategy.
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
@@ -63,15 +64,7 @@ impl Plan {
             return Err(format!("--duration {:?}: must be longer than 0 and at most 24h, e.g. \"5s\"", args.duration));
         }
         let period = duration_arg("--period", &args.period)?;
-        let (min, max) = PERIOD_RANGE;
-        if period < min || period > max {
-            return Err(format!(
-                "--period {:?}: must be from {} to {}, e.g. \"10ms\"",
-                args.period,
-                humantime::format_duration(min),
-                humantime::format_duration(max)
-            ));
-        }
+        crate::experiment::check_period(period).map_err(|msg| format!("--period {:?}: {msg}", args.period))?;
         if period > duration {
             return Err(format!(
                 "--period {:?} is longer than --duration {:?}: no beat would fall due; give a shorter period or a longer duration",

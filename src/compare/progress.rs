@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::beats::Figures;
 use super::table::human_seconds;
 use crate::clock::seconds;
-use crate::strategy::Strategy;
+use crate::experiment::Strategy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {

@@ -13,7 +13,7 @@ use super::beats::Figures;
 use super::chart::{Axis, Bar, Line, LineChart, Scale, bar_chart, escape};
 use super::table::{self, human_seconds};
 use crate::clock::seconds;
-use crate::strategy::Strategy;
+use crate::experiment::Strategy;
 
 /// The ids of the figures the page holds, in order.
 pub const FIGURES: [&str; 4] = ["lateness", "drift", "lateness-cdf", "passes"];

@@ -7,15 +7,14 @@
 //! from (file path or environment variable) and what would be valid, so a
 //! typo never silently falls back to a default.
 
-use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::experiment::{Schedule, Strategy};
 use crate::logging::LogFormat;
-use crate::strategy::Strategy;
 
 mod duration_text;
 mod env;
@@ -36,9 +35,6 @@ pub const ENV_PREFIX: &str = "JITTERD";
 
 /// The shortest and longest HTTP timeouts accepted.
 pub const WEB_TIMEOUT_RANGE: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(600));
-
-/// The shortest and longest heartbeat period accepted.
-pub const PERIOD_RANGE: (Duration, Duration) = (Duration::from_micros(100), Duration::from_secs(3600));
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -68,36 +64,6 @@ pub struct HeartbeatConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<u8>,
     pub control: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", try_from = "String")]
-pub enum Schedule {
-    /// Beat k is due at `t0 + k·period`; slots that pass during a late beat are skipped.
-    Absolute,
-    /// Sleep one period after each beat, as the article does.
-    Relative,
-}
-
-impl TryFrom<String> for Schedule {
-    type Error = String;
-
-    fn try_from(text: String) -> Result<Schedule, String> {
-        match text.as_str() {
-            "absolute" => Ok(Schedule::Absolute),
-            "relative" => Ok(Schedule::Relative),
-            _ => Err(format!("unknown schedule {text:?}: expected \"absolute\" or \"relative\"")),
-        }
-    }
-}
-
-impl fmt::Display for Schedule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Schedule::Absolute => "absolute",
-            Schedule::Relative => "relative",
-        })
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -210,18 +176,7 @@ impl Config {
         }
         crate::array::check_fits_in_memory(self.counter.size, self.strategy.arrays_in_memory())
             .map_err(|msg| fail("counter.size", msg))?;
-        let (min, max) = PERIOD_RANGE;
-        if self.heartbeat.period < min || self.heartbeat.period > max {
-            return Err(fail(
-                "heartbeat.period",
-                format!(
-                    "{} is out of range: must be from {} to {}",
-                    humantime::format_duration(self.heartbeat.period),
-                    humantime::format_duration(min),
-                    humantime::format_duration(max)
-                ),
-            ));
-        }
+        crate::experiment::check_period(self.heartbeat.period).map_err(|msg| fail("heartbeat.period", msg))?;
         if let Some(slack) = self.heartbeat.timer_slack
             && (slack.is_zero() || slack > Duration::from_secs(1))
         {

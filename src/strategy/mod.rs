@@ -14,98 +14,18 @@ mod threads_mutex;
 mod threads_snapshot;
 mod threads_unsync;
 
-use std::fmt;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use anyhow::Context as _;
-use serde::{Deserialize, Serialize};
 
 use crate::clock::MonoTime;
 use crate::config::Config;
+use crate::experiment::Strategy;
 use crate::heartbeat::{self, ControlRecorder, Liveness, NoProbe, Probe, Recorder, Summary, Tap};
 use crate::measure::Scheduler;
 use crate::metrics::Metrics;
 use crate::timer::Stop;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", try_from = "String")]
-pub enum Strategy {
-    ThreadsUnsync,
-    ThreadsMutex,
-    ThreadsMutexYield,
-    Async,
-    ThreadsFairMutex,
-    ThreadsChannel,
-    ThreadsSnapshot,
-    AsyncBlocking,
-}
-
-impl Strategy {
-    pub const ALL: [Strategy; 8] = [
-        Strategy::ThreadsUnsync,
-        Strategy::ThreadsMutex,
-        Strategy::ThreadsMutexYield,
-        Strategy::Async,
-        Strategy::ThreadsFairMutex,
-        Strategy::ThreadsChannel,
-        Strategy::ThreadsSnapshot,
-        Strategy::AsyncBlocking,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Strategy::ThreadsUnsync => "threads-unsync",
-            Strategy::ThreadsMutex => "threads-mutex",
-            Strategy::ThreadsMutexYield => "threads-mutex-yield",
-            Strategy::Async => "async",
-            Strategy::ThreadsFairMutex => "threads-fair-mutex",
-            Strategy::ThreadsChannel => "threads-channel",
-            Strategy::ThreadsSnapshot => "threads-snapshot",
-            Strategy::AsyncBlocking => "async-blocking",
-        }
-    }
-
-    /// How many copies of the array the strategy holds at its peak: triple
-    /// buffering keeps three, plus the initial array while they are made.
-    pub fn arrays_in_memory(self) -> u64 {
-        match self {
-            Strategy::ThreadsSnapshot => 4,
-            _ => 1,
-        }
-    }
-
-    /// Whether the heartbeat runs on the same thread as the counter, so
-    /// `heartbeat.priority` cannot apply to it alone.
-    fn heartbeat_shares_thread(self) -> bool {
-        self == Strategy::Async
-    }
-}
-
-impl fmt::Display for Strategy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl TryFrom<String> for Strategy {
-    type Error = String;
-
-    fn try_from(text: String) -> Result<Strategy, String> {
-        text.parse()
-    }
-}
-
-impl std::str::FromStr for Strategy {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Strategy, String> {
-        Strategy::ALL.into_iter().find(|s| s.name() == text).ok_or_else(|| {
-            let valid: Vec<&str> = Strategy::ALL.iter().map(|s| s.name()).collect();
-            format!("unknown strategy {text:?}: expected one of {}", valid.join(", "))
-        })
-    }
-}
 
 /// What a strategy gets to start with.
 pub struct Setup {
