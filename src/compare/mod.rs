@@ -104,9 +104,7 @@ impl Plan {
 }
 
 fn duration_arg(option: &str, text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim()).map_err(|err| {
-        format!("{option} {text:?} is not a duration ({err}): write a number with a unit, e.g. \"5s\" or \"250ms\"")
-    })
+    crate::config::parse_duration(text).map_err(|msg| format!("{option} {msg}"))
 }
 
 /// The strategies named, in order; all eight when none is.

@@ -17,6 +17,7 @@ use crate::experiment::{Schedule, Strategy};
 use crate::logging::LogFormat;
 
 mod duration_text;
+pub use duration_text::parse as parse_duration;
 mod env;
 mod error;
 mod file;
