@@ -14,30 +14,6 @@ use crate::cli::{Cli, Command};
 use crate::config::{Config, DEFAULT_TOML, Sources};
 use crate::daemon;
 use crate::error::{Failure, exit};
-use crate::logging::LogFormat;
-
-/// Command-line options that override config keys.
-#[derive(Debug, Clone, Default)]
-pub struct Overrides {
-    pub listen_address: Option<String>,
-    pub log_level: Option<String>,
-    pub log_format: Option<LogFormat>,
-}
-
-impl Overrides {
-    pub fn apply(&self, mut config: Config) -> Config {
-        if let Some(addr) = &self.listen_address {
-            config.web.listen_address = addr.clone();
-        }
-        if let Some(level) = &self.log_level {
-            config.log.level = level.clone();
-        }
-        if let Some(format) = self.log_format {
-            config.log.format = format;
-        }
-        config
-    }
-}
 
 /// Runs jitterd with these arguments and returns its exit code.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
@@ -64,6 +40,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
+    let flags = cli.flags();
     let command = cli.command.unwrap_or(Command::Run);
     // Signals first, so a stop during start-up is obeyed, not fatal.
     let signals = match command {
@@ -74,14 +51,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
         print!("{DEFAULT_TOML}");
         return Ok(());
     }
-    let overrides = Overrides {
-        listen_address: cli.listen_address,
-        log_level: cli.log_level,
-        log_format: cli.log_format.map(Into::into),
-    };
     let web_config_file = cli.web_config_file;
-    let sources = Sources::from_process(cli.config_file)?;
-    let config = overrides.apply(Config::load(&sources)?);
+    let sources = Sources::from_process(cli.config_file, flags)?;
+    let config = Config::load(&sources)?;
     // TLS and basic auth: checked by every command that reads the config, so
     // check-config catches a bad web config file too.
     let web = crate::web_config::WebSecurity::load(web_config_file.as_deref())?;
@@ -96,7 +68,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Run => {
             let level = crate::logging::init(&config.log.level, config.log.format);
             let signals = signals.ok_or_else(|| Failure::Other(anyhow::anyhow!("signal handling was not set up")))?;
-            daemon::run(config, sources, overrides, web, level, signals)
+            daemon::run(config, sources, web, level, signals)
         }
         Command::PrintDefaultConfig => Ok(()),
     }

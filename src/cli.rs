@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::logging::LogFormat;
+use crate::config::Flag;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -112,12 +112,21 @@ pub enum LogFormatArg {
     Json,
 }
 
-impl From<LogFormatArg> for LogFormat {
-    fn from(arg: LogFormatArg) -> LogFormat {
-        match arg {
-            LogFormatArg::Text => LogFormat::Text,
-            LogFormatArg::Json => LogFormat::Json,
-        }
+impl Cli {
+    /// The flags that set config keys, as the config's top layer.
+    pub fn flags(&self) -> Vec<Flag> {
+        let format = self.log_format.map(|format| match format {
+            LogFormatArg::Text => "text".to_owned(),
+            LogFormatArg::Json => "json".to_owned(),
+        });
+        [
+            ("--web.listen-address", "web.listen_address", self.listen_address.clone()),
+            ("--log.level", "log.level", self.log_level.clone()),
+            ("--log.format", "log.format", format),
+        ]
+        .into_iter()
+        .filter_map(|(name, key, value)| Some(Flag { name, key, value: value? }))
+        .collect()
     }
 }
 

@@ -7,7 +7,6 @@ use std::sync::{Arc, RwLock};
 
 use anyhow::Context as _;
 
-use crate::app::Overrides;
 use crate::config::{Config, Sources};
 use crate::error::Failure;
 use crate::heartbeat::{Liveness, Summary};
@@ -23,7 +22,6 @@ use crate::{clock, http, notify};
 pub fn run(
     config: Config,
     sources: Sources,
-    overrides: Overrides,
     web: WebSecurity,
     log_level: LevelHandle,
     signals: Listener,
@@ -90,7 +88,7 @@ pub fn run(
             Ok(Event::Reload) => {
                 notify::reloading();
                 let previous = running.config.clone();
-                running.reload(&sources, &overrides);
+                running.reload(&sources);
                 let config = &running.config;
                 if config.web != previous.web {
                     tracing::warn!("web settings changed; they take effect at the next restart");
@@ -98,9 +96,8 @@ pub fn run(
                 if config.log.format != previous.log.format {
                     tracing::warn!("log.format changed; it takes effect at the next restart");
                 }
-                if overrides.log_level.is_none() {
-                    log_level.set(&config.log.level);
-                }
+                // A --log.level flag is a layer of its own, so it still wins here.
+                log_level.set(&config.log.level);
                 if let Ok(mut label) = experiment_label.write() {
                     *label = describe(config);
                 }
@@ -133,8 +130,8 @@ impl Running {
     /// Loads the config again and restarts the experiment with it. An invalid
     /// config, or one whose experiment cannot start, leaves the old settings
     /// running and is counted as a failure.
-    fn reload(&mut self, sources: &Sources, overrides: &Overrides) {
-        let candidate = match Config::load(sources).map(|c| overrides.apply(c)) {
+    fn reload(&mut self, sources: &Sources) {
+        let candidate = match Config::load(sources) {
             Ok(candidate) => candidate,
             Err(err) => {
                 tracing::error!("config reload failed, the running experiment goes on: {err}");

@@ -475,11 +475,11 @@ proptest! {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("jitterd.toml");
         std::fs::write(&path, &text).expect("write");
-        let sources = Sources { file: Some(path.clone()), env };
+        let sources = Sources { file: Some(path.clone()), env, ..Sources::default() };
         if let Ok(config) = Config::load(&sources) {
             let again = toml::to_string(&config).expect("a valid config serializes");
             std::fs::write(&path, &again).expect("write");
-            let reloaded = Config::load(&Sources { file: Some(path), env: vec![] });
+            let reloaded = Config::load(&Sources { file: Some(path), ..Sources::default() });
             prop_assert_eq!(reloaded.as_ref(), Ok(&config), "{}", again);
         }
     }

@@ -80,7 +80,7 @@ fn reload_storm() {
     let oracle_path = oracle_dir.path().join("jitterd.toml");
     let judge = |text: &str| {
         std::fs::write(&oracle_path, text).expect("write");
-        Config::load(&Sources { file: Some(oracle_path.clone()), env: vec![] })
+        Config::load(&Sources { file: Some(oracle_path.clone()), ..Sources::default() })
     };
     let mut current = describe(&judge(&initial).expect("the initial config is valid"));
 

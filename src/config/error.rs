@@ -46,8 +46,11 @@ impl ConfigError {
     }
 }
 
-/// Which layer set `key`: the environment wins over the file.
+/// Which layer set `key`: flags win over the environment, which wins over the file.
 pub(super) fn origin_of(key: &str, sources: &Sources) -> Option<String> {
+    if let Some(flag) = sources.flags.iter().find(|flag| flag.key == key) {
+        return Some(format!("command-line flag {}", flag.name));
+    }
     if let Some((name, _)) = sources.env.iter().find(|(name, _)| env_key(name).as_deref() == Some(key)) {
         return Some(format!("environment variable {name}"));
     }

@@ -97,17 +97,31 @@ pub struct LogConfig {
     pub format: LogFormat,
 }
 
-/// Where the layers come from: a file (optional) and an environment.
+/// Where the layers come from: a file (optional), an environment and the
+/// command line's flags, each over the one before.
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
     pub file: Option<PathBuf>,
     /// `(name, value)` pairs; normally `std::env::vars_os()` filtered to ours.
     pub env: Vec<(String, String)>,
+    /// Command-line flags that set a config key (`--web.listen-address`).
+    pub flags: Vec<Flag>,
+}
+
+/// A command-line flag that sets a config key: the top layer, read again
+/// with the others at every reload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flag {
+    /// As typed, e.g. `--log.level`.
+    pub name: &'static str,
+    /// The dotted key it sets, e.g. `log.level`.
+    pub key: &'static str,
+    pub value: String,
 }
 
 impl Sources {
-    /// The file given on the command line and this process's environment.
-    pub fn from_process(file: Option<PathBuf>) -> Result<Self, ConfigError> {
+    /// The file and flags given on the command line and this process's environment.
+    pub fn from_process(file: Option<PathBuf>, flags: Vec<Flag>) -> Result<Self, ConfigError> {
         let mut env = Vec::new();
         for (name, value) in std::env::vars_os() {
             let Some(name) = name.to_str().filter(|n| n.starts_with(&format!("{ENV_PREFIX}__"))) else {
@@ -123,7 +137,7 @@ impl Sources {
             env.push((name.to_owned(), value));
         }
         env.sort();
-        Ok(Sources { file, env })
+        Ok(Sources { file, env, flags })
     }
 }
 
@@ -162,6 +176,11 @@ impl Config {
             let typed = typed_env_value(&key, value);
             builder = builder.set_override(&key, typed).map_err(|err| {
                 ConfigError::new(Some(&key), Some(format!("environment variable {name}")), err.to_string())
+            })?;
+        }
+        for flag in &sources.flags {
+            builder = builder.set_override(flag.key, flag.value.as_str()).map_err(|err| {
+                ConfigError::new(Some(flag.key), Some(format!("command-line flag {}", flag.name)), err.to_string())
             })?;
         }
         let merged = builder.build().map_err(|err| ConfigError::new(None, None, one_line(&err.to_string())))?;
@@ -284,7 +303,8 @@ mod tests {
 
     #[test]
     fn environment_overrides_default() {
-        let sources = Sources { file: None, env: vec![("JITTERD__HEARTBEAT__PERIOD".into(), "250ms".into())] };
+        let sources =
+            Sources { env: vec![("JITTERD__HEARTBEAT__PERIOD".into(), "250ms".into())], ..Sources::default() };
         assert_eq!(Config::load(&sources).map(|c| c.heartbeat.period), Ok(Duration::from_millis(250)));
     }
 
