@@ -7,8 +7,8 @@
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::Parser as _;
 use clap::error::ErrorKind;
+use clap::{CommandFactory as _, Parser as _};
 
 use crate::cli::{Cli, Command};
 use crate::config::{Config, DEFAULT_TOML, Sources};
@@ -40,36 +40,57 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
-    let flags = cli.flags();
-    let command = cli.command.unwrap_or(Command::Run);
+    let (command, options) = cli.resolve().map_err(Failure::Usage)?;
     // Signals first, so a stop during start-up is obeyed, not fatal.
     let signals = match command {
-        Command::Run => Some(crate::signals::listen(true).map_err(Failure::Other)?),
+        Command::Run(_) => Some(crate::signals::listen(true).map_err(Failure::Other)?),
         _ => None,
     };
-    if let Command::PrintDefaultConfig = command {
-        print!("{DEFAULT_TOML}");
-        return Ok(());
+    match command {
+        Command::PrintDefaultConfig => {
+            print!("{DEFAULT_TOML}");
+            return Ok(());
+        }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "jitterd", &mut script);
+            return print_bytes(&script);
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut page).map_err(|err| Failure::Other(err.into()))?;
+            return print_bytes(&page);
+        }
+        _ => {}
     }
-    let web_config_file = cli.web_config_file;
-    let sources = Sources::from_process(cli.config_file, flags)?;
+    let sources = Sources::from_process(options.config_file.clone(), options.flags())?;
     let config = Config::load(&sources)?;
     // TLS and basic auth: checked by every command that reads the config, so
     // check-config catches a bad web config file too.
-    let web = crate::web_config::WebSecurity::load(web_config_file.as_deref())?;
+    let web = crate::web_config::WebSecurity::load(options.web_config_file.as_deref())?;
     match command {
-        Command::CheckConfig => {
+        Command::CheckConfig(_) => {
             let text = toml::to_string(&config).map_err(|err| Failure::Other(err.into()))?;
             println!("# Effective configuration: embedded default, file, environment and flags merged.\n{text}");
             Ok(())
         }
-        Command::Healthcheck => crate::healthcheck::run(&config, &web),
-        Command::Compare(args) => crate::compare::command(&args, config),
-        Command::Run => {
+        Command::Healthcheck(_) => crate::healthcheck::run(&config, &web),
+        Command::Compare { args, .. } => crate::compare::command(&args, config),
+        Command::Run(_) => {
             let level = crate::logging::init(&config.log.level, config.log.format);
             let signals = signals.ok_or_else(|| Failure::Other(anyhow::anyhow!("signal handling was not set up")))?;
             daemon::run(config, sources, web, level, signals)
         }
-        Command::PrintDefaultConfig => Ok(()),
+        Command::PrintDefaultConfig | Command::Completions { .. } | Command::Man => Ok(()),
+    }
+}
+
+/// Writes generated text to stdout; a closed pipe (`| head`) is not an error.
+fn print_bytes(bytes: &[u8]) -> Result<(), Failure> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::Other(err.into())),
+        _ => Ok(()),
     }
 }

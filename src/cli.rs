@@ -19,28 +19,63 @@ use crate::config::Flag;
     after_help = "Exit codes: 0 clean stop, 64 bad command line, 69 listen address unavailable, 78 bad config, 130 forced stop."
 )]
 pub struct Cli {
-    /// TOML config file layered over the embedded default.
-    #[arg(long = "config.file", value_name = "FILE", global = true)]
-    pub config_file: Option<PathBuf>,
-
-    /// Address to serve metrics on (overrides web.listen_address).
-    #[arg(long = "web.listen-address", value_name = "HOST:PORT", global = true, value_parser = listen_address)]
-    pub listen_address: Option<String>,
-
-    /// YAML file with TLS and basic auth settings (exporter-toolkit format).
-    #[arg(long = "web.config.file", value_name = "FILE", global = true)]
-    pub web_config_file: Option<PathBuf>,
-
-    /// Log level or filter (overrides log.level; RUST_LOG overrides both).
-    #[arg(long = "log.level", value_name = "LEVEL", global = true, value_parser = log_level)]
-    pub log_level: Option<String>,
-
-    /// Log format (overrides log.format).
-    #[arg(long = "log.format", value_name = "FORMAT", global = true)]
-    pub log_format: Option<LogFormatArg>,
+    /// The options of `run`, the default command: `jitterd --config.file F`
+    /// is `jitterd run --config.file F`.
+    #[command(flatten)]
+    pub run: Options,
 
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// Every option that names a config source or sets a config key. Each
+/// command takes the ones it uses (see [`Command::takes`]); its help shows
+/// only those.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Options {
+    /// TOML config file layered over the embedded default.
+    #[arg(long = "config.file", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+
+    /// Address to serve metrics on (overrides web.listen_address).
+    #[arg(long = "web.listen-address", value_name = "HOST:PORT", value_parser = listen_address)]
+    pub listen_address: Option<String>,
+
+    /// YAML file with TLS and basic auth settings (exporter-toolkit format).
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config_file: Option<PathBuf>,
+
+    /// Log level or filter (overrides log.level; RUST_LOG overrides both).
+    #[arg(long = "log.level", value_name = "LEVEL", value_parser = log_level)]
+    pub log_level: Option<String>,
+
+    /// Log format (overrides log.format).
+    #[arg(long = "log.format", value_name = "FORMAT")]
+    pub log_format: Option<LogFormatArg>,
+}
+
+/// `--config.file` alone, for the commands that take no other option of [`Options`].
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConfigFileOption {
+    /// TOML config file layered over the embedded default.
+    #[arg(long = "config.file", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+}
+
+/// What `healthcheck` takes: where the daemon listens and how it speaks.
+#[derive(Debug, Clone, Default, Args)]
+pub struct HealthcheckOptions {
+    /// TOML config file layered over the embedded default.
+    #[arg(long = "config.file", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+
+    /// Address the daemon serves on (overrides web.listen_address).
+    #[arg(long = "web.listen-address", value_name = "HOST:PORT", value_parser = listen_address)]
+    pub listen_address: Option<String>,
+
+    /// YAML file with TLS and basic auth settings (exporter-toolkit format).
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config_file: Option<PathBuf>,
 }
 
 const LONG_VERSION: &str = concat!(
@@ -55,15 +90,99 @@ const LONG_VERSION: &str = concat!(
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the experiment and serve metrics (the default).
-    Run,
+    Run(Options),
     /// Validate the configuration, print the effective config, exit 0 or 78.
-    CheckConfig,
+    CheckConfig(Options),
     /// Print the embedded default configuration.
     PrintDefaultConfig,
     /// GET /-/healthy of the running daemon; exit 0 if healthy (for container health checks).
-    Healthcheck,
+    Healthcheck(HealthcheckOptions),
     /// Run each strategy in turn on the same settings and print them side by side.
-    Compare(CompareArgs),
+    Compare {
+        #[command(flatten)]
+        config: ConfigFileOption,
+        #[command(flatten)]
+        args: CompareArgs,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to stdout, e.g. `jitterd man > jitterd.1`.
+    Man,
+}
+
+impl Command {
+    /// The command's own options as one [`Options`], and the names of the
+    /// options it takes.
+    fn options(&self) -> (Options, &'static [&'static str]) {
+        const ALL: &[&str] =
+            &["--config.file", "--web.listen-address", "--web.config.file", "--log.level", "--log.format"];
+        match self {
+            Command::Run(options) | Command::CheckConfig(options) => (options.clone(), ALL),
+            Command::Healthcheck(o) => (
+                Options {
+                    config_file: o.config_file.clone(),
+                    listen_address: o.listen_address.clone(),
+                    web_config_file: o.web_config_file.clone(),
+                    ..Options::default()
+                },
+                &ALL[..3],
+            ),
+            Command::Compare { config, .. } => {
+                (Options { config_file: config.config_file.clone(), ..Options::default() }, &ALL[..1])
+            }
+            Command::PrintDefaultConfig | Command::Completions { .. } | Command::Man => (Options::default(), &[]),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Run(_) => "run",
+            Command::CheckConfig(_) => "check-config",
+            Command::PrintDefaultConfig => "print-default-config",
+            Command::Healthcheck(_) => "healthcheck",
+            Command::Compare { .. } => "compare",
+            Command::Completions { .. } => "completions",
+            Command::Man => "man",
+        }
+    }
+}
+
+impl Cli {
+    /// The command to run and its options. Options given before the command
+    /// name (`jitterd --config.file F check-config`) count as the command's
+    /// own, where it takes them; one it does not take is a usage error that
+    /// says which.
+    pub fn resolve(self) -> Result<(Command, Options), String> {
+        let command = self.command.unwrap_or_else(|| Command::Run(Options::default()));
+        let (own, takes) = command.options();
+        let before = self.run;
+        let mut merged = own;
+        let refuse = |name: &str, given: bool| {
+            if given && !takes.contains(&name) {
+                Err(format!(
+                    "{name} does not apply to `{}`; see `jitterd {} --help` for its options",
+                    command.name(),
+                    command.name()
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        refuse("--config.file", before.config_file.is_some())?;
+        refuse("--web.listen-address", before.listen_address.is_some())?;
+        refuse("--web.config.file", before.web_config_file.is_some())?;
+        refuse("--log.level", before.log_level.is_some())?;
+        refuse("--log.format", before.log_format.is_some())?;
+        merged.config_file = merged.config_file.or(before.config_file);
+        merged.listen_address = merged.listen_address.or(before.listen_address);
+        merged.web_config_file = merged.web_config_file.or(before.web_config_file);
+        merged.log_level = merged.log_level.or(before.log_level);
+        merged.log_format = merged.log_format.or(before.log_format);
+        Ok((command, merged))
+    }
 }
 
 /// `compare`'s options as typed; [`crate::compare`] checks them, so that a
@@ -112,7 +231,7 @@ pub enum LogFormatArg {
     Json,
 }
 
-impl Cli {
+impl Options {
     /// The flags that set config keys, as the config's top layer.
     pub fn flags(&self) -> Vec<Flag> {
         let format = self.log_format.map(|format| match format {

@@ -176,3 +176,55 @@ fn listen_address_in_use_exits_69() {
     assert!(stderr.contains(&addr) && stderr.contains("web.listen_address"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn each_command_shows_only_its_own_options() {
+    let help = |args: &[&str]| {
+        let (code, stdout, stderr) = run(args, &[]);
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        stdout
+    };
+    let compare = help(&["compare", "--help"]);
+    assert!(compare.contains("--config.file") && compare.contains("--strategies"), "{compare}");
+    for foreign in ["--web.listen-address", "--web.config.file", "--log.level", "--log.format"] {
+        assert!(!compare.contains(foreign), "compare --help offers {foreign}:\n{compare}");
+    }
+    let healthcheck = help(&["healthcheck", "--help"]);
+    assert!(healthcheck.contains("--web.listen-address") && healthcheck.contains("--web.config.file"));
+    assert!(!healthcheck.contains("--log.level"), "{healthcheck}");
+    let print = help(&["print-default-config", "--help"]);
+    assert!(!print.contains("--config.file"), "{print}");
+    let run_help = help(&["run", "--help"]);
+    assert!(run_help.contains("--log.format") && run_help.contains("--web.listen-address"));
+
+    // Before the command name, an option counts as the command's own where it takes it...
+    let (code, stdout, _) = run(&["--log.level", "debug", "check-config"], &[]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("level = \"debug\""), "{stdout}");
+    // ...and one it does not take is refused by name.
+    assert_fails(
+        "--web.listen-address before compare",
+        run(&["--web.listen-address", "127.0.0.1:1", "compare"], &[]),
+        USAGE,
+        &["--web.listen-address", "compare"],
+    );
+    assert_fails(
+        "log level on healthcheck",
+        run(&["healthcheck", "--log.level", "debug"], &[]),
+        USAGE,
+        &["--log.level"],
+    );
+}
+
+#[test]
+fn completions_and_man_page() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let (code, stdout, stderr) = run(&["completions", shell], &[]);
+        assert_eq!(code, 0, "{shell}: {stderr}");
+        assert!(stdout.contains("compare") && stdout.contains("config.file"), "{shell}: {stdout}");
+    }
+    assert_fails("unknown shell", run(&["completions", "nosh"], &[]), USAGE, &["nosh", "bash"]);
+    let (code, page, stderr) = run(&["man"], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(page.contains(".TH jitterd 1") && page.contains("check\\-config"), "{page}");
+}
