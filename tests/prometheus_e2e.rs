@@ -2,7 +2,9 @@
 //! scraped every second with the rules of `deploy/prometheus/` loaded, and
 //! then every query of the Grafana dashboard and every rule expression is
 //! evaluated through Prometheus's HTTP API. Dashboard queries must return
-//! data; rule expressions must evaluate without error.
+//! data; rule expressions must evaluate without error and read only metrics
+//! the daemon exports or the rules record (a rule on a misspelt or missing
+//! metric evaluates fine and never fires).
 
 mod common;
 
@@ -133,6 +135,12 @@ fn rule_exprs() -> Vec<String> {
         .collect()
 }
 
+/// The jitterd metric and recording-rule names `expr` reads.
+fn jitterd_names(expr: &str) -> impl Iterator<Item = &str> {
+    expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .filter(|token| token.contains("jitterd_"))
+}
+
 /// The dashboard's variables as Grafana would fill them for this daemon.
 fn substitute(expr: &str, instance: &str) -> String {
     expr.replace("$__rate_interval", RATE_INTERVAL)
@@ -180,6 +188,15 @@ fn dashboard_queries_and_rules_evaluate_on_a_real_prometheus() {
         let (status, _, body) = prometheus.query(expr);
         if status != "success" {
             failures.push(format!("rule: {expr}\n  -> {status}: {body}"));
+        }
+    }
+    // Every name scraped from the daemon or recorded by a rule by now.
+    let (status, result, body) = prometheus.query(r#"group by (__name__) ({__name__=~".*jitterd_.*"})"#);
+    assert_eq!(status, "success", "{body}");
+    let known: Vec<&str> = result.iter().filter_map(|r| r["metric"]["__name__"].as_str()).collect();
+    for expr in &rules {
+        for name in jitterd_names(expr).filter(|name| !known.contains(name)) {
+            failures.push(format!("rule reads {name}, which jitterd does not export and no rule records: {expr}"));
         }
     }
     assert!(failures.is_empty(), "{}\nprometheus log:\n{}", failures.join("\n"), prometheus.log());
