@@ -238,3 +238,39 @@ fn dashboard_has_fixed_uid_variables_and_documented_panels() {
         );
     }
 }
+
+#[test]
+fn dashboard_reads_exact_quantiles_per_instance_and_names_its_approximations() {
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo("grafana/dashboards/jitterd.json")).expect("dashboard"))
+            .expect("dashboard parses");
+    let mut all = Vec::new();
+    for panel in dashboard["panels"].as_array().expect("panels").iter().filter(|p| p["type"] != "row") {
+        let title = panel["title"].as_str().unwrap_or_default();
+        let description = panel["description"].as_str().unwrap_or_default();
+        let mut exprs = Vec::new();
+        dashboard_exprs(&panel["targets"], &mut exprs);
+        // Quantiles interpolated inside buckets, directly or through a pNN recording rule.
+        let from_buckets =
+            exprs.iter().any(|e| e.contains("histogram_quantile(") || e.contains(":p9") || e.contains(":p5"));
+        assert!(!from_buckets || description.contains("pproximat"), "{title}: bucket quantiles not called approximate");
+        for expr in &exprs {
+            // Lateness per instance comes from the window summaries; buckets only across instances.
+            let lateness_buckets = expr.contains("_lateness_seconds_bucket") && !expr.contains("wake_lateness");
+            assert!(
+                !lateness_buckets || expr.contains("sum by (le)"),
+                "{title}: per-instance lateness from buckets instead of the window summary: {expr}"
+            );
+        }
+        all.extend(exprs);
+    }
+    for needed in [
+        "jitterd_heartbeat_lateness_window_seconds{",
+        "jitterd_control_lateness_window_seconds{",
+        "jitterd_drift_window_seconds{",
+        "jitterd_drift_threshold_seconds{",
+        "rate(jitterd_heartbeat_missed_total{",
+    ] {
+        assert!(all.iter().any(|e| e.contains(needed)), "no dashboard query reads {needed}");
+    }
+}
