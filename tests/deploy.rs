@@ -124,7 +124,7 @@ fn prometheusrule_groups_equal_the_rule_file() {
     assert!(
         rule["spec"]["groups"] == rule_file["groups"],
         "deploy/kubernetes/prometheusrule.yaml spec.groups differ from deploy/prometheus/jitterd.rules.yml groups: \
-         copy the rule file's groups under spec (indented by four spaces)"
+         copy the rule file's groups under spec.groups, two spaces further in"
     );
 }
 

@@ -2,7 +2,9 @@
 //! scraped every second with the rules of `deploy/prometheus/` loaded, and
 //! then every query of the Grafana dashboard and every rule expression is
 //! evaluated through Prometheus's HTTP API. Dashboard queries must return
-//! data; rule expressions must evaluate without error.
+//! data; rule expressions must evaluate without error and read only metrics
+//! the daemon exports or the rules record (a rule on a misspelt or missing
+//! metric evaluates fine and never fires).
 
 mod common;
 
@@ -133,6 +135,12 @@ fn rule_exprs() -> Vec<String> {
         .collect()
 }
 
+/// The jitterd metric and recording-rule names `expr` reads.
+fn jitterd_names(expr: &str) -> impl Iterator<Item = &str> {
+    expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .filter(|token| token.contains("jitterd_"))
+}
+
 /// The dashboard's variables as Grafana would fill them for this daemon.
 fn substitute(expr: &str, instance: &str) -> String {
     expr.replace("$__rate_interval", RATE_INTERVAL)
@@ -182,6 +190,15 @@ fn dashboard_queries_and_rules_evaluate_on_a_real_prometheus() {
             failures.push(format!("rule: {expr}\n  -> {status}: {body}"));
         }
     }
+    // Every name scraped from the daemon or recorded by a rule by now.
+    let (status, result, body) = prometheus.query(r#"group by (__name__) ({__name__=~".*jitterd_.*"})"#);
+    assert_eq!(status, "success", "{body}");
+    let known: Vec<&str> = result.iter().filter_map(|r| r["metric"]["__name__"].as_str()).collect();
+    for expr in &rules {
+        for name in jitterd_names(expr).filter(|name| !known.contains(name)) {
+            failures.push(format!("rule reads {name}, which jitterd does not export and no rule records: {expr}"));
+        }
+    }
     assert!(failures.is_empty(), "{}\nprometheus log:\n{}", failures.join("\n"), prometheus.log());
     println!(
         "{} dashboard queries and {} rule expressions evaluated in {:.1?}",
@@ -219,5 +236,41 @@ fn dashboard_has_fixed_uid_variables_and_documented_panels() {
             !takes_a_range || expr.contains("[$__rate_interval]"),
             "fixed range instead of $__rate_interval: {expr}"
         );
+    }
+}
+
+#[test]
+fn dashboard_reads_exact_quantiles_per_instance_and_names_its_approximations() {
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo("grafana/dashboards/jitterd.json")).expect("dashboard"))
+            .expect("dashboard parses");
+    let mut all = Vec::new();
+    for panel in dashboard["panels"].as_array().expect("panels").iter().filter(|p| p["type"] != "row") {
+        let title = panel["title"].as_str().unwrap_or_default();
+        let description = panel["description"].as_str().unwrap_or_default();
+        let mut exprs = Vec::new();
+        dashboard_exprs(&panel["targets"], &mut exprs);
+        // Quantiles interpolated inside buckets, directly or through a pNN recording rule.
+        let from_buckets =
+            exprs.iter().any(|e| e.contains("histogram_quantile(") || e.contains(":p9") || e.contains(":p5"));
+        assert!(!from_buckets || description.contains("pproximat"), "{title}: bucket quantiles not called approximate");
+        for expr in &exprs {
+            // Lateness per instance comes from the window summaries; buckets only across instances.
+            let lateness_buckets = expr.contains("_lateness_seconds_bucket") && !expr.contains("wake_lateness");
+            assert!(
+                !lateness_buckets || expr.contains("sum by (le)"),
+                "{title}: per-instance lateness from buckets instead of the window summary: {expr}"
+            );
+        }
+        all.extend(exprs);
+    }
+    for needed in [
+        "jitterd_heartbeat_lateness_window_seconds{",
+        "jitterd_control_lateness_window_seconds{",
+        "jitterd_drift_window_seconds{",
+        "jitterd_drift_threshold_seconds{",
+        "rate(jitterd_heartbeat_missed_total{",
+    ] {
+        assert!(all.iter().any(|e| e.contains(needed)), "no dashboard query reads {needed}");
     }
 }
