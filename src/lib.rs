@@ -19,6 +19,7 @@ pub mod experiment;
 pub mod healthcheck;
 pub mod heartbeat;
 pub mod http;
+pub mod live;
 pub mod logging;
 pub mod measure;
 pub mod metrics;

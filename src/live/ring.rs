@@ -1,0 +1,198 @@
+//! The recent slots of one heartbeat, for the live page and `/api/v1/beats`.
+//!
+//! A bounded ring: the heartbeat pushes every slot (a beat, and each slot it
+//! swallowed) and the HTTP thread reads what came after a cursor. Indexes
+//! count slots since the process started and never go back, across reloads
+//! too, so a client's cursor stays meaningful; the ring itself forgets the
+//! old experiment when a new one starts.
+
+use std::collections::VecDeque;
+
+use parking_lot::Mutex;
+use serde::Serialize;
+
+/// Slots kept per heartbeat.
+pub const CAPACITY: usize = 1000;
+
+/// One slot of the schedule, as the live page shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Slot {
+    /// Counts slots since the process started, from 1.
+    pub index: u64,
+    /// When the slot was due, in seconds since the experiment's t0.
+    pub scheduled_offset_seconds: f64,
+    /// `done − scheduled`: for a missed slot, how late the beat that swallowed it finished.
+    pub lateness_seconds: f64,
+    /// `woke − scheduled`; `None` for a missed slot, which had no wake-up of its own.
+    pub wake_lateness_seconds: Option<f64>,
+    /// `accessed − woke`; `None` for a missed slot.
+    pub access_wait_seconds: Option<f64>,
+    /// A slot that passed while an earlier beat ran, and was skipped.
+    pub missed: bool,
+    /// What the beat's check found; `None` for a missed slot and for the control heartbeat.
+    pub consistent: Option<bool>,
+}
+
+/// A beat as the ring takes it: its own slot, and how many slots after it were missed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BeatSlots {
+    pub scheduled_offset_ns: u64,
+    pub lateness_ns: u64,
+    pub wake_lateness_ns: u64,
+    pub access_wait_ns: u64,
+    pub consistent: Option<bool>,
+    pub missed_slots: u64,
+    pub period_ns: u64,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    slots: VecDeque<Slot>,
+    /// Index of the last slot pushed (0: none yet).
+    last_index: u64,
+}
+
+/// The last [`CAPACITY`] slots of one heartbeat.
+#[derive(Debug, Default)]
+pub struct SlotRing {
+    inner: Mutex<Inner>,
+}
+
+fn seconds(ns: u64) -> f64 {
+    ns as f64 / 1e9
+}
+
+impl SlotRing {
+    /// Pushes a beat's slot and the slots it missed. Called on the
+    /// heartbeat's thread: a short lock and at most [`CAPACITY`] + 1 pushes,
+    /// however many slots a stall swallowed.
+    pub fn push(&self, beat: BeatSlots) {
+        let mut inner = self.inner.lock();
+        let first = inner.last_index + 1;
+        let own = Slot {
+            index: first,
+            scheduled_offset_seconds: seconds(beat.scheduled_offset_ns),
+            lateness_seconds: seconds(beat.lateness_ns),
+            wake_lateness_seconds: Some(seconds(beat.wake_lateness_ns)),
+            access_wait_seconds: Some(seconds(beat.access_wait_ns)),
+            missed: false,
+            consistent: beat.consistent,
+        };
+        inner.last_index = first.saturating_add(beat.missed_slots);
+        // Missed slot j (1..=m) was due j periods after the beat's own slot.
+        // Only the last CAPACITY of them can stay in the ring.
+        let skip = beat.missed_slots.saturating_sub(CAPACITY as u64);
+        if skip == 0 {
+            push_bounded(&mut inner.slots, own);
+        }
+        for j in (skip + 1)..=beat.missed_slots {
+            let offset = j.saturating_mul(beat.period_ns);
+            push_bounded(
+                &mut inner.slots,
+                Slot {
+                    index: first + j,
+                    scheduled_offset_seconds: seconds(beat.scheduled_offset_ns.saturating_add(offset)),
+                    lateness_seconds: seconds(beat.lateness_ns.saturating_sub(offset)),
+                    wake_lateness_seconds: None,
+                    access_wait_seconds: None,
+                    missed: true,
+                    consistent: None,
+                },
+            );
+        }
+    }
+
+    /// A new experiment starts: forget the old one's slots, keep counting.
+    pub fn clear(&self) {
+        self.inner.lock().slots.clear();
+    }
+
+    /// The slots with an index above `after`, oldest first, at most `limit`
+    /// of them (the newest, when there are more), and the index of the last
+    /// slot pushed.
+    pub fn after(&self, after: u64, limit: usize) -> (Vec<Slot>, u64) {
+        let inner = self.inner.lock();
+        let newer = inner.slots.iter().filter(|slot| slot.index > after).count();
+        let skip = inner.slots.len() - newer + newer.saturating_sub(limit);
+        (inner.slots.iter().skip(skip).copied().collect(), inner.last_index)
+    }
+
+    /// How many slots the ring holds now.
+    pub fn len(&self) -> usize {
+        self.inner.lock().slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn push_bounded(slots: &mut VecDeque<Slot>, slot: Slot) {
+    if slots.len() == CAPACITY {
+        slots.pop_front();
+    }
+    slots.push_back(slot);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    fn beat(offset_ms: u64, lateness_ms: u64, missed: u64) -> BeatSlots {
+        BeatSlots {
+            scheduled_offset_ns: offset_ms * MS,
+            lateness_ns: lateness_ms * MS,
+            wake_lateness_ns: MS,
+            access_wait_ns: 0,
+            consistent: Some(true),
+            missed_slots: missed,
+            period_ns: 10 * MS,
+        }
+    }
+
+    #[test]
+    fn a_stall_shows_every_slot_it_swallowed() {
+        let ring = SlotRing::default();
+        ring.push(beat(10, 1, 0));
+        ring.push(beat(20, 35, 3));
+        let (slots, last) = ring.after(0, CAPACITY);
+        assert_eq!(last, 5);
+        assert_eq!(slots.iter().map(|s| s.index).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+        let late: Vec<f64> = slots.iter().map(|s| (s.lateness_seconds * 1e3).round()).collect();
+        assert_eq!(late, [1.0, 35.0, 25.0, 15.0, 5.0]);
+        assert_eq!(slots.iter().filter(|s| s.missed).count(), 3);
+        assert_eq!(slots[4].scheduled_offset_seconds, 0.05);
+        assert_eq!(slots[4].wake_lateness_seconds, None);
+    }
+
+    #[test]
+    fn bounded_however_long_the_stall() {
+        let ring = SlotRing::default();
+        ring.push(beat(10, 1, 0));
+        ring.push(beat(20, 3_600_000, 360_000_000));
+        assert_eq!(ring.len(), CAPACITY);
+        let (slots, last) = ring.after(0, 10);
+        assert_eq!(last, 360_000_002);
+        assert_eq!(slots.len(), 10);
+        assert_eq!(slots.last().map(|s| s.index), Some(last));
+        assert!(slots.iter().all(|s| s.missed));
+    }
+
+    #[test]
+    fn cursor_survives_a_new_experiment() {
+        let ring = SlotRing::default();
+        for k in 1..=5 {
+            ring.push(beat(10 * k, 1, 0));
+        }
+        let (slots, last) = ring.after(3, CAPACITY);
+        assert_eq!((slots.len(), last), (2, 5));
+        ring.clear();
+        assert!(ring.after(last, CAPACITY).0.is_empty());
+        ring.push(beat(10, 1, 0));
+        let (slots, last) = ring.after(5, CAPACITY);
+        assert_eq!(slots.iter().map(|s| s.index).collect::<Vec<_>>(), [6]);
+        assert_eq!(last, 6);
+    }
+}
