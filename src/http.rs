@@ -9,7 +9,7 @@
 //! connections have a cap well below the descriptor limit, and a newcomer
 //! beyond it sheds the connection that waited longest on its client
 //! ([`connections`]); requests being handled have a cap of their own
-//! ([`MAX_REQUESTS`]); password guessing costs one idle-priority thread
+//! ([`MAX_REQUESTS`]); password guessing costs one thread at nice 19
 //! ([`auth`]). TLS and basic auth come from the web config file
 //! ([`crate::web_config`]).
 

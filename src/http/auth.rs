@@ -3,10 +3,10 @@
 //! bcrypt costs tens of milliseconds of CPU by design. Credentials that
 //! passed once are remembered and answered without it, so a scrape never
 //! waits for a check. Credentials not seen before are checked one at a time,
-//! on a thread at the lowest CPU priority there is (`SCHED_IDLE`), with at
-//! most [`BCRYPT_WAITING`] more waiting their turn; beyond that a request
-//! gets 429 at once. However many clients guess, they cost one idle-priority
-//! thread and never delay a remembered credential.
+//! on a thread at the lowest CPU priority (nice 19), with at most
+//! [`BCRYPT_WAITING`] more waiting their turn; beyond that a request gets
+//! 429 at once. However many clients guess, they cost one thread at nice 19
+//! and never delay a remembered credential.
 
 use std::sync::Arc;
 
@@ -63,18 +63,16 @@ impl Gate {
     }
 }
 
-/// Puts the calling thread at the lowest CPU priority: `SCHED_IDLE`, which
-/// runs only on a core nothing else wants and is preempted at once by any
-/// other thread that wakes (the HTTP thread with a scrape, the experiment),
-/// or nice 19 where that is refused.
+/// Nice value of the bcrypt thread: the lowest there is.
+pub const BCRYPT_NICE: i32 = 19;
+
+/// Puts the calling thread at the lowest nice value. Not `SCHED_IDLE`: on a
+/// host whose cores are all busy (a fleet node running its workloads) that
+/// gets so little CPU that a new credential, Prometheus's after a restart,
+/// took 8 s to check beside a build, where nice 19 still gets a small share.
 pub fn lowest_priority() {
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: sched_setscheduler(2) on the calling thread (0), reading `param`.
-    if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } == 0 {
-        return;
-    }
     // SAFETY: gettid(2) and setpriority(2) on the calling thread; no memory is passed.
-    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 19) };
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, BCRYPT_NICE) };
     if rc != 0 {
         tracing::debug!("cannot lower the bcrypt thread's priority: {}", std::io::Error::last_os_error());
     }
