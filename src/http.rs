@@ -276,10 +276,15 @@ async fn speak(stream: TcpStream, connection: Arc<Connection>, server: Arc<Serve
     let stream = WriteDeadline::new(stream, server.settings.write_timeout);
     match &server.tls {
         None => Box::pin(serve_http(stream, connection, server)).await,
-        Some(acceptor) => match Box::pin(acceptor.accept(stream)).await {
-            Ok(stream) => Box::pin(serve_http(stream, connection, server)).await,
-            Err(err) => tracing::debug!("TLS handshake failed: {err}"),
-        },
+        Some(acceptor) => {
+            // Encrypted output waiting for a client that does not read is
+            // held to the size of a head too (rustls's default is 64 KiB).
+            let limit = |tls: &mut rustls::ServerConnection| tls.set_buffer_limit(Some(MAX_HEADER_BYTES));
+            match Box::pin(acceptor.accept_with(stream, limit)).await {
+                Ok(stream) => Box::pin(serve_http(stream, connection, server)).await,
+                Err(err) => tracing::debug!("TLS handshake failed: {err}"),
+            }
+        }
     }
 }
 
