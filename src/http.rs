@@ -268,8 +268,8 @@ async fn serve_connection(stream: TcpStream, connection: Arc<Connection>, server
 async fn speak(stream: TcpStream, connection: Arc<Connection>, server: Arc<Server>) {
     // Until the client sends something, its connection costs a socket and
     // this small task: buffers and TLS state (boxed below, so not part of
-    // the task) come once it speaks.
-    // (`readable` would not do: tokio takes a new connection for readable.)
+    // the task) come once it speaks. A peek, not `readable`: tokio takes an
+    // accepted socket for readable until a read finds nothing.
     if !matches!(stream.peek(&mut [0u8; 1]).await, Ok(1..)) {
         return;
     }
