@@ -3,39 +3,60 @@
 //! It runs on a thread and tokio runtime of its own, at a lower CPU
 //! priority, so a scrape never runs on the event loop under test nor takes
 //! its core. It is deliberately small and strict: GET and HEAD only, no
-//! request bodies, bounded header size, header and write timeouts and a cap
-//! on concurrent connections, so a slow or hostile client cannot pin it or
-//! disturb the experiment. TLS and basic auth come from the web config file
+//! request bodies, bounded header size, header and write timeouts. Limits
+//! apply to requests being served, not to sockets waiting for their heads,
+//! so clients that connect and stall cannot keep a scrape out: open
+//! connections have a cap well below the descriptor limit, and a newcomer
+//! beyond it sheds the connection that waited longest on its client
+//! ([`connections`]); requests being handled have a cap of their own
+//! ([`MAX_REQUESTS`]); password guessing costs one thread at nice 19
+//! ([`auth`]). TLS and basic auth come from the web config file
 //! ([`crate::web_config`]).
 
+mod auth;
+mod connections;
+mod routes;
+mod write_deadline;
+
 use std::convert::Infallible;
-use std::future::Future as _;
 use std::net::{SocketAddr, TcpListener};
-use std::pin::Pin;
 use std::sync::{Arc, RwLock};
-use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use http_body_util::Full;
-use hyper::body::{Body as _, Bytes, Incoming};
-use hyper::header::{ALLOW, AUTHORIZATION, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use hyper::{Request, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
-use crate::clock::MonoTime;
+pub use self::auth::{BCRYPT_AT_ONCE, BCRYPT_WAITING};
+use self::auth::{Gate, Verdict};
+pub use self::connections::MAX_OPEN_CONNECTIONS;
+use self::connections::{Connection, Connections};
+pub use self::routes::route;
+use self::routes::{Reply, text};
+use self::write_deadline::WriteDeadline;
 use crate::heartbeat::Liveness;
 use crate::metrics::Metrics;
 use crate::timer::Stop;
-use crate::web_config::{BasicAuth, WebSecurity};
+use crate::web_config::WebSecurity;
 
-/// Connections served at once; further ones wait in the accept queue.
-pub const MAX_CONNECTIONS: usize = 64;
+/// Requests handled at once, from a complete head until the response is
+/// built (as node_exporter's `--web.max-requests`); more get 503 at once.
+/// Writing the response is not counted: `write_timeout` bounds it, so
+/// clients that do not read cannot take these places.
+pub const MAX_REQUESTS: usize = 40;
 /// Largest request head accepted; larger ones get 431 (414 for a long URL).
+/// It is also hyper's read buffer limit, so what a connection buffers.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// Pause between attempts to accept while descriptors (or memory) run out.
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+/// Shedding is logged at most this often.
+const SHED_LOG_INTERVAL: Duration = Duration::from_secs(60);
 
 /// How connections are served: timeouts from the config, TLS and basic
 /// auth from the web config file.
@@ -61,38 +82,65 @@ pub struct State {
     pub experiment: Arc<RwLock<String>>,
 }
 
+/// Connections the kernel completes and queues for `accept` at most (it
+/// caps this at `net.core.somaxconn`, 4096 by default). The standard
+/// library's 128 is too few: a burst of clients fills it, and the kernel
+/// then drops new connections' SYNs, a scrape's too, which the client
+/// repeats only a second later.
+pub const LISTEN_BACKLOG: i32 = 4096;
+
 /// Binds the listen address; the caller maps failure to exit code 69.
 pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let listener = TcpListener::bind(addr)?;
-    listener.set_nonblocking(true)?;
-    Ok(listener)
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    // As the standard library does: a restart can bind at once.
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
 }
 
-/// Serves on `listener` from a thread of its own until `stop`.
+/// Serves on `listener` from a thread of its own until `stop`. Raises the
+/// process's soft limit on open files to the hard limit first.
 pub fn spawn(listener: TcpListener, state: State, settings: Settings, stop: Stop) -> anyhow::Result<JoinHandle<()>> {
+    let soft_limit = connections::raise_descriptor_limit();
+    let connections = Connections::new(connections::cap_for(soft_limit));
+    tracing::debug!(open_files = soft_limit, max_connections = connections.cap(), "connection cap");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .thread_name("jitterd-http")
-        // bcrypt checks run here: two at a time at most, whatever a client sends.
-        .max_blocking_threads(2)
+        .thread_name("jitterd-bcrypt")
+        // Blocking threads run bcrypt checks, and nothing else.
+        .max_blocking_threads(BCRYPT_AT_ONCE)
+        .on_thread_start(auth::lowest_priority)
         .build()
         .context("cannot start the HTTP runtime")?;
+    let server = Arc::new(Server {
+        gate: settings.security.auth.clone().map(Gate::new),
+        tls: settings.security.tls.clone().map(tokio_rustls::TlsAcceptor::from),
+        requests: Semaphore::new(MAX_REQUESTS),
+        connections,
+        state,
+        settings,
+    });
     std::thread::Builder::new()
         .name("jitterd-http".into())
         .spawn(move || {
             yield_to_the_experiment();
-            runtime.block_on(serve(listener, state, settings, stop))
+            runtime.block_on(serve(listener, server, stop));
+            // A bcrypt check still running is not waited for.
+            runtime.shutdown_timeout(Duration::from_millis(100));
         })
         .context("cannot start the HTTP thread")
 }
 
-/// Nice value of the HTTP thread (and the bcrypt threads it starts).
+/// Nice value of the HTTP thread.
 pub const HTTP_NICE: i32 = 10;
 
 /// Lowers this thread's CPU priority: when scrapes and the experiment
 /// compete for a core, the experiment wins and a scrape waits a little,
 /// rather than the meter disturbing what it measures. Linux keeps a nice
-/// value per thread, and threads started from here inherit it.
+/// value per thread.
 fn yield_to_the_experiment() {
     // SAFETY: gettid(2) and setpriority(2) on the calling thread; no memory is passed.
     let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, HTTP_NICE) };
@@ -101,7 +149,17 @@ fn yield_to_the_experiment() {
     }
 }
 
-async fn serve(listener: TcpListener, state: State, settings: Settings, stop: Stop) {
+/// Everything a connection needs, shared by all of them.
+struct Server {
+    state: State,
+    settings: Settings,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    gate: Option<Gate>,
+    connections: Arc<Connections>,
+    requests: Semaphore,
+}
+
+async fn serve(listener: TcpListener, server: Arc<Server>, stop: Stop) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(listener) => listener,
         Err(err) => {
@@ -109,12 +167,12 @@ async fn serve(listener: TcpListener, state: State, settings: Settings, stop: St
             return;
         }
     };
-    let tls = settings.security.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     let stopped = stop.stopped();
     tokio::pin!(stopped);
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    // Since when accepting fails for want of descriptors or memory.
+    let mut starved: Option<Instant> = None;
+    let mut shed_logged: Option<Instant> = None;
     loop {
-        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else { return };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             result = &mut stopped => {
@@ -124,190 +182,168 @@ async fn serve(listener: TcpListener, state: State, settings: Settings, stop: St
                 return;
             }
         };
-        let (stream, _) = match accepted {
-            Ok(conn) => conn,
-            Err(err) => {
-                // Out of descriptors and the like: back off rather than spin.
-                tracing::warn!("accept failed: {err}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(err) if concerns_one_connection(&err) => {
+                tracing::debug!("accept failed: {err}");
                 continue;
             }
-        };
-        let (state, settings, tls) = (state.clone(), settings.clone(), tls.clone());
-        tokio::spawn(async move {
-            let stream = WriteDeadline::new(stream, settings.write_timeout);
-            match tls {
-                None => serve_connection(stream, state, settings).await,
-                Some(acceptor) => {
-                    // The handshake counts against the header timeout, so a
-                    // client that connects and says nothing cannot hold a slot.
-                    match tokio::time::timeout(settings.read_header_timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(stream)) => serve_connection(stream, state, settings).await,
-                        Ok(Err(err)) => tracing::debug!("TLS handshake failed: {err}"),
-                        Err(_) => tracing::debug!("TLS handshake timed out"),
-                    }
+            Err(err) => {
+                // Out of descriptors and the like: say so once, back off
+                // rather than spin, and retry until it passes.
+                if starved.is_none() {
+                    starved = Some(Instant::now());
+                    let cap = server.connections.cap();
+                    // The limit may have been lowered since the start.
+                    let lower = connections::cap_for(connections::soft_descriptor_limit()).min(cap);
+                    server.connections.set_cap(lower);
+                    tracing::warn!(
+                        open = server.connections.open(),
+                        max_connections = lower,
+                        "cannot accept connections: {err}; retrying every {} ms",
+                        ACCEPT_BACKOFF.as_millis()
+                    );
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
+                    _ = &mut stopped => return,
                 }
             }
-            drop(permit);
-        });
+        };
+        if let Some(since) = starved.take() {
+            // Or raised again.
+            server.connections.set_cap(connections::cap_for(connections::soft_descriptor_limit()));
+            tracing::info!(
+                after_seconds = since.elapsed().as_secs_f64(),
+                open = server.connections.open(),
+                max_connections = server.connections.cap(),
+                "accepting connections again"
+            );
+        }
+        let Some(connection) = server.connections.admit() else {
+            tracing::debug!("turned a connection away: every open one has a request being handled");
+            continue;
+        };
+        if shed_logged.is_none_or(|logged| logged.elapsed() >= SHED_LOG_INTERVAL) {
+            let shed = server.connections.take_shed();
+            if shed > 0 {
+                shed_logged = Some(Instant::now());
+                tracing::warn!(
+                    shed,
+                    max_connections = server.connections.cap(),
+                    "open connections reached the cap: closing those that waited longest on their clients"
+                );
+            }
+        }
+        tokio::spawn(serve_connection(stream, Arc::new(connection), Arc::clone(&server)));
+        // Let a connection just shed close its socket before the next
+        // accept, so descriptors stay within the cap.
+        tokio::task::yield_now().await;
     }
 }
 
-async fn serve_connection<S>(stream: S, state: State, settings: Settings)
+/// Accept errors that concern one connection (gone before it was
+/// accepted, refused by a firewall): the next accept is unaffected.
+fn concerns_one_connection(err: &std::io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::ECONNABORTED | libc::ECONNRESET | libc::EPROTO | libc::EPERM | libc::EINTR))
+}
+
+/// One connection, until it closes, is shed, or sends no first request
+/// head within the header timeout (counted from the connection's start, so
+/// it covers the wait for a first byte and the TLS handshake).
+async fn serve_connection(stream: TcpStream, connection: Arc<Connection>, server: Arc<Server>) {
+    let deadline = Instant::now() + server.settings.read_header_timeout;
+    let first_head_late = async {
+        tokio::time::sleep_until(deadline).await;
+        if connection.heads() > 0 {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = connection.shed() => tracing::debug!("closed a connection that waited longest, to make room"),
+        () = first_head_late => tracing::debug!("closed a connection that sent no request head in time"),
+        () = speak(stream, Arc::clone(&connection), Arc::clone(&server)) => {}
+    }
+}
+
+async fn speak(stream: TcpStream, connection: Arc<Connection>, server: Arc<Server>) {
+    // Until the client sends something, its connection costs a socket and
+    // this small task: buffers and TLS state (boxed below, so not part of
+    // the task) come once it speaks. A peek, not `readable`: tokio takes an
+    // accepted socket for readable until a read finds nothing.
+    if !matches!(stream.peek(&mut [0u8; 1]).await, Ok(1..)) {
+        return;
+    }
+    let stream = WriteDeadline::new(stream, server.settings.write_timeout);
+    match &server.tls {
+        None => Box::pin(serve_http(stream, connection, server)).await,
+        Some(acceptor) => {
+            // Encrypted output waiting for a client that does not read is
+            // held to the size of a head too (rustls's default is 64 KiB).
+            let limit = |tls: &mut rustls::ServerConnection| tls.set_buffer_limit(Some(MAX_HEADER_BYTES));
+            match Box::pin(acceptor.accept_with(stream, limit)).await {
+                Ok(stream) => Box::pin(serve_http(stream, connection, server)).await,
+                Err(err) => tracing::debug!("TLS handshake failed: {err}"),
+            }
+        }
+    }
+}
+
+async fn serve_http<S>(stream: S, connection: Arc<Connection>, server: Arc<Server>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let auth = settings.security.auth.clone();
+    let read_header_timeout = server.settings.read_header_timeout;
     let service = hyper::service::service_fn(move |req| {
-        let (state, auth) = (state.clone(), auth.clone());
-        async move { Ok::<_, Infallible>(authorized_route(&state, auth, &req).await) }
+        connection.handling();
+        let (connection, server) = (Arc::clone(&connection), Arc::clone(&server));
+        async move {
+            let reply = server.handle(&req).await;
+            connection.waiting();
+            Ok::<_, Infallible>(reply)
+        }
     });
     let _ = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(settings.read_header_timeout)
+        .header_read_timeout(read_header_timeout)
         .max_buf_size(MAX_HEADER_BYTES)
         .serve_connection(TokioIo::new(stream), service)
         .await;
 }
 
-/// [`route`], behind basic auth when users are configured. `/-/healthy`
-/// stays open: it tells no more than an open port, and health checks need
-/// no password.
-async fn authorized_route(state: &State, auth: Option<Arc<BasicAuth>>, req: &Request<Incoming>) -> Reply {
-    if let Some(auth) = auth
-        && req.uri().path() != "/-/healthy"
-    {
-        let header = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes().to_vec());
-        let ok = tokio::task::spawn_blocking(move || auth.check(header.as_deref())).await.unwrap_or(false);
-        if !ok {
-            let mut response = text(StatusCode::UNAUTHORIZED, "401 unauthorized\n");
-            response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"jitterd\""));
+impl Server {
+    /// [`route`], within [`MAX_REQUESTS`] and behind basic auth when users
+    /// are configured. `/-/healthy` stays open: it tells no more than an
+    /// open port, and health checks need no password.
+    async fn handle(&self, req: &Request<Incoming>) -> Reply {
+        let Ok(_handling) = self.requests.try_acquire() else {
+            let mut response = text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("503 limit of concurrent requests reached ({MAX_REQUESTS}), try again later\n"),
+            );
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
             return response;
-        }
-    }
-    route(state, req)
-}
-
-/// A stream whose writes fail with `TimedOut` once one has made no progress
-/// for the timeout: a client that stops reading cannot hold a connection.
-struct WriteDeadline<S> {
-    inner: S,
-    timeout: Duration,
-    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
-}
-
-impl<S> WriteDeadline<S> {
-    fn new(inner: S, timeout: Duration) -> Self {
-        WriteDeadline { inner, timeout, sleep: None }
-    }
-
-    /// After a write that returned `Pending`: start the clock, or report
-    /// that it ran out.
-    fn stalled(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Error> {
-        let timeout = self.timeout;
-        let sleep = self.sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-        match sleep.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "the client did not read the response in time",
-            )),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-
-    fn progress<T>(&mut self, poll: Poll<T>, cx: &mut Context<'_>) -> Poll<std::io::Result<T>> {
-        match poll {
-            Poll::Ready(value) => {
-                self.sleep = None;
-                Poll::Ready(Ok(value))
-            }
-            Poll::Pending => self.stalled(cx).map(Err),
-        }
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for WriteDeadline<S> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<S> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
-        self.progress(poll, cx).map(|r| r.and_then(|inner| inner))
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        let poll = Pin::new(&mut self.inner).poll_flush(cx);
-        self.progress(poll, cx).map(|r| r.and_then(|inner| inner))
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        let poll = Pin::new(&mut self.inner).poll_shutdown(cx);
-        self.progress(poll, cx).map(|r| r.and_then(|inner| inner))
-    }
-}
-
-type Reply = Response<Full<Bytes>>;
-
-fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Reply {
-    let mut response = Response::new(Full::new(body.into()));
-    *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response
-}
-
-fn text(status: StatusCode, body: impl Into<Bytes>) -> Reply {
-    reply(status, "text/plain; charset=utf-8", body)
-}
-
-/// Answers one request. Pure but for reading the shared state.
-pub fn route(state: &State, req: &Request<Incoming>) -> Reply {
-    let path = req.uri().path();
-    let known = path == "/" || path == state.telemetry_path || path == "/-/healthy" || path == "/-/ready";
-    if !known {
-        return text(StatusCode::NOT_FOUND, "404 page not found\n");
-    }
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "405 method not allowed: use GET or HEAD\n");
-        response.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return response;
-    }
-    if req.body().size_hint().upper() != Some(0) {
-        return text(StatusCode::PAYLOAD_TOO_LARGE, "413 request bodies are not accepted\n");
-    }
-    match path {
-        "/-/healthy" => text(StatusCode::OK, "jitterd is healthy.\n"),
-        "/-/ready" => {
-            if state.liveness.is_live(MonoTime::now()) {
-                text(StatusCode::OK, "jitterd is ready.\n")
-            } else {
-                text(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "jitterd is not ready: the experiment is not running or its heartbeat is stalled.\n",
-                )
+        };
+        if let Some(gate) = &self.gate
+            && req.uri().path() != "/-/healthy"
+        {
+            match gate.check(req.headers().get(AUTHORIZATION)).await {
+                Verdict::Allowed => {}
+                Verdict::Denied => {
+                    let mut response = text(StatusCode::UNAUTHORIZED, "401 unauthorized\n");
+                    response
+                        .headers_mut()
+                        .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"jitterd\""));
+                    return response;
+                }
+                Verdict::Busy => {
+                    let mut response =
+                        text(StatusCode::TOO_MANY_REQUESTS, "429 too many password checks waiting, try again later\n");
+                    response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
+                    return response;
+                }
             }
         }
-        "/" => reply(StatusCode::OK, "text/html; charset=utf-8", landing_page(state)),
-        _ => match state.metrics.render() {
-            Ok(body) => reply(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", body),
-            Err(err) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode metrics: {err}\n")),
-        },
+        route(&self.state, req)
     }
-}
-
-fn landing_page(state: &State) -> String {
-    let experiment = state.experiment.read().map(|e| e.clone()).unwrap_or_default();
-    let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>jitterd</title></head>\n<body>\n\
-         <h1>jitterd</h1>\n<p>Version {version} (revision {revision})</p>\n<p>Experiment: {experiment}</p>\n\
-         <ul><li><a href=\"{path}\">Metrics</a></li><li><a href=\"/-/healthy\">Health</a></li><li><a href=\"/-/ready\">Readiness</a></li></ul>\n\
-         </body></html>\n",
-        version = crate::build::VERSION,
-        revision = crate::build::REVISION,
-        experiment = escape(&experiment),
-        path = escape(&state.telemetry_path),
-    )
 }

@@ -188,9 +188,10 @@ fn tls_config(raw: &RawTls, base: &Path) -> Result<(rustls::ServerConfig, Certif
     Ok((config, first))
 }
 
-/// Checks `Authorization: Basic` against bcrypt hashes. bcrypt is slow on
+/// Checks basic-auth credentials against bcrypt hashes. bcrypt is slow on
 /// purpose (tens of milliseconds), so credentials that passed are
 /// remembered: a scrape every few seconds costs one check, not one each.
+/// How often checks may run is up to the caller (`crate::http`).
 pub struct BasicAuth {
     users: BTreeMap<String, String>,
     passed: Mutex<HashSet<String>>,
@@ -200,18 +201,23 @@ pub struct BasicAuth {
 const REMEMBERED: usize = 64;
 
 impl BasicAuth {
-    fn new(users: BTreeMap<String, String>) -> BasicAuth {
+    pub(crate) fn new(users: BTreeMap<String, String>) -> BasicAuth {
         BasicAuth { users, passed: Mutex::new(HashSet::new()) }
     }
 
-    /// Whether this `Authorization` header names a user with the right
-    /// password. Blocking (bcrypt): call it off the async runtime.
-    pub fn check(&self, header: Option<&[u8]>) -> bool {
-        let Some(decoded) = header.and_then(decode_basic) else { return false };
-        if self.passed.lock().is_ok_and(|passed| passed.contains(&decoded)) {
+    /// Whether these credentials (`user:password`, see [`credentials`])
+    /// passed before. Cheap: no bcrypt.
+    pub fn remembered(&self, credentials: &str) -> bool {
+        self.passed.lock().is_ok_and(|passed| passed.contains(credentials))
+    }
+
+    /// Whether these credentials name a user with the right password; they
+    /// are remembered if so. Blocking (bcrypt): call it off the async runtime.
+    pub fn verify(&self, credentials: &str) -> bool {
+        if self.remembered(credentials) {
             return true;
         }
-        let Some((user, password)) = decoded.split_once(':') else { return false };
+        let Some((user, password)) = credentials.split_once(':') else { return false };
         let ok = match self.users.get(user) {
             Some(hash) => bcrypt::verify(password, hash).unwrap_or(false),
             None => {
@@ -227,14 +233,15 @@ impl BasicAuth {
             if passed.len() >= REMEMBERED {
                 passed.clear();
             }
-            passed.insert(decoded);
+            passed.insert(credentials.to_owned());
         }
         ok
     }
 }
 
-/// `Basic dXNlcjpwYXNz` → `user:pass`.
-fn decode_basic(header: &[u8]) -> Option<String> {
+/// The credentials of an `Authorization` header: `Basic dXNlcjpwYXNz` →
+/// `user:pass`; `None` for another scheme or a malformed value.
+pub fn credentials(header: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(header).ok()?;
     let (scheme, value) = text.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -253,13 +260,16 @@ mod tests {
         let hash = bcrypt::hash("secret", 4).expect("hash");
         let auth = BasicAuth::new(BTreeMap::from([("alice".to_owned(), hash)]));
         let header = |user_pass: &str| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(user_pass));
-        assert!(auth.check(Some(header("alice:secret").as_bytes())));
-        assert!(auth.check(Some(header("alice:secret").as_bytes())), "remembered");
-        assert!(!auth.check(Some(header("alice:wrong").as_bytes())));
-        assert!(!auth.check(Some(header("bob:secret").as_bytes())));
-        assert!(!auth.check(Some(b"Bearer abc")));
-        assert!(!auth.check(Some(b"Basic !!!")));
-        assert!(!auth.check(None));
+        assert_eq!(credentials(header("alice:secret").as_bytes()).as_deref(), Some("alice:secret"));
+        assert_eq!(credentials(b"basic  YTpi ").as_deref(), Some("a:b"));
+        assert_eq!(credentials(b"Bearer abc"), None);
+        assert_eq!(credentials(b"Basic !!!"), None);
+        assert!(!auth.remembered("alice:secret"));
+        assert!(auth.verify("alice:secret"));
+        assert!(auth.remembered("alice:secret"), "remembered once it passed");
+        assert!(!auth.verify("alice:wrong") && !auth.remembered("alice:wrong"));
+        assert!(!auth.verify("bob:secret"));
+        assert!(!auth.verify("no colon"));
     }
 
     #[test]
