@@ -3,7 +3,8 @@
 //! One [`Metrics`] lives for the whole process: counters and histograms go
 //! on across config reloads, the info and setting gauges are replaced when
 //! an experiment starts. Heartbeats and counters write to it; the HTTP
-//! thread gathers it.
+//! thread gathers it. The per-slot lateness histograms and the counters they
+//! must agree with are a [`SlotHistogram`] each (main and control).
 
 use prometheus::core::Collector;
 use prometheus::{
@@ -12,11 +13,13 @@ use prometheus::{
 };
 
 use crate::config::Config;
+use crate::slot_histogram::{Family, SlotHistogram};
 
 const NAMESPACE: &str = "jitterd";
 
 /// Histogram buckets from 1 µs to about 67 s, doubling: a 20 µs wake-up
-/// and a 10 s starvation both land in a real bucket.
+/// and a 10 s starvation both land in a real bucket. The lateness
+/// histograms have finer ones ([`crate::slot_histogram::LATENESS_BOUNDS_NS`]).
 pub fn latency_buckets() -> Vec<f64> {
     (0..27).map(|i| 1e-6 * f64::powi(2.0, i)).collect()
 }
@@ -30,13 +33,15 @@ pub struct Metrics {
     pub heartbeat_period_seconds: Gauge,
     pub drift_threshold_seconds: Gauge,
     pub jitter_threshold_seconds: Gauge,
-    pub heartbeats_total: IntCounter,
-    pub heartbeat_missed_total: IntCounter,
-    pub heartbeat_lateness_seconds: Histogram,
+    /// `heartbeat_lateness_seconds` (every slot) with `heartbeats_total`
+    /// and `heartbeat_missed_total`.
+    pub heartbeat_slots: SlotHistogram,
     pub heartbeat_wake_lateness_seconds: Histogram,
     pub heartbeat_access_wait_seconds: Histogram,
     pub heartbeat_jitter_seconds: Histogram,
     pub heartbeat_drift_seconds: Gauge,
+    pub drift_window_seconds: Gauge,
+    pub drift_window_length_seconds: Gauge,
     pub heartbeat_last_timestamp_seconds: Gauge,
     pub consistency_checks_total: IntCounterVec,
     pub consistency_check_duration_seconds: Histogram,
@@ -45,7 +50,9 @@ pub struct Metrics {
     pub array_value: Gauge,
     pub config_reloads_total: IntCounterVec,
     pub config_last_reload_successful: IntGauge,
-    pub control_lateness_seconds: Histogram,
+    /// `control_lateness_seconds` (every slot).
+    pub control_slots: SlotHistogram,
+    pub record_write_errors_total: IntCounter,
     /// Held while the experiment's description changes and while a scrape
     /// gathers, so no scrape sees the info gauge reset but not yet set, or
     /// one experiment's strategy with another's period.
@@ -90,14 +97,18 @@ impl Metrics {
                 "jitter_threshold_seconds",
                 "Configured jitter alert threshold.",
             ))?,
-            heartbeats_total: IntCounter::with_opts(opts("heartbeats_total", "Heartbeats completed."))?,
-            heartbeat_missed_total: IntCounter::with_opts(opts(
-                "heartbeat_missed_total",
-                "Heartbeat slots skipped because an earlier beat ran past them (absolute schedule).",
-            ))?,
-            heartbeat_lateness_seconds: histogram(
-                "heartbeat_lateness_seconds",
-                "Time from when a beat was due to when its check finished.",
+            heartbeat_slots: SlotHistogram::new(
+                Family {
+                    name: "jitterd_heartbeat_lateness_seconds",
+                    help: "Lateness of every heartbeat slot: a beat's time from due to check finished, and for each slot it swallowed, the time from that slot being due to the beat finishing.",
+                },
+                Some([
+                    Family { name: "jitterd_heartbeats_total", help: "Heartbeats completed." },
+                    Family {
+                        name: "jitterd_heartbeat_missed_total",
+                        help: "Heartbeat slots skipped because an earlier beat ran past them (absolute schedule).",
+                    },
+                ]),
             )?,
             heartbeat_wake_lateness_seconds: histogram(
                 "heartbeat_wake_lateness_seconds",
@@ -114,6 +125,14 @@ impl Metrics {
             heartbeat_drift_seconds: Gauge::with_opts(opts(
                 "heartbeat_drift_seconds",
                 "Accumulated jitter: last beat time minus start minus beats times period (signed).",
+            ))?,
+            drift_window_seconds: Gauge::with_opts(opts(
+                "drift_window_seconds",
+                "Drift gained within the last alerts.drift_window (signed): what the drift threshold acts on.",
+            ))?,
+            drift_window_length_seconds: Gauge::with_opts(opts(
+                "drift_window_length_seconds",
+                "Configured alerts.drift_window: how far back jitterd_drift_window_seconds looks.",
             ))?,
             heartbeat_last_timestamp_seconds: Gauge::with_opts(opts(
                 "heartbeat_last_timestamp_seconds",
@@ -144,10 +163,17 @@ impl Metrics {
                 "config_last_reload_successful",
                 "Whether the last configuration reload attempt was successful.",
             ))?,
-            control_lateness_seconds: histogram(
-                "control_lateness_seconds",
-                "Lateness of the control heartbeat, which shares nothing with the counter: the host's share of lateness.",
+            control_slots: SlotHistogram::new(
+                Family {
+                    name: "jitterd_control_lateness_seconds",
+                    help: "Lateness of every slot of the control heartbeat, which shares nothing with the counter and is offset by half a period: the host's share of lateness.",
+                },
+                None,
             )?,
+            record_write_errors_total: IntCounter::with_opts(opts(
+                "record_write_errors_total",
+                "Interval log writes that failed (record.interval_log).",
+            ))?,
             registry,
             describing: std::sync::Arc::default(),
         };
@@ -158,13 +184,13 @@ impl Metrics {
             Box::new(metrics.heartbeat_period_seconds.clone()),
             Box::new(metrics.drift_threshold_seconds.clone()),
             Box::new(metrics.jitter_threshold_seconds.clone()),
-            Box::new(metrics.heartbeats_total.clone()),
-            Box::new(metrics.heartbeat_missed_total.clone()),
-            Box::new(metrics.heartbeat_lateness_seconds.clone()),
+            Box::new(metrics.heartbeat_slots.clone()),
             Box::new(metrics.heartbeat_wake_lateness_seconds.clone()),
             Box::new(metrics.heartbeat_access_wait_seconds.clone()),
             Box::new(metrics.heartbeat_jitter_seconds.clone()),
             Box::new(metrics.heartbeat_drift_seconds.clone()),
+            Box::new(metrics.drift_window_seconds.clone()),
+            Box::new(metrics.drift_window_length_seconds.clone()),
             Box::new(metrics.heartbeat_last_timestamp_seconds.clone()),
             Box::new(metrics.consistency_checks_total.clone()),
             Box::new(metrics.consistency_check_duration_seconds.clone()),
@@ -173,7 +199,8 @@ impl Metrics {
             Box::new(metrics.array_value.clone()),
             Box::new(metrics.config_reloads_total.clone()),
             Box::new(metrics.config_last_reload_successful.clone()),
-            Box::new(metrics.control_lateness_seconds.clone()),
+            Box::new(metrics.control_slots.clone()),
+            Box::new(metrics.record_write_errors_total.clone()),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ];
         for collector in collectors {
@@ -206,6 +233,8 @@ impl Metrics {
         self.drift_threshold_seconds.set(config.alerts.drift_threshold.as_secs_f64());
         self.jitter_threshold_seconds.set(config.alerts.jitter_threshold.as_secs_f64());
         self.heartbeat_drift_seconds.set(0.0);
+        self.drift_window_seconds.set(0.0);
+        self.drift_window_length_seconds.set(config.alerts.drift_window.as_secs_f64());
     }
 
     /// The registry in the Prometheus text format.
