@@ -234,7 +234,7 @@ impl Metrics {
         self.jitter_threshold_seconds.set(config.alerts.jitter_threshold.as_secs_f64());
         self.heartbeat_drift_seconds.set(0.0);
         self.drift_window_seconds.set(0.0);
-        self.drift_window_length_seconds.set(config.alerts.drift_window.as_secs_f64());
+        self.drift_window_length_seconds.set(config.alerts.drift_window().as_secs_f64());
     }
 
     /// The registry in the Prometheus text format.

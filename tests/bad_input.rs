@@ -361,6 +361,7 @@ fn every_key_misspelled_once() {
     keys.push((Some("heartbeat".into()), "timer_slack".into(), toml::Value::String("1ns".into())));
     keys.push((Some("heartbeat".into()), "priority".into(), toml::Value::Integer(50)));
     keys.push((Some("record".into()), "interval_log".into(), toml::Value::String("/tmp/x.hlog".into())));
+    keys.push((Some("alerts".into()), "drift_window".into(), toml::Value::String("10m".into())));
     assert!(keys.len() >= 13, "{keys:?}");
 
     let mut problems = Vec::new();

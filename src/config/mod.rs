@@ -48,6 +48,10 @@ pub const RECORD_INTERVAL_RANGE: (Duration, Duration) = (Duration::from_secs(1),
 /// The longest `alerts.drift_window` accepted; the shortest is the period.
 pub const MAX_DRIFT_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
+/// `alerts.drift_window` when the key is left out: 10 minutes, or the period
+/// if that is longer (an hour-long period needs no second key to be valid).
+pub const DEFAULT_DRIFT_WINDOW: Duration = Duration::from_secs(600);
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -130,10 +134,19 @@ pub struct AlertsConfig {
     /// Drift gained within `drift_window` above which the daemon warns.
     #[serde(with = "duration_text")]
     pub drift_threshold: Duration,
-    #[serde(with = "duration_text")]
-    pub drift_window: Duration,
+    /// How far back drift gained looks. Loading always fills it in (see
+    /// [`DEFAULT_DRIFT_WINDOW`]); read it with [`AlertsConfig::drift_window`].
+    #[serde(default, with = "duration_text::option", skip_serializing_if = "Option::is_none")]
+    pub drift_window: Option<Duration>,
     #[serde(with = "duration_text")]
     pub jitter_threshold: Duration,
+}
+
+impl AlertsConfig {
+    /// The drift window in effect.
+    pub fn drift_window(&self) -> Duration {
+        self.drift_window.unwrap_or(DEFAULT_DRIFT_WINDOW)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -244,8 +257,9 @@ impl Config {
             })?;
         }
         let merged = builder.build().map_err(|err| ConfigError::new(None, None, one_line(&err.to_string())))?;
-        let config: Config = merged.try_deserialize().map_err(|err| describe(err, sources))?;
+        let mut config: Config = merged.try_deserialize().map_err(|err| describe(err, sources))?;
         config.validate(sources)?;
+        config.alerts.drift_window.get_or_insert(DEFAULT_DRIFT_WINDOW.max(config.heartbeat.period));
         Ok(config)
     }
 
@@ -288,12 +302,14 @@ impl Config {
             ));
         }
         self.validate_record(&fail)?;
-        if self.alerts.drift_window < self.heartbeat.period || self.alerts.drift_window > MAX_DRIFT_WINDOW {
+        if let Some(window) = self.alerts.drift_window
+            && (window < self.heartbeat.period || window > MAX_DRIFT_WINDOW)
+        {
             return Err(fail(
                 "alerts.drift_window",
                 format!(
                     "{} is out of range: must be from the heartbeat period ({}) to {}",
-                    humantime::format_duration(self.alerts.drift_window),
+                    humantime::format_duration(window),
                     humantime::format_duration(self.heartbeat.period),
                     humantime::format_duration(MAX_DRIFT_WINDOW)
                 ),
@@ -449,8 +465,12 @@ mod tests {
     #[test]
     fn every_key_has_a_file_type() {
         let default: toml::Table = toml::from_str(DEFAULT_TOML).expect("default is TOML");
-        let mut keys: Vec<String> =
-            vec!["heartbeat.timer_slack".into(), "heartbeat.priority".into(), "record.interval_log".into()];
+        let mut keys: Vec<String> = vec![
+            "heartbeat.timer_slack".into(),
+            "heartbeat.priority".into(),
+            "record.interval_log".into(),
+            "alerts.drift_window".into(),
+        ];
         for (name, value) in &default {
             keys.push(name.clone());
             if let Some(section) = value.as_table() {
@@ -468,7 +488,11 @@ mod tests {
         assert_eq!(config.record.window, Duration::from_secs(60));
         assert_eq!(config.record.interval, Duration::from_secs(5));
         assert_eq!(config.record.interval_log, None);
-        assert_eq!(config.alerts.drift_window, Duration::from_secs(600));
+        assert_eq!(config.alerts.drift_window, Some(Duration::from_secs(600)));
+        // Left out, it follows a period longer than its default.
+        let hourly =
+            Config::load(&Sources { file: None, env: vec![("JITTERD__HEARTBEAT__PERIOD".into(), "1h".into())] });
+        assert_eq!(hourly.map(|c| c.alerts.drift_window()), Ok(Duration::from_secs(3600)));
         let load = |name: &str, value: &str| {
             Config::load(&Sources { file: None, env: vec![(name.into(), value.into())] }).map_err(|e| e.to_string())
         };
@@ -492,7 +516,7 @@ mod tests {
             }
         }
         assert_eq!(
-            load("JITTERD__ALERTS__DRIFT_WINDOW", "1s").map(|c| c.alerts.drift_window),
+            load("JITTERD__ALERTS__DRIFT_WINDOW", "1s").map(|c| c.alerts.drift_window()),
             Ok(Duration::from_secs(1))
         );
         let dir = std::env::temp_dir();
