@@ -17,6 +17,7 @@ pub mod daemon;
 pub mod healthcheck;
 pub mod heartbeat;
 pub mod http;
+pub mod lateness;
 pub mod logging;
 pub mod measure;
 pub mod metrics;
