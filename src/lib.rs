@@ -17,6 +17,7 @@ pub mod daemon;
 pub mod healthcheck;
 pub mod heartbeat;
 pub mod http;
+pub mod interval_log;
 pub mod lateness;
 pub mod logging;
 pub mod measure;
