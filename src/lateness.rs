@@ -11,9 +11,11 @@
 //! Values are nanoseconds in HdrHistograms with 3 significant digits from
 //! 1 ns to 1 h; anything later is recorded as 1 h (the summary's `_sum` still
 //! adds the true value). Counts are `u64`, so no bucket can saturate, whatever
-//! a stall does. One histogram is 33,792 counts, 264 KiB; a store keeps seven
-//! (five sub-windows, the interval, the scrape's merge target): about
-//! 1.85 MiB, allocated up front.
+//! a stall does. One histogram is 33,792 counts, 270,336 bytes (264 KiB); a
+//! store keeps seven (five sub-windows, the interval, the scrape's merge
+//! target), 1,892,352 bytes (1.8 MiB), allocated up front. The interval log
+//! briefly holds one or two more while it writes (the interval it took, and
+//! what a failed write left pending).
 
 mod slots;
 mod summary;

@@ -9,7 +9,8 @@
 //! a file appended to across restarts stays one readable log. A write that
 //! fails half-way is cut back off (regular files), so no torn line is left
 //! for a reader to choke on; a file found ending mid-line (a crash during a
-//! write) gets a newline before the new section.
+//! write) loses its torn interval line, or gets a newline before the new
+//! section if the torn line is a comment or none of ours.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -56,6 +57,7 @@ impl LogFile {
         if let Some(open) = &self.open {
             let same = std::fs::metadata(&self.path).is_ok_and(|meta| (meta.dev(), meta.ino()) == open.identity);
             if !same {
+                tracing::info!("record.interval_log: {} was removed or replaced; writing it anew", self.path.display());
                 self.open = None;
             }
         }
@@ -110,11 +112,46 @@ fn open_for_append(path: &Path) -> io::Result<Open> {
     };
     let meta = file.metadata()?;
     let regular = meta.is_file();
-    let torn_tail = regular && meta.len() > 0 && {
-        let mut last = [0u8; 1];
-        file.read_at(&mut last, meta.len() - 1).is_ok_and(|read| read == 1 && last[0] != b'\n')
-    };
+    let torn_tail = regular && mend_torn_tail(&file, path, meta.len());
     Ok(Open { file, identity: (meta.dev(), meta.ino()), regular, new_section: true, torn_tail })
+}
+
+/// The longest last line looked at when the file does not end with a newline.
+const TAIL_LIMIT: u64 = 1 << 20;
+
+/// A file that ends mid-line was cut short during a write (a crash, a full
+/// disk that could not be cut back). A torn interval or legend line would
+/// stop the readers (Python's raises on its base64), so it is cut off; a
+/// torn comment, or a last line that is none of ours, is left and the new
+/// section starts on the next line. Says whether that newline is needed.
+fn mend_torn_tail(file: &File, path: &Path, length: u64) -> bool {
+    let from = length.saturating_sub(TAIL_LIMIT);
+    let mut tail = vec![0u8; (length - from) as usize];
+    if tail.is_empty() || file.read_exact_at(&mut tail, from).is_err() || tail.last() == Some(&b'\n') {
+        return false;
+    }
+    let line_start = match tail.iter().rposition(|&byte| byte == b'\n') {
+        Some(newline) => newline + 1,
+        None if from == 0 => 0,
+        None => return true,
+    };
+    let line = &tail[line_start..];
+    let ours = line.starts_with(b"Tag=") || line.starts_with(b"\"") || line.first().is_some_and(u8::is_ascii_digit);
+    if !ours {
+        return true;
+    }
+    let kept = from + line_start as u64;
+    match file.set_len(kept) {
+        Ok(()) => {
+            tracing::warn!(
+                "record.interval_log: {} ended in a torn line ({} bytes, from a write cut short); removed it",
+                path.display(),
+                line.len()
+            );
+            false
+        }
+        Err(_) => true,
+    }
 }
 
 #[cfg(test)]
@@ -139,9 +176,23 @@ mod tests {
         std::fs::write(&path, "old\n").expect("writes");
         let mut log = LogFile::new(path.clone());
         assert_eq!(log.prepare().expect("opens"), Section::New { torn_tail: false });
-        std::fs::write(&path, "old, cut off mid-li").expect("writes");
+        std::fs::write(&path, "old\n#a comment, cut off mid-li").expect("writes");
         let mut log = LogFile::new(path);
         assert_eq!(log.prepare().expect("opens"), Section::New { torn_tail: true });
+    }
+
+    #[test]
+    fn a_torn_interval_line_is_cut_off() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("x.hlog");
+        std::fs::write(&path, "#[BaseTime: 1.000 (seconds since epoch)]\nTag=main,0.000,5.000,1.0,HISTFAAAAJ54")
+            .expect("writes");
+        let mut log = LogFile::new(path.clone());
+        assert_eq!(log.prepare().expect("opens"), Section::New { torn_tail: false });
+        assert_eq!(std::fs::read_to_string(&path).expect("reads"), "#[BaseTime: 1.000 (seconds since epoch)]\n");
+        std::fs::write(&path, "0.127,1.007,2.7").expect("writes");
+        assert_eq!(LogFile::new(path.clone()).prepare().expect("opens"), Section::New { torn_tail: false });
+        assert_eq!(std::fs::read_to_string(&path).expect("reads"), "");
     }
 
     #[test]
