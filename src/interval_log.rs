@@ -26,7 +26,7 @@ use std::time::{Duration, Instant, SystemTime};
 use hdrhistogram::serialization::V2DeflateSerializer;
 use prometheus::IntCounter;
 
-use crate::lateness::{Interval, LatenessStore};
+use crate::lateness::{IntervalHistogram, LatenessStore};
 use target::{LogFile, Section};
 
 /// The config key, for messages.
@@ -98,7 +98,7 @@ impl IntervalLog {
         tracing::info!(
             path = %settings.path.display(),
             interval = ?settings.interval,
-            "{KEY}: appending main and control lateness histograms"
+            "{KEY}: appending the lateness histograms every interval"
         );
         Ok(IntervalLog { commands, thread: Some(thread) })
     }
@@ -150,7 +150,7 @@ struct Writer {
     sources: Vec<(&'static str, Arc<LatenessStore>)>,
     /// Taken from the stores but not written yet, one per source (empty
     /// when everything is written).
-    pending: Vec<Interval>,
+    pending: Vec<IntervalHistogram>,
     /// When this log began: every section's StartTime.
     start_time: SystemTime,
     /// The current section's BaseTime.
@@ -169,8 +169,11 @@ impl Writer {
                 Err(RecvTimeoutError::Timeout) => {
                     self.cut();
                     deadline += self.interval;
-                    // After a slow write, the next interval is a whole one rather than a burst.
-                    deadline = deadline.max(Instant::now());
+                    let now = Instant::now();
+                    if deadline <= now {
+                        // A write outlasted the interval: the next one is whole rather than a burst of short ones.
+                        deadline = now + self.interval;
+                    }
                 }
                 Ok(Command::Reconfigure(settings)) => {
                     self.cut();
@@ -240,7 +243,7 @@ impl Writer {
                 base
             }
         };
-        let tagged: Vec<(&str, &Interval)> =
+        let tagged: Vec<(&str, &IntervalHistogram)> =
             self.sources.iter().map(|(tag, _)| *tag).zip(self.pending.iter()).collect();
         text.extend(format::lines(&tagged, base, &mut self.serializer)?);
         self.file.append(&text)?;

@@ -75,7 +75,7 @@ pub struct WindowSnapshot {
 }
 
 /// Everything recorded between two [`LatenessStore::take_interval`] calls.
-pub struct Interval {
+pub struct IntervalHistogram {
     pub histogram: Histogram<u64>,
     pub start: SystemTime,
     pub end: SystemTime,
@@ -159,13 +159,13 @@ impl LatenessStore {
     /// Everything recorded since the previous call (or since the store was
     /// made), with the wall times it spans. The replacement histogram is
     /// allocated before the lock is taken.
-    pub fn take_interval(&self) -> Interval {
+    pub fn take_interval(&self) -> IntervalHistogram {
         let fresh = new_histogram();
         let mut state = self.state.lock();
         let end = SystemTime::now();
         let histogram = std::mem::replace(&mut state.interval, fresh);
         let start = std::mem::replace(&mut state.interval_start, end);
-        Interval { histogram, start, end }
+        IntervalHistogram { histogram, start, end }
     }
 }
 

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
-use crate::lateness::Interval;
+use crate::lateness::IntervalHistogram;
 
 /// Nanoseconds per millisecond: the unit of the max column.
 const MAX_VALUE_DIVISOR: f64 = 1e6;
@@ -45,7 +45,7 @@ pub fn header(start_time: SystemTime, base_time: SystemTime) -> Vec<u8> {
 
 /// One line per `(tag, interval)`, timestamps counted from `base_time`.
 pub fn lines(
-    intervals: &[(&str, &Interval)],
+    intervals: &[(&str, &IntervalHistogram)],
     base_time: SystemTime,
     serializer: &mut V2DeflateSerializer,
 ) -> io::Result<Vec<u8>> {
@@ -80,12 +80,12 @@ mod tests {
     use super::*;
     use crate::lateness::new_histogram;
 
-    fn interval(values_ns: &[u64], start: SystemTime, length: Duration) -> Interval {
+    fn interval(values_ns: &[u64], start: SystemTime, length: Duration) -> IntervalHistogram {
         let mut histogram = new_histogram();
         for &value in values_ns {
             histogram.record(value).expect("in range");
         }
-        Interval { histogram, start, end: start + length }
+        IntervalHistogram { histogram, start, end: start + length }
     }
 
     #[test]

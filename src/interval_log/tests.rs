@@ -85,6 +85,13 @@ fn logged_lines(logged: &Arc<Mutex<Vec<u8>>>, needle: &str) -> usize {
 }
 
 #[test]
+fn the_handle_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<IntervalLog>();
+    shareable::<LatenessStore>();
+}
+
+#[test]
 fn check_writable_names_the_path_and_the_os_error() {
     assert_eq!(
         IntervalLog::check_writable(Path::new("/nope/x.hlog")),
