@@ -18,6 +18,8 @@ pub mod drift;
 pub mod healthcheck;
 pub mod heartbeat;
 pub mod http;
+pub mod interval_log;
+pub mod lateness;
 pub mod logging;
 pub mod measure;
 pub mod metrics;
