@@ -250,6 +250,7 @@ impl Sink for Recorder {
     fn record(&mut self, beat: &Beat, check: Check) {
         let m = &self.metrics;
         m.heartbeat_slots.record(beat.lateness_ns, self.period_ns, beat.missed_slots);
+        m.heartbeat_lateness_window.record_slots(beat.lateness_ns, self.period_ns, beat.missed_slots);
         m.heartbeat_wake_lateness_seconds.observe(seconds(beat.wake_lateness_ns));
         m.heartbeat_access_wait_seconds.observe(seconds(beat.access_wait_ns));
         m.heartbeat_jitter_seconds.observe(seconds(beat.jitter_ns.unsigned_abs()));
@@ -293,6 +294,7 @@ impl Sink for ControlRecorder {
     fn record(&mut self, beat: &Beat, check: Check) {
         let period_ns = u64::try_from(self.period.as_nanos()).unwrap_or(u64::MAX);
         self.metrics.control_slots.record(beat.lateness_ns, period_ns, beat.missed_slots);
+        self.metrics.control_lateness_window.record_slots(beat.lateness_ns, period_ns, beat.missed_slots);
         if let Some(tap) = &self.tap {
             tap(Source::Control, beat, check);
         }

@@ -4,7 +4,9 @@
 //! on across config reloads, the info and setting gauges are replaced when
 //! an experiment starts. Heartbeats and counters write to it; the HTTP
 //! thread gathers it. The per-slot lateness histograms and the counters they
-//! must agree with are a [`SlotHistogram`] each (main and control).
+//! must agree with are a [`SlotHistogram`] each (main and control); the
+//! window summaries read a [`LatenessStore`] each, which the interval log
+//! reads too.
 
 use prometheus::core::Collector;
 use prometheus::{
@@ -12,10 +14,16 @@ use prometheus::{
     TextEncoder,
 };
 
+use std::sync::Arc;
+
 use crate::config::Config;
+use crate::lateness::{LatenessStore, WindowSummary};
 use crate::slot_histogram::{Family, SlotHistogram};
 
 const NAMESPACE: &str = "jitterd";
+
+/// The window summaries' span until an experiment sets its `record.window`.
+const DEFAULT_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Histogram buckets from 1 µs to about 67 s, doubling: a 20 µs wake-up
 /// and a 10 s starvation both land in a real bucket. The lateness
@@ -52,6 +60,11 @@ pub struct Metrics {
     pub config_last_reload_successful: IntGauge,
     /// `control_lateness_seconds` (every slot).
     pub control_slots: SlotHistogram,
+    /// Every slot of the main heartbeat over `record.window`, for
+    /// `heartbeat_lateness_window_seconds` and the interval log's `main` tag.
+    pub heartbeat_lateness_window: Arc<LatenessStore>,
+    /// Likewise for the control heartbeat (`control_lateness_window_seconds`, tag `control`).
+    pub control_lateness_window: Arc<LatenessStore>,
     pub record_write_errors_total: IntCounter,
     /// Held while the experiment's description changes and while a scrape
     /// gathers, so no scrape sees the info gauge reset but not yet set, or
@@ -174,6 +187,8 @@ impl Metrics {
                 "record_write_errors_total",
                 "Interval log writes that failed (record.interval_log).",
             ))?,
+            heartbeat_lateness_window: Arc::new(LatenessStore::new(DEFAULT_WINDOW)),
+            control_lateness_window: Arc::new(LatenessStore::new(DEFAULT_WINDOW)),
             registry,
             describing: std::sync::Arc::default(),
         };
@@ -201,6 +216,16 @@ impl Metrics {
             Box::new(metrics.config_last_reload_successful.clone()),
             Box::new(metrics.control_slots.clone()),
             Box::new(metrics.record_write_errors_total.clone()),
+            Box::new(WindowSummary::new(
+                "heartbeat_lateness_window_seconds",
+                "Lateness of every heartbeat slot over the last record.window: exact quantiles (HdrHistogram, 3 significant digits); count and sum since the process started.",
+                Arc::clone(&metrics.heartbeat_lateness_window),
+            )?),
+            Box::new(WindowSummary::new(
+                "control_lateness_window_seconds",
+                "Lateness of every control heartbeat slot over the last record.window: exact quantiles (HdrHistogram, 3 significant digits); count and sum since the process started.",
+                Arc::clone(&metrics.control_lateness_window),
+            )?),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ];
         for collector in collectors {
@@ -235,6 +260,12 @@ impl Metrics {
         self.heartbeat_drift_seconds.set(0.0);
         self.drift_window_seconds.set(0.0);
         self.drift_window_length_seconds.set(config.alerts.drift_window().as_secs_f64());
+        // A new experiment: the windows forget the old one (their counts and
+        // sums, and the interval log, go on) and take the configured span.
+        for store in [&self.heartbeat_lateness_window, &self.control_lateness_window] {
+            store.reset_window();
+            store.set_window(config.record.window);
+        }
     }
 
     /// The registry in the Prometheus text format.

@@ -108,9 +108,8 @@ fn a_stall_counts_every_slot_and_the_summaries_agree_with_the_interval_log() {
         log.display()
     );
     let mut daemon = Daemon::start(&config);
-    let before = daemon.wait_for_metrics(Duration::from_secs(10), "a second of beats", |m| {
-        m.get("jitterd_heartbeats_total") >= 100.0
-    });
+    let before = daemon
+        .wait_for_metrics(Duration::from_secs(10), "a second of beats", |m| m.get("jitterd_heartbeats_total") >= 100.0);
     daemon.signal(libc::SIGSTOP);
     std::thread::sleep(Duration::from_secs(1));
     daemon.signal(libc::SIGCONT);
@@ -230,9 +229,8 @@ fn a_60m_element_start_misses_no_slot() {
     // is the wake-up plus one 60 M check (20–90 ms here), well inside 250 ms.
     let config = format!("{}[counter]\nsize = {ELEMENTS}\n", common::config("threads-unsync", "250ms"));
     let daemon = Daemon::start(&config);
-    let m = daemon.wait_for_metrics(Duration::from_secs(20), "three beats", |m| {
-        m.get("jitterd_heartbeats_total") >= 3.0
-    });
+    let m =
+        daemon.wait_for_metrics(Duration::from_secs(20), "three beats", |m| m.get("jitterd_heartbeats_total") >= 3.0);
     assert_eq!(m.get("jitterd_array_size_elements"), ELEMENTS as f64);
     assert_eq!(
         m.get("jitterd_heartbeat_missed_total"),
