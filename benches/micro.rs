@@ -15,7 +15,7 @@ use jitterd::array;
 use jitterd::clock::MonoTime;
 use jitterd::config::{Config, Schedule};
 use jitterd::heartbeat::{Liveness, Recorder, Sink};
-use jitterd::measure::{BeatTimes, Scheduler};
+use jitterd::measure::{Beat, BeatTimes, Scheduler};
 use jitterd::metrics::Metrics;
 
 const SIZE: usize = 100_000;
@@ -87,6 +87,32 @@ fn heartbeat_beat(c: &mut Criterion) {
             recorder_only.record(&beat, array::Check { value: 1, mismatched_elements: 0 });
         })
     });
+    // A beat after a 1 s stall at 10 ms: its own lateness and 99 missed slots,
+    // into the histogram, the window summary's store and the interval log's.
+    let mut stall_config = config.clone();
+    stall_config.heartbeat.period = std::time::Duration::from_millis(10);
+    let mut recorder_stall =
+        Recorder::new(&stall_config, Metrics::new().expect("metrics"), Arc::new(Liveness::default()), MonoTime(0));
+    let stalled = Beat {
+        index: 1,
+        times: BeatTimes {
+            scheduled: MonoTime(0),
+            woke: MonoTime(0),
+            accessed: MonoTime(0),
+            done: MonoTime(995_000_000),
+        },
+        lateness_ns: 995_000_000,
+        wake_lateness_ns: 995_000_000,
+        access_wait_ns: 0,
+        check_duration_ns: 0,
+        interval_ns: 995_000_000,
+        jitter_ns: 985_000_000,
+        drift_ns: 985_000_000,
+        missed_slots: 99,
+    };
+    c.bench_function("heartbeat, recording one beat that missed 99 slots (1 s stall at 10 ms)", |b| {
+        b.iter(|| recorder_stall.record(black_box(&stalled), array::Check { value: 1, mismatched_elements: 0 }))
+    });
 }
 
 /// The worst case of counting every slot: one beat an hour late at a
@@ -98,6 +124,9 @@ fn stall_recording(c: &mut Criterion) {
     let metrics = Metrics::new().expect("metrics");
     c.bench_function("per-slot recording, 1 h stall at 100 us (36 M slots), Prometheus histogram", |b| {
         b.iter(|| metrics.heartbeat_slots.record(black_box(HOUR_NS), PERIOD_NS, missed))
+    });
+    c.bench_function("per-slot recording, 1 h stall at 100 us (36 M slots), window store and interval", |b| {
+        b.iter(|| metrics.heartbeat_lateness_window.record_slots(black_box(HOUR_NS), PERIOD_NS, missed))
     });
     let mut histogram = hdrhistogram::Histogram::<u64>::new_with_bounds(1, HOUR_NS, 3).expect("bounds");
     c.bench_function("per-slot recording, 1 h stall at 100 us (36 M slots), HDR histogram (compare)", |b| {

@@ -260,7 +260,7 @@ impl Experiment {
         if config.heartbeat.priority.is_some() && config.strategy.heartbeat_shares_thread() {
             tracing::warn!(
                 strategy = %config.strategy,
-                "heartbeat.priority is not applied: this strategy's heartbeat shares its thread with the counter, which SCHED_FIFO would let monopolise a core"
+                "heartbeat.priority is not applied: this strategy's heartbeat shares its thread with the counter, which SCHED_FIFO would let monopolise a core (nor to the control heartbeat, which runs at the main one's priority)"
             );
         }
         let mut experiment = Experiment {
@@ -292,7 +292,12 @@ impl Experiment {
             let gate = Arc::clone(&setup.gate);
             let (schedule, period) = (config.heartbeat.schedule, config.heartbeat.period);
             let mut recorder = ControlRecorder { metrics: metrics.clone(), period, tap: setup.tap.clone() };
-            let tuning = setup.tuning();
+            // The same tuning as the main heartbeat gets: no priority where
+            // the main one shares its thread with the counter and cannot have it.
+            let tuning = match config.strategy.heartbeat_shares_thread() {
+                true => Tuning { priority: None, ..setup.tuning() },
+                false => setup.tuning(),
+            };
             let control = spawn("jitterd-control", move || {
                 tuning.apply();
                 // Its grid is offset by half a period, so the two heartbeats
