@@ -226,7 +226,7 @@ pub struct Recorder {
 impl Recorder {
     /// The sink of an experiment whose t0 is `t0`.
     pub fn new(config: &Config, metrics: Metrics, liveness: Arc<Liveness>, t0: MonoTime) -> Recorder {
-        let window = config.alerts.drift_window();
+        let window = config.drift_window();
         let drift = format!("drift gained within {}", humantime::format_duration(window));
         Recorder {
             metrics,

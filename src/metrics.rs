@@ -259,7 +259,7 @@ impl Metrics {
         self.jitter_threshold_seconds.set(config.alerts.jitter_threshold.as_secs_f64());
         self.heartbeat_drift_seconds.set(0.0);
         self.drift_window_seconds.set(0.0);
-        self.drift_window_length_seconds.set(config.alerts.drift_window().as_secs_f64());
+        self.drift_window_length_seconds.set(config.drift_window().as_secs_f64());
         // A new experiment: the windows forget the old one (their counts and
         // sums, and the interval log, go on) and take the configured span.
         for store in [&self.heartbeat_lateness_window, &self.control_lateness_window] {

@@ -134,19 +134,12 @@ pub struct AlertsConfig {
     /// Drift gained within `drift_window` above which the daemon warns.
     #[serde(with = "duration_text")]
     pub drift_threshold: Duration,
-    /// How far back drift gained looks. Loading always fills it in (see
-    /// [`DEFAULT_DRIFT_WINDOW`]); read it with [`AlertsConfig::drift_window`].
+    /// How far back drift gained looks; left out, [`DEFAULT_DRIFT_WINDOW`]
+    /// or the period if longer. Read it with [`Config::drift_window`].
     #[serde(default, with = "duration_text::option", skip_serializing_if = "Option::is_none")]
     pub drift_window: Option<Duration>,
     #[serde(with = "duration_text")]
     pub jitter_threshold: Duration,
-}
-
-impl AlertsConfig {
-    /// The drift window in effect.
-    pub fn drift_window(&self) -> Duration {
-        self.drift_window.unwrap_or(DEFAULT_DRIFT_WINDOW)
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -257,9 +250,8 @@ impl Config {
             })?;
         }
         let merged = builder.build().map_err(|err| ConfigError::new(None, None, one_line(&err.to_string())))?;
-        let mut config: Config = merged.try_deserialize().map_err(|err| describe(err, sources))?;
+        let config: Config = merged.try_deserialize().map_err(|err| describe(err, sources))?;
         config.validate(sources)?;
-        config.alerts.drift_window.get_or_insert(DEFAULT_DRIFT_WINDOW.max(config.heartbeat.period));
         Ok(config)
     }
 
@@ -359,6 +351,12 @@ impl Config {
 }
 
 impl Config {
+    /// The drift window in effect: `alerts.drift_window`, or when it is left
+    /// out [`DEFAULT_DRIFT_WINDOW`] or the period, whichever is longer.
+    pub fn drift_window(&self) -> Duration {
+        self.alerts.drift_window.unwrap_or(DEFAULT_DRIFT_WINDOW.max(self.heartbeat.period))
+    }
+
     fn validate_record(&self, fail: &impl Fn(&str, String) -> ConfigError) -> Result<(), ConfigError> {
         for (key, value, (min, max)) in [
             ("record.window", self.record.window, RECORD_WINDOW_RANGE),
@@ -488,11 +486,12 @@ mod tests {
         assert_eq!(config.record.window, Duration::from_secs(60));
         assert_eq!(config.record.interval, Duration::from_secs(5));
         assert_eq!(config.record.interval_log, None);
-        assert_eq!(config.alerts.drift_window, Some(Duration::from_secs(600)));
+        assert_eq!(config.alerts.drift_window, None);
+        assert_eq!(config.drift_window(), Duration::from_secs(600));
         // Left out, it follows a period longer than its default.
         let hourly =
             Config::load(&Sources { file: None, env: vec![("JITTERD__HEARTBEAT__PERIOD".into(), "1h".into())] });
-        assert_eq!(hourly.map(|c| c.alerts.drift_window()), Ok(Duration::from_secs(3600)));
+        assert_eq!(hourly.map(|c| c.drift_window()), Ok(Duration::from_secs(3600)));
         let load = |name: &str, value: &str| {
             Config::load(&Sources { file: None, env: vec![(name.into(), value.into())] }).map_err(|e| e.to_string())
         };
@@ -515,10 +514,7 @@ mod tests {
                 assert!(err.contains(needle), "{name}={value}: {err:?} lacks {needle:?}");
             }
         }
-        assert_eq!(
-            load("JITTERD__ALERTS__DRIFT_WINDOW", "1s").map(|c| c.alerts.drift_window()),
-            Ok(Duration::from_secs(1))
-        );
+        assert_eq!(load("JITTERD__ALERTS__DRIFT_WINDOW", "1s").map(|c| c.drift_window()), Ok(Duration::from_secs(1)));
         let dir = std::env::temp_dir();
         let path = dir.join("jitterd-config-test.hlog");
         let loaded = load("JITTERD__RECORD__INTERVAL_LOG", &path.display().to_string());
