@@ -272,3 +272,34 @@ fn an_unwritable_interval_log_is_refused_at_start_and_at_reload() {
     let lines = daemon.stderr_lines();
     assert!(lines.iter().any(|l| l.contains("record.interval_log") && l.contains(bad)), "{lines:#?}");
 }
+
+/// The interval log goes on across a reload: one file, and every slot of
+/// both experiments in it (the histogram's count, which also goes on across
+/// reloads, plus what beat between the last scrape and the stop).
+#[test]
+fn the_interval_log_goes_on_across_a_reload() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("lateness.hlog");
+    let record = format!("[record]\ninterval = \"1s\"\ninterval_log = \"{}\"\n", log.display());
+    let mut daemon = Daemon::start(&format!("{}{record}", common::config("threads-channel", "10ms")));
+    daemon.wait_for_metrics(Duration::from_secs(10), "beats", |m| m.get("jitterd_heartbeats_total") >= 50.0);
+    daemon.write_config(&format!("{}{record}", common::config("threads-channel", "20ms")));
+    daemon.signal(libc::SIGHUP);
+    let reloaded = daemon.wait_for_metrics(Duration::from_secs(10), "the reload", |m| {
+        m.get("jitterd_config_reloads_total{result=\"success\"}") >= 1.0
+    });
+    let m = daemon.wait_for_metrics(Duration::from_secs(10), "beats of the second experiment", |m| {
+        m.get("jitterd_heartbeats_total") >= reloaded.get("jitterd_heartbeats_total") + 50.0
+    });
+    assert_eq!(m.get("jitterd_heartbeat_period_seconds"), 0.02);
+    daemon.signal(libc::SIGTERM);
+    assert!(daemon.wait_exit(Duration::from_secs(10)).is_some_and(|s| s.success()));
+
+    let read = read_log(&log, &serde_json::json!({}));
+    let logged = read["main"]["count"].as_u64().unwrap_or(0);
+    let scraped = m.get("jitterd_heartbeat_lateness_seconds_count") as u64;
+    // The stop comes a few milliseconds after the scrape: a few beats more at most.
+    assert!((scraped..=scraped + scraped / 10).contains(&logged), "log {logged} slots, histogram {scraped}: {read}");
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert_eq!(text.matches("#[StartTime:").count(), 1, "one section, not a new log per experiment:\n{text}");
+}

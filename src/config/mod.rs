@@ -20,12 +20,14 @@ mod duration_text;
 mod env;
 mod error;
 mod file;
+mod record;
 
 use env::{env_key, typed_env_value};
 pub use error::ConfigError;
 use error::{describe, one_line, origin_of};
 pub use file::MAX_CONFIG_FILE_BYTES;
 use file::{check_file_types, read_config_file};
+pub use record::{DEFAULT_DRIFT_WINDOW, MAX_DRIFT_WINDOW, RECORD_INTERVAL_RANGE, RECORD_WINDOW_RANGE};
 
 /// The default configuration, verbatim; `print-default-config` prints it.
 pub const DEFAULT_TOML: &str = include_str!("../../config/jitterd.toml");
@@ -38,19 +40,6 @@ pub const WEB_TIMEOUT_RANGE: (Duration, Duration) = (Duration::from_millis(10), 
 
 /// The shortest and longest heartbeat period accepted.
 pub const PERIOD_RANGE: (Duration, Duration) = (Duration::from_micros(100), Duration::from_secs(3600));
-
-/// The shortest and longest `record.window` accepted.
-pub const RECORD_WINDOW_RANGE: (Duration, Duration) = (Duration::from_secs(10), Duration::from_secs(3600));
-
-/// The shortest and longest `record.interval` accepted.
-pub const RECORD_INTERVAL_RANGE: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(3600));
-
-/// The longest `alerts.drift_window` accepted; the shortest is the period.
-pub const MAX_DRIFT_WINDOW: Duration = Duration::from_secs(24 * 3600);
-
-/// `alerts.drift_window` when the key is left out: 10 minutes, or the period
-/// if that is longer (an hour-long period needs no second key to be valid).
-pub const DEFAULT_DRIFT_WINDOW: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -294,19 +283,6 @@ impl Config {
             ));
         }
         self.validate_record(&fail)?;
-        if let Some(window) = self.alerts.drift_window
-            && (window < self.heartbeat.period || window > MAX_DRIFT_WINDOW)
-        {
-            return Err(fail(
-                "alerts.drift_window",
-                format!(
-                    "{} is out of range: must be from the heartbeat period ({}) to {}",
-                    humantime::format_duration(window),
-                    humantime::format_duration(self.heartbeat.period),
-                    humantime::format_duration(MAX_DRIFT_WINDOW)
-                ),
-            ));
-        }
         for (key, value) in [
             ("alerts.drift_threshold", self.alerts.drift_threshold),
             ("alerts.jitter_threshold", self.alerts.jitter_threshold),
@@ -348,68 +324,6 @@ impl Config {
         crate::logging::parse_filter(&self.log.level).map_err(|msg| fail("log.level", msg))?;
         Ok(())
     }
-}
-
-impl Config {
-    /// The drift window in effect: `alerts.drift_window`, or when it is left
-    /// out [`DEFAULT_DRIFT_WINDOW`] or the period, whichever is longer.
-    pub fn drift_window(&self) -> Duration {
-        self.alerts.drift_window.unwrap_or(DEFAULT_DRIFT_WINDOW.max(self.heartbeat.period))
-    }
-
-    fn validate_record(&self, fail: &impl Fn(&str, String) -> ConfigError) -> Result<(), ConfigError> {
-        for (key, value, (min, max)) in [
-            ("record.window", self.record.window, RECORD_WINDOW_RANGE),
-            ("record.interval", self.record.interval, RECORD_INTERVAL_RANGE),
-        ] {
-            if value < min || value > max {
-                return Err(fail(
-                    key,
-                    format!(
-                        "{} is out of range: must be from {} to {}",
-                        humantime::format_duration(value),
-                        humantime::format_duration(min),
-                        humantime::format_duration(max)
-                    ),
-                ));
-            }
-        }
-        if let Some(path) = &self.record.interval_log {
-            interval_log_problem(path).map_err(|msg| fail("record.interval_log", msg))?;
-        }
-        Ok(())
-    }
-}
-
-/// What is plainly wrong with an interval log path, found without creating
-/// anything (check-config has no side effects): empty, a directory, in a
-/// directory that does not exist, or an existing file that cannot be
-/// appended to. The daemon opens it for real when it starts or reloads.
-fn interval_log_problem(path: &std::path::Path) -> Result<(), String> {
-    let shown = path.display();
-    if path.as_os_str().is_empty() {
-        return Err("is empty: give a file path, or leave the key out to write no interval log".into());
-    }
-    if path.is_dir() {
-        return Err(format!(
-            "{shown} is a directory: give a file path, e.g. \"{}\"",
-            path.join("lateness.hlog").display()
-        ));
-    }
-    let parent = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => std::path::Path::new("."),
-    };
-    if !parent.is_dir() {
-        return Err(format!("cannot write {shown}: directory {} does not exist", parent.display()));
-    }
-    if path.exists() {
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(path)
-            .map_err(|err| format!("cannot open {shown} for appending: {err}"))?;
-    }
-    Ok(())
 }
 
 impl WebConfig {
@@ -478,48 +392,6 @@ mod tests {
         for key in keys {
             assert!(FILE_KEY_TYPES.iter().any(|(known, _)| *known == key), "{key} is missing from FILE_KEY_TYPES");
         }
-    }
-
-    #[test]
-    fn record_and_drift_window_defaults_and_ranges() {
-        let config = Config::embedded_default();
-        assert_eq!(config.record.window, Duration::from_secs(60));
-        assert_eq!(config.record.interval, Duration::from_secs(5));
-        assert_eq!(config.record.interval_log, None);
-        assert_eq!(config.alerts.drift_window, None);
-        assert_eq!(config.drift_window(), Duration::from_secs(600));
-        // Left out, it follows a period longer than its default.
-        let hourly =
-            Config::load(&Sources { file: None, env: vec![("JITTERD__HEARTBEAT__PERIOD".into(), "1h".into())] });
-        assert_eq!(hourly.map(|c| c.drift_window()), Ok(Duration::from_secs(3600)));
-        let load = |name: &str, value: &str| {
-            Config::load(&Sources { file: None, env: vec![(name.into(), value.into())] }).map_err(|e| e.to_string())
-        };
-        for (name, value, needles) in [
-            ("JITTERD__RECORD__WINDOW", "5s", ["record.window", "10s"]),
-            ("JITTERD__RECORD__WINDOW", "2h", ["record.window", "1h"]),
-            ("JITTERD__RECORD__INTERVAL", "500ms", ["record.interval", "1s"]),
-            ("JITTERD__ALERTS__DRIFT_WINDOW", "500ms", ["alerts.drift_window", "period (1s)"]),
-            ("JITTERD__ALERTS__DRIFT_WINDOW", "2days", ["alerts.drift_window", "1day"]),
-            (
-                "JITTERD__RECORD__INTERVAL_LOG",
-                "/nonexistent-jitterd/x.hlog",
-                ["record.interval_log", "/nonexistent-jitterd"],
-            ),
-            ("JITTERD__RECORD__INTERVAL_LOG", "/", ["record.interval_log", "directory"]),
-            ("JITTERD__RECORD__INTERVAL_LOG", "", ["record.interval_log", "leave the key out"]),
-        ] {
-            let err = load(name, value).err().unwrap_or_default();
-            for needle in needles {
-                assert!(err.contains(needle), "{name}={value}: {err:?} lacks {needle:?}");
-            }
-        }
-        assert_eq!(load("JITTERD__ALERTS__DRIFT_WINDOW", "1s").map(|c| c.drift_window()), Ok(Duration::from_secs(1)));
-        let dir = std::env::temp_dir();
-        let path = dir.join("jitterd-config-test.hlog");
-        let loaded = load("JITTERD__RECORD__INTERVAL_LOG", &path.display().to_string());
-        assert_eq!(loaded.map(|c| c.record.interval_log), Ok(Some(path.clone())));
-        assert!(!path.exists(), "validation must not create the log");
     }
 
     #[test]

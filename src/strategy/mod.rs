@@ -294,9 +294,10 @@ impl Experiment {
             let mut recorder = ControlRecorder { metrics: metrics.clone(), period, tap: setup.tap.clone() };
             // The same tuning as the main heartbeat gets: no priority where
             // the main one shares its thread with the counter and cannot have it.
-            let tuning = match config.strategy.heartbeat_shares_thread() {
-                true => Tuning { priority: None, ..setup.tuning() },
-                false => setup.tuning(),
+            let tuning = if config.strategy.heartbeat_shares_thread() {
+                Tuning { priority: None, ..setup.tuning() }
+            } else {
+                setup.tuning()
             };
             let control = spawn("jitterd-control", move || {
                 tuning.apply();
