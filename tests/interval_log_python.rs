@@ -2,7 +2,7 @@
 //! package `hdrhistogram`'s `HistogramLogReader`, through
 //! `tests/support/read_hlog.py`. The log is written through the library
 //! with known values, in two sections (a restart appending to the same
-//! file), and every interval must come back with its tag, count, max,
+//! file after a crash tore its last line), and every interval must come back with its tag, count, max,
 //! quantiles and times. Installs the package with pip when it is missing.
 
 use std::path::Path;
@@ -100,6 +100,11 @@ fn python_hdrh_reads_every_interval_of_both_sections() {
     }
     log.stop();
     expected.extend([main_2, control_2]);
+
+    // A crash in the middle of a write left a torn line.
+    let mut torn = std::fs::OpenOptions::new().append(true).open(&path).expect("the log");
+    std::io::Write::write_all(&mut torn, b"Tag=main,9.000,5.000,2.001,HISTFAAAACZ4nJNpmSzMwMDAygA").expect("appends");
+    drop(torn);
 
     // Section 2: the daemon restarted and appends to the same file.
     let (log, main, control) = spawn(&path);
