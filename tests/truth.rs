@@ -120,6 +120,16 @@ fn a_stall_counts_every_slot_and_the_summaries_agree_with_the_interval_log() {
     let status = daemon.wait_exit(Duration::from_secs(10));
     assert!(status.is_some_and(|s| s.success()), "stop: {status:?}");
 
+    for family in [
+        "jitterd_heartbeat_lateness_window_seconds",
+        "jitterd_control_lateness_window_seconds",
+        "jitterd_drift_window_seconds",
+        "jitterd_drift_window_length_seconds",
+        "jitterd_record_write_errors_total",
+    ] {
+        assert!(m.has(family), "{family} missing:\n{}", m.text);
+    }
+    assert_eq!(m.get("jitterd_record_write_errors_total"), 0.0);
     // Every slot counts, exactly, in one scrape.
     let beats = m.get("jitterd_heartbeats_total");
     let missed = m.get("jitterd_heartbeat_missed_total") - before.get("jitterd_heartbeat_missed_total");
