@@ -1,6 +1,7 @@
 //! Micro benchmarks (criterion): one counter pass under each strategy's
 //! access path, uncontended, against the plain loop; one consistency check;
-//! and the heartbeat's own cost for one beat, check included.
+//! the heartbeat's own cost for one beat, check included; and the worst case
+//! of per-slot recording, a beat that swallowed an hour at 100 µs.
 //!
 //! `cargo bench --bench micro`. Under `cargo test --all-targets` criterion
 //! runs each benchmark once, as a smoke test, and measures nothing.
@@ -15,7 +16,7 @@ use jitterd::clock::MonoTime;
 use jitterd::config::Config;
 use jitterd::experiment::Schedule;
 use jitterd::heartbeat::{Liveness, Recorder, Sink};
-use jitterd::measure::{BeatTimes, Scheduler};
+use jitterd::measure::{Beat, BeatTimes, Scheduler};
 use jitterd::metrics::Metrics;
 
 const SIZE: usize = 100_000;
@@ -62,7 +63,7 @@ fn heartbeat_beat(c: &mut Criterion) {
     let config = Config::embedded_default();
     let metrics = Metrics::new().expect("metrics");
     let liveness = Arc::new(Liveness::default());
-    let mut recorder = Recorder::new(&config, metrics, liveness);
+    let mut recorder = Recorder::new(&config, metrics, liveness, MonoTime::now());
     let values = Arc::new(Mutex::new(zeroed()));
     let mut scheduler = Scheduler::new(Schedule::Absolute, config.heartbeat.period, MonoTime::now());
     c.bench_function("heartbeat, one beat with check, 100000 elements", |b| {
@@ -78,7 +79,8 @@ fn heartbeat_beat(c: &mut Criterion) {
             recorder.record(&beat, check);
         })
     });
-    let mut recorder_only = Recorder::new(&config, Metrics::new().expect("metrics"), Arc::new(Liveness::default()));
+    let mut recorder_only =
+        Recorder::new(&config, Metrics::new().expect("metrics"), Arc::new(Liveness::default()), MonoTime::now());
     c.bench_function("heartbeat, recording one beat (no check)", |b| {
         b.iter(|| {
             let now = MonoTime::now();
@@ -86,7 +88,52 @@ fn heartbeat_beat(c: &mut Criterion) {
             recorder_only.record(&beat, array::Check { value: 1, mismatched_elements: 0 });
         })
     });
+    // A beat after a 1 s stall at 10 ms: its own lateness and 99 missed slots,
+    // into the histogram, the window summary's store and the interval log's.
+    let mut stall_config = config.clone();
+    stall_config.heartbeat.period = std::time::Duration::from_millis(10);
+    let mut recorder_stall =
+        Recorder::new(&stall_config, Metrics::new().expect("metrics"), Arc::new(Liveness::default()), MonoTime(0));
+    let stalled = Beat {
+        index: 1,
+        times: BeatTimes {
+            scheduled: MonoTime(0),
+            woke: MonoTime(0),
+            accessed: MonoTime(0),
+            done: MonoTime(995_000_000),
+        },
+        lateness_ns: 995_000_000,
+        wake_lateness_ns: 995_000_000,
+        access_wait_ns: 0,
+        check_duration_ns: 0,
+        interval_ns: 995_000_000,
+        jitter_ns: 985_000_000,
+        drift_ns: 985_000_000,
+        missed_slots: 99,
+    };
+    c.bench_function("heartbeat, recording one beat that missed 99 slots (1 s stall at 10 ms)", |b| {
+        b.iter(|| recorder_stall.record(black_box(&stalled), array::Check { value: 1, mismatched_elements: 0 }))
+    });
 }
 
-criterion_group!(benches, counter_pass, check, heartbeat_beat);
+/// The worst case of counting every slot: one beat an hour late at a
+/// 100 µs period stands for 36 M slots, recorded bucket by bucket.
+fn stall_recording(c: &mut Criterion) {
+    const HOUR_NS: u64 = 3_600_000_000_000;
+    const PERIOD_NS: u64 = 100_000;
+    let missed = HOUR_NS / PERIOD_NS - 1;
+    let metrics = Metrics::new().expect("metrics");
+    c.bench_function("per-slot recording, 1 h stall at 100 us (36 M slots), Prometheus histogram", |b| {
+        b.iter(|| metrics.heartbeat_slots.record(black_box(HOUR_NS), PERIOD_NS, missed))
+    });
+    c.bench_function("per-slot recording, 1 h stall at 100 us (36 M slots), window store and interval", |b| {
+        b.iter(|| metrics.heartbeat_lateness_window.record_slots(black_box(HOUR_NS), PERIOD_NS, missed))
+    });
+    let mut histogram = hdrhistogram::Histogram::<u64>::new_with_bounds(1, HOUR_NS, 3).expect("bounds");
+    c.bench_function("per-slot recording, 1 h stall at 100 us (36 M slots), HDR histogram (compare)", |b| {
+        b.iter(|| jitterd::compare::record_slots(&mut histogram, black_box(HOUR_NS), PERIOD_NS, missed))
+    });
+}
+
+criterion_group!(benches, counter_pass, check, heartbeat_beat, stall_recording);
 criterion_main!(benches);

@@ -1,15 +1,19 @@
 //! The `run` command: serve metrics, run the experiment, obey signals.
 //!
 //! Signals come from [`crate::signals`]; everything else happens on the
-//! calling thread, one event at a time: start, reloads, stop.
+//! calling thread, one event at a time: start, reloads, stop. The interval
+//! log (`record.interval_log`) lives beside the experiments: opened before
+//! the first, reconfigured at each reload, and stopped after the last, so it
+//! covers every slot.
 
 use std::sync::{Arc, RwLock};
 
 use anyhow::Context as _;
 
-use crate::config::{Config, Sources};
+use crate::config::{Config, ConfigError, Sources};
 use crate::error::Failure;
 use crate::heartbeat::{Liveness, Summary};
+use crate::interval_log::{IntervalLog, LogSettings};
 use crate::logging::LevelHandle;
 use crate::metrics::Metrics;
 use crate::signals::{Event, Listener};
@@ -27,6 +31,7 @@ pub fn run(
     signals: Listener,
 ) -> Result<(), Failure> {
     let events = signals.events;
+    check_interval_log(&config, &sources)?;
     let addr = config.web.socket_addr().map_err(|msg| Failure::Config(format!("web.listen_address: {msg}")))?;
     let listener = http::bind(addr).map_err(|err| {
         Failure::Unavailable(format!(
@@ -36,6 +41,13 @@ pub fn run(
     })?;
     let bound = listener.local_addr().unwrap_or(addr);
     let metrics = Metrics::new().context("cannot register metrics").map_err(Failure::Other)?;
+    // Before the experiment, so the log holds its every slot.
+    let interval_log = match &config.record.interval_log {
+        Some(_) => Some(spawn_interval_log(&config, &metrics).map_err(|err| {
+            Failure::Config(ConfigError::at_key("record.interval_log", &sources, err.to_string()).to_string())
+        })?),
+        None => None,
+    };
     let liveness = Arc::new(Liveness::default());
     let experiment_label = Arc::new(RwLock::new(describe(&config)));
     let serving = Stop::new().context("cannot create the stop eventfd").map_err(Failure::Other)?;
@@ -80,7 +92,7 @@ pub fn run(
     );
     notify::ready(&format!("measuring {}", describe(&config)));
 
-    let mut running = Running { config, experiment, metrics: metrics.clone(), liveness };
+    let mut running = Running { config, experiment, metrics: metrics.clone(), liveness, interval_log };
     let signal = loop {
         match early.take().map_or_else(|| events.recv(), Ok) {
             Ok(Event::Stop(signal)) => break signal,
@@ -107,8 +119,12 @@ pub fn run(
     };
     notify::stopping();
     tracing::info!(signal, "stopping");
-    let Running { config, experiment, .. } = running;
+    let Running { config, experiment, interval_log, .. } = running;
     let summary = experiment.stop();
+    // After the experiment: the last partial interval holds its last slots.
+    if let Some(log) = interval_log {
+        log.stop();
+    }
     serving.trigger();
     let _ = http_thread.join();
     if let Some(watchdog) = watchdog {
@@ -118,12 +134,13 @@ pub fn run(
     Ok(())
 }
 
-/// The experiment that runs and the config it runs with.
+/// The experiment that runs, the config it runs with, and the interval log.
 struct Running {
     config: Config,
     experiment: Experiment,
     metrics: Metrics,
     liveness: Arc<Liveness>,
+    interval_log: Option<IntervalLog>,
 }
 
 impl Running {
@@ -139,6 +156,11 @@ impl Running {
                 return;
             }
         };
+        if let Err(err) = check_interval_log(&candidate, sources) {
+            tracing::error!("config reload failed, the running experiment goes on: {err}");
+            self.count_reload(false);
+            return;
+        }
         let old = std::mem::replace(&mut self.experiment, Experiment::idle());
         log_summary("experiment stopped for reload", &self.config, old.stop(), &self.metrics);
         match Experiment::start(&candidate, &self.metrics, &self.liveness) {
@@ -152,6 +174,7 @@ impl Running {
                 self.count_reload(true);
                 self.experiment = next;
                 self.config = candidate;
+                self.sync_interval_log();
             }
             Err(err) => {
                 tracing::error!("cannot start the reloaded experiment, restarting the previous one: {err:#}");
@@ -165,12 +188,53 @@ impl Running {
         }
     }
 
+    /// Brings the interval log in line with the config now running: the
+    /// same log goes on with the new path or interval, starts, or stops.
+    fn sync_interval_log(&mut self) {
+        match (&self.config.record.interval_log, self.interval_log.take()) {
+            (Some(path), Some(log)) => {
+                log.reconfigure(LogSettings { path: path.clone(), interval: self.config.record.interval });
+                self.interval_log = Some(log);
+            }
+            (Some(_), None) => match spawn_interval_log(&self.config, &self.metrics) {
+                Ok(log) => self.interval_log = Some(log),
+                Err(err) => tracing::error!("record.interval_log: cannot start the interval log: {err}"),
+            },
+            (None, Some(log)) => log.stop(),
+            (None, None) => {}
+        }
+    }
+
     fn count_reload(&self, ok: bool) {
         // Gauge first: a scrape that sees the new count sees the new gauge too.
         self.metrics.config_last_reload_successful.set(i64::from(ok));
         let result = if ok { "success" } else { "failure" };
         self.metrics.config_reloads_total.with_label_values(&[result]).inc();
     }
+}
+
+/// Opens `record.interval_log` for appending, creating it: a path the daemon
+/// cannot write is a config error, found before anything runs or changes.
+fn check_interval_log(config: &Config, sources: &Sources) -> Result<(), ConfigError> {
+    match &config.record.interval_log {
+        Some(path) => {
+            IntervalLog::check_writable(path).map_err(|msg| ConfigError::at_key("record.interval_log", sources, msg))
+        }
+        None => Ok(()),
+    }
+}
+
+/// Starts the interval log of `config` (which has one) on the metrics' stores.
+fn spawn_interval_log(config: &Config, metrics: &Metrics) -> std::io::Result<IntervalLog> {
+    let path = config.record.interval_log.clone().unwrap_or_default();
+    IntervalLog::spawn(
+        LogSettings { path, interval: config.record.interval },
+        vec![
+            ("main", Arc::clone(&metrics.heartbeat_lateness_window)),
+            ("control", Arc::clone(&metrics.control_lateness_window)),
+        ],
+        metrics.record_write_errors_total.clone(),
+    )
 }
 
 fn describe(config: &Config) -> String {

@@ -4,15 +4,18 @@
 //! Strategies differ only in how the heartbeat gets at the array, which they
 //! express as a [`Probe`]. The loop, the schedule and the recording are here
 //! once: [`run_blocking`] for heartbeats on their own thread, [`run_async`]
-//! for heartbeats that are tasks on a tokio runtime.
+//! for heartbeats that are tasks on a tokio runtime. Every heartbeat first
+//! waits at the [`StartGate`] for t0, which is taken once the whole
+//! experiment is set up, so set-up never counts as lateness.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::array::Check;
 use crate::clock::{MonoTime, seconds, seconds_signed};
 use crate::config::Config;
+use crate::drift::DriftGained;
 use crate::measure::{Beat, BeatTimes, Scheduler};
 use crate::metrics::Metrics;
 use crate::timer::{AsyncDeadlineTimer, DeadlineTimer, Stop, Wake};
@@ -90,6 +93,44 @@ pub async fn run_async(
     }
 }
 
+/// Where the heartbeats wait for t0: opened once the experiment is ready
+/// (array allocated, every thread started), or cancelled if it never will be.
+#[derive(Debug, Default)]
+pub struct StartGate {
+    /// `None` while closed; `Some(Some(t0))` open; `Some(None)` cancelled.
+    state: Mutex<Option<Option<MonoTime>>>,
+    changed: Condvar,
+}
+
+impl StartGate {
+    /// The experiment is ready: t0 is now. Returns it; a second call returns the first t0.
+    pub fn open(&self) -> Option<MonoTime> {
+        self.settle(Some(MonoTime::now()))
+    }
+
+    /// The experiment will not run: every waiter returns `None`. Idempotent;
+    /// after [`open`](Self::open) it changes nothing.
+    pub fn cancel(&self) {
+        self.settle(None);
+    }
+
+    fn settle(&self, outcome: Option<MonoTime>) -> Option<MonoTime> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let settled = *state.get_or_insert(outcome);
+        self.changed.notify_all();
+        settled
+    }
+
+    /// Blocks until the gate opens (`Some(t0)`) or is cancelled (`None`).
+    /// It opens microseconds after the heartbeats are started, so this is a
+    /// sleep on a condition variable, not a poll.
+    pub fn wait(&self) -> Option<MonoTime> {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = self.changed.wait_while(state, |s| s.is_none()).unwrap_or_else(PoisonError::into_inner);
+        state.flatten()
+    }
+}
+
 /// Whether the heartbeat is making progress, for `/-/ready` and the systemd watchdog.
 #[derive(Debug, Default)]
 pub struct Liveness {
@@ -139,18 +180,23 @@ pub struct Summary {
 /// A limit that logs once when crossed and once when recovered, not every beat.
 #[derive(Debug)]
 struct Threshold {
-    what: &'static str,
+    what: String,
     limit_ns: u64,
+    /// Only values above the limit cross it (drift gained); otherwise the
+    /// magnitude does (jitter, either way).
+    one_sided: bool,
     above: bool,
 }
 
 impl Threshold {
-    fn new(what: &'static str, limit: Duration) -> Threshold {
-        Threshold { what, limit_ns: u64::try_from(limit.as_nanos()).unwrap_or(u64::MAX), above: false }
+    fn new(what: impl Into<String>, limit: Duration, one_sided: bool) -> Threshold {
+        let limit_ns = u64::try_from(limit.as_nanos()).unwrap_or(u64::MAX);
+        Threshold { what: what.into(), limit_ns, one_sided, above: false }
     }
 
     fn observe(&mut self, value_ns: i64, beat: u64) {
-        let above = value_ns.unsigned_abs() > self.limit_ns;
+        let magnitude = if self.one_sided { u64::try_from(value_ns).unwrap_or(0) } else { value_ns.unsigned_abs() };
+        let above = magnitude > self.limit_ns;
         if above == self.above {
             return;
         }
@@ -169,6 +215,8 @@ impl Threshold {
 pub struct Recorder {
     metrics: Metrics,
     liveness: Arc<Liveness>,
+    period_ns: u64,
+    drift_gained: DriftGained,
     drift: Threshold,
     jitter: Threshold,
     tap: Option<Tap>,
@@ -176,12 +224,17 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub fn new(config: &Config, metrics: Metrics, liveness: Arc<Liveness>) -> Recorder {
+    /// The sink of an experiment whose t0 is `t0`.
+    pub fn new(config: &Config, metrics: Metrics, liveness: Arc<Liveness>, t0: MonoTime) -> Recorder {
+        let window = config.drift_window();
+        let drift = format!("drift gained within {}", humantime::format_duration(window));
         Recorder {
             metrics,
             liveness,
-            drift: Threshold::new("drift", config.alerts.drift_threshold),
-            jitter: Threshold::new("jitter", config.alerts.jitter_threshold),
+            period_ns: u64::try_from(config.heartbeat.period.as_nanos()).unwrap_or(u64::MAX),
+            drift_gained: DriftGained::new(t0, window),
+            drift: Threshold::new(drift, config.alerts.drift_threshold, true),
+            jitter: Threshold::new("jitter", config.alerts.jitter_threshold, false),
             tap: None,
             summary: Summary::default(),
         }
@@ -196,13 +249,14 @@ impl Recorder {
 impl Sink for Recorder {
     fn record(&mut self, beat: &Beat, check: Check) {
         let m = &self.metrics;
-        m.heartbeats_total.inc();
-        m.heartbeat_missed_total.inc_by(beat.missed_slots);
-        m.heartbeat_lateness_seconds.observe(seconds(beat.lateness_ns));
+        m.heartbeat_slots.record(beat.lateness_ns, self.period_ns, beat.missed_slots);
+        m.heartbeat_lateness_window.record_slots(beat.lateness_ns, self.period_ns, beat.missed_slots);
         m.heartbeat_wake_lateness_seconds.observe(seconds(beat.wake_lateness_ns));
         m.heartbeat_access_wait_seconds.observe(seconds(beat.access_wait_ns));
         m.heartbeat_jitter_seconds.observe(seconds(beat.jitter_ns.unsigned_abs()));
         m.heartbeat_drift_seconds.set(seconds_signed(beat.drift_ns));
+        let drift_gained_ns = self.drift_gained.observe(beat.times.done, beat.drift_ns);
+        m.drift_window_seconds.set(seconds_signed(drift_gained_ns));
         m.consistency_check_duration_seconds.observe(seconds(beat.check_duration_ns));
         let result = if check.is_consistent() { "consistent" } else { "inconsistent" };
         m.consistency_checks_total.with_label_values(&[result]).inc();
@@ -212,7 +266,7 @@ impl Sink for Recorder {
         m.heartbeat_last_timestamp_seconds.set(unix);
         self.liveness.beat(beat.times.done);
 
-        self.drift.observe(beat.drift_ns, beat.index);
+        self.drift.observe(drift_gained_ns, beat.index);
         self.jitter.observe(beat.jitter_ns, beat.index);
         if !check.is_consistent() {
             tracing::debug!(beat = beat.index, mismatched = check.mismatched_elements, "inconsistent read");
@@ -229,17 +283,67 @@ impl Sink for Recorder {
     }
 }
 
-/// The control heartbeat's sink: its lateness only.
+/// The control heartbeat's sink: the lateness of its every slot.
 pub struct ControlRecorder {
     pub metrics: Metrics,
+    pub period: Duration,
     pub tap: Option<Tap>,
 }
 
 impl Sink for ControlRecorder {
     fn record(&mut self, beat: &Beat, check: Check) {
-        self.metrics.control_lateness_seconds.observe(seconds(beat.lateness_ns));
+        let period_ns = u64::try_from(self.period.as_nanos()).unwrap_or(u64::MAX);
+        self.metrics.control_slots.record(beat.lateness_ns, period_ns, beat.missed_slots);
+        self.metrics.control_lateness_window.record_slots(beat.lateness_ns, period_ns, beat.missed_slots);
         if let Some(tap) = &self.tap {
             tap(Source::Control, beat, check);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gate_hands_every_waiter_the_same_t0() {
+        let gate = Arc::new(StartGate::default());
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let gate = Arc::clone(&gate);
+                std::thread::spawn(move || gate.wait())
+            })
+            .collect();
+        let t0 = gate.open();
+        assert!(t0.is_some());
+        gate.cancel();
+        assert_eq!(gate.open(), t0, "opened once");
+        for waiter in waiters {
+            assert_eq!(waiter.join().ok().flatten(), t0);
+        }
+    }
+
+    #[test]
+    fn a_cancelled_gate_releases_its_waiters() {
+        let gate = Arc::new(StartGate::default());
+        let waiter = {
+            let gate = Arc::clone(&gate);
+            std::thread::spawn(move || gate.wait())
+        };
+        gate.cancel();
+        assert_eq!(waiter.join().ok().flatten(), None);
+        assert_eq!(gate.open(), None, "a cancelled experiment stays cancelled");
+    }
+
+    #[test]
+    fn drift_threshold_is_one_sided_and_jitter_two_sided() {
+        let mut drift = Threshold::new("drift gained", Duration::from_millis(100), true);
+        drift.observe(-200_000_000, 1);
+        assert!(!drift.above, "losing drift is no alarm");
+        drift.observe(200_000_000, 2);
+        assert!(drift.above);
+        let mut jitter = Threshold::new("jitter", Duration::from_millis(100), false);
+        jitter.observe(-200_000_000, 1);
+        assert!(jitter.above);
     }
 }

@@ -3,7 +3,10 @@
 //! One [`Metrics`] lives for the whole process: counters and histograms go
 //! on across config reloads, the info and setting gauges are replaced when
 //! an experiment starts. Heartbeats and counters write to it; the HTTP
-//! thread gathers it.
+//! thread gathers it. The per-slot lateness histograms and the counters they
+//! must agree with are a [`SlotHistogram`] each (main and control); the
+//! window summaries read a [`LatenessStore`] each, which the interval log
+//! reads too.
 
 use prometheus::core::Collector;
 use prometheus::{
@@ -11,12 +14,20 @@ use prometheus::{
     TextEncoder,
 };
 
+use std::sync::Arc;
+
 use crate::config::Config;
+use crate::lateness::{LatenessStore, WindowSummary};
+use crate::slot_histogram::{Family, SlotHistogram};
 
 const NAMESPACE: &str = "jitterd";
 
+/// The window summaries' span until an experiment sets its `record.window`.
+const DEFAULT_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Histogram buckets from 1 µs to about 67 s, doubling: a 20 µs wake-up
-/// and a 10 s starvation both land in a real bucket.
+/// and a 10 s starvation both land in a real bucket. The lateness
+/// histograms have finer ones ([`crate::slot_histogram::LATENESS_BOUNDS_NS`]).
 pub fn latency_buckets() -> Vec<f64> {
     (0..27).map(|i| 1e-6 * f64::powi(2.0, i)).collect()
 }
@@ -30,13 +41,15 @@ pub struct Metrics {
     pub heartbeat_period_seconds: Gauge,
     pub drift_threshold_seconds: Gauge,
     pub jitter_threshold_seconds: Gauge,
-    pub heartbeats_total: IntCounter,
-    pub heartbeat_missed_total: IntCounter,
-    pub heartbeat_lateness_seconds: Histogram,
+    /// `heartbeat_lateness_seconds` (every slot) with `heartbeats_total`
+    /// and `heartbeat_missed_total`.
+    pub heartbeat_slots: SlotHistogram,
     pub heartbeat_wake_lateness_seconds: Histogram,
     pub heartbeat_access_wait_seconds: Histogram,
     pub heartbeat_jitter_seconds: Histogram,
     pub heartbeat_drift_seconds: Gauge,
+    pub drift_window_seconds: Gauge,
+    pub drift_window_length_seconds: Gauge,
     pub heartbeat_last_timestamp_seconds: Gauge,
     pub consistency_checks_total: IntCounterVec,
     pub consistency_check_duration_seconds: Histogram,
@@ -45,7 +58,14 @@ pub struct Metrics {
     pub array_value: Gauge,
     pub config_reloads_total: IntCounterVec,
     pub config_last_reload_successful: IntGauge,
-    pub control_lateness_seconds: Histogram,
+    /// `control_lateness_seconds` (every slot).
+    pub control_slots: SlotHistogram,
+    /// Every slot of the main heartbeat over `record.window`, for
+    /// `heartbeat_lateness_window_seconds` and the interval log's `main` tag.
+    pub heartbeat_lateness_window: Arc<LatenessStore>,
+    /// Likewise for the control heartbeat (`control_lateness_window_seconds`, tag `control`).
+    pub control_lateness_window: Arc<LatenessStore>,
+    pub record_write_errors_total: IntCounter,
     /// Held while the experiment's description changes and while a scrape
     /// gathers, so no scrape sees the info gauge reset but not yet set, or
     /// one experiment's strategy with another's period.
@@ -90,14 +110,18 @@ impl Metrics {
                 "jitter_threshold_seconds",
                 "Configured jitter alert threshold.",
             ))?,
-            heartbeats_total: IntCounter::with_opts(opts("heartbeats_total", "Heartbeats completed."))?,
-            heartbeat_missed_total: IntCounter::with_opts(opts(
-                "heartbeat_missed_total",
-                "Heartbeat slots skipped because an earlier beat ran past them (absolute schedule).",
-            ))?,
-            heartbeat_lateness_seconds: histogram(
-                "heartbeat_lateness_seconds",
-                "Time from when a beat was due to when its check finished.",
+            heartbeat_slots: SlotHistogram::new(
+                Family {
+                    name: "jitterd_heartbeat_lateness_seconds",
+                    help: "Lateness of every heartbeat slot: a beat's time from due to check finished, and for each slot it swallowed, the time from that slot being due to the beat finishing.",
+                },
+                Some([
+                    Family { name: "jitterd_heartbeats_total", help: "Heartbeats completed." },
+                    Family {
+                        name: "jitterd_heartbeat_missed_total",
+                        help: "Heartbeat slots skipped because an earlier beat ran past them (absolute schedule).",
+                    },
+                ]),
             )?,
             heartbeat_wake_lateness_seconds: histogram(
                 "heartbeat_wake_lateness_seconds",
@@ -114,6 +138,14 @@ impl Metrics {
             heartbeat_drift_seconds: Gauge::with_opts(opts(
                 "heartbeat_drift_seconds",
                 "Accumulated jitter: last beat time minus start minus beats times period (signed).",
+            ))?,
+            drift_window_seconds: Gauge::with_opts(opts(
+                "drift_window_seconds",
+                "Drift gained within the last alerts.drift_window (signed): what the drift threshold acts on.",
+            ))?,
+            drift_window_length_seconds: Gauge::with_opts(opts(
+                "drift_window_length_seconds",
+                "Configured alerts.drift_window: how far back jitterd_drift_window_seconds looks.",
             ))?,
             heartbeat_last_timestamp_seconds: Gauge::with_opts(opts(
                 "heartbeat_last_timestamp_seconds",
@@ -144,10 +176,19 @@ impl Metrics {
                 "config_last_reload_successful",
                 "Whether the last configuration reload attempt was successful.",
             ))?,
-            control_lateness_seconds: histogram(
-                "control_lateness_seconds",
-                "Lateness of the control heartbeat, which shares nothing with the counter: the host's share of lateness.",
+            control_slots: SlotHistogram::new(
+                Family {
+                    name: "jitterd_control_lateness_seconds",
+                    help: "Lateness of every slot of the control heartbeat, which shares nothing with the counter and is offset by half a period: the host's share of lateness.",
+                },
+                None,
             )?,
+            record_write_errors_total: IntCounter::with_opts(opts(
+                "record_write_errors_total",
+                "Interval log writes that failed (record.interval_log).",
+            ))?,
+            heartbeat_lateness_window: Arc::new(LatenessStore::new(DEFAULT_WINDOW)),
+            control_lateness_window: Arc::new(LatenessStore::new(DEFAULT_WINDOW)),
             registry,
             describing: std::sync::Arc::default(),
         };
@@ -158,13 +199,13 @@ impl Metrics {
             Box::new(metrics.heartbeat_period_seconds.clone()),
             Box::new(metrics.drift_threshold_seconds.clone()),
             Box::new(metrics.jitter_threshold_seconds.clone()),
-            Box::new(metrics.heartbeats_total.clone()),
-            Box::new(metrics.heartbeat_missed_total.clone()),
-            Box::new(metrics.heartbeat_lateness_seconds.clone()),
+            Box::new(metrics.heartbeat_slots.clone()),
             Box::new(metrics.heartbeat_wake_lateness_seconds.clone()),
             Box::new(metrics.heartbeat_access_wait_seconds.clone()),
             Box::new(metrics.heartbeat_jitter_seconds.clone()),
             Box::new(metrics.heartbeat_drift_seconds.clone()),
+            Box::new(metrics.drift_window_seconds.clone()),
+            Box::new(metrics.drift_window_length_seconds.clone()),
             Box::new(metrics.heartbeat_last_timestamp_seconds.clone()),
             Box::new(metrics.consistency_checks_total.clone()),
             Box::new(metrics.consistency_check_duration_seconds.clone()),
@@ -173,7 +214,18 @@ impl Metrics {
             Box::new(metrics.array_value.clone()),
             Box::new(metrics.config_reloads_total.clone()),
             Box::new(metrics.config_last_reload_successful.clone()),
-            Box::new(metrics.control_lateness_seconds.clone()),
+            Box::new(metrics.control_slots.clone()),
+            Box::new(metrics.record_write_errors_total.clone()),
+            Box::new(WindowSummary::new(
+                "heartbeat_lateness_window_seconds",
+                "Lateness of every heartbeat slot over the last record.window: exact quantiles (HdrHistogram, 3 significant digits); count and sum since the process started.",
+                Arc::clone(&metrics.heartbeat_lateness_window),
+            )?),
+            Box::new(WindowSummary::new(
+                "control_lateness_window_seconds",
+                "Lateness of every control heartbeat slot over the last record.window: exact quantiles (HdrHistogram, 3 significant digits); count and sum since the process started.",
+                Arc::clone(&metrics.control_lateness_window),
+            )?),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ];
         for collector in collectors {
@@ -206,6 +258,14 @@ impl Metrics {
         self.drift_threshold_seconds.set(config.alerts.drift_threshold.as_secs_f64());
         self.jitter_threshold_seconds.set(config.alerts.jitter_threshold.as_secs_f64());
         self.heartbeat_drift_seconds.set(0.0);
+        self.drift_window_seconds.set(0.0);
+        self.drift_window_length_seconds.set(config.drift_window().as_secs_f64());
+        // A new experiment: the windows forget the old one (their counts and
+        // sums, and the interval log, go on) and take the configured span.
+        for store in [&self.heartbeat_lateness_window, &self.control_lateness_window] {
+            store.reset_window();
+            store.set_window(config.record.window);
+        }
     }
 
     /// The registry in the Prometheus text format.

@@ -116,6 +116,43 @@ const CASES: &[Case] = &[
     file("timer slack 2s", b"[heartbeat]\ntimer_slack = \"2s\"\n", &["heartbeat.timer_slack", "1s"]),
     file("drift threshold 0", b"[alerts]\ndrift_threshold = \"0ms\"\n", &["alerts.drift_threshold", "greater than 0"]),
     file("jitter threshold without unit", b"[alerts]\njitter_threshold = 100\n", &["alerts.jitter_threshold", "unit"]),
+    // The record section and the drift window.
+    file("record window 5s", b"[record]\nwindow = \"5s\"\n", &["record.window", "5s", "10s", "1h"]),
+    file("record window 2h", b"[record]\nwindow = \"2h\"\n", &["record.window", "2h", "10s", "1h"]),
+    file("record interval 500ms", b"[record]\ninterval = \"500ms\"\n", &["record.interval", "500ms", "1s", "1h"]),
+    file("record interval 2h", b"[record]\ninterval = \"2h\"\n", &["record.interval", "1s", "1h"]),
+    file("record window as number", b"[record]\nwindow = 60\n", &["record.window", "unit"]),
+    file(
+        "drift window under the period",
+        b"[heartbeat]\nperiod = \"1s\"\n[alerts]\ndrift_window = \"500ms\"\n",
+        &["alerts.drift_window", "500ms", "period (1s)"],
+    ),
+    file("drift window 2 days", b"[alerts]\ndrift_window = \"2d\"\n", &["alerts.drift_window", "1day"]),
+    file(
+        "interval log in a missing directory",
+        b"[record]\ninterval_log = \"/nonexistent-jitterd/lateness.hlog\"\n",
+        &["record.interval_log", "/nonexistent-jitterd/lateness.hlog", "does not exist"],
+    ),
+    file(
+        "interval log is a directory",
+        b"[record]\ninterval_log = \"/tmp\"\n",
+        &["record.interval_log", "/tmp", "directory"],
+    ),
+    file("interval log empty", b"[record]\ninterval_log = \"\"\n", &["record.interval_log", "leave the key out"]),
+    file("interval log as number", b"[record]\ninterval_log = 5\n", &["record.interval_log", "expected a string"]),
+    env("env record window 1s", "JITTERD__RECORD__WINDOW", b"1s", &["JITTERD__RECORD__WINDOW", "record.window", "10s"]),
+    env(
+        "env drift window 1ms",
+        "JITTERD__ALERTS__DRIFT_WINDOW",
+        b"1ms",
+        &["JITTERD__ALERTS__DRIFT_WINDOW", "alerts.drift_window", "period"],
+    ),
+    env(
+        "env interval log unwritable",
+        "JITTERD__RECORD__INTERVAL_LOG",
+        b"/proc/nonexistent-jitterd/x.hlog",
+        &["JITTERD__RECORD__INTERVAL_LOG", "record.interval_log", "/proc/nonexistent-jitterd/x.hlog"],
+    ),
     // Unicode and control characters in values and keys.
     file("Cyrillic a in strategy", "strategy = \"\u{430}sync\"\n".as_bytes(), &["strategy", "\u{430}sync", "async"]),
     file("escaped NUL in strategy", b"strategy = \"a\\u0000b\"\n", &["strategy", "threads-mutex"]),
@@ -290,7 +327,13 @@ fn every_bad_input_gets_its_exit_code_and_a_message_naming_it() {
 fn the_daemon_refuses_what_check_config_refuses() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("jitterd.toml");
-    for text in ["[counter]\nsize = 1.5\n", "", "[heartbeat]\nperiod = \"100000000000h\"\n"] {
+    for text in [
+        "[counter]\nsize = 1.5\n",
+        "",
+        "[heartbeat]\nperiod = \"100000000000h\"\n",
+        "[record]\ninterval_log = \"/nonexistent-jitterd/lateness.hlog\"\n",
+        "[record]\nwindow = \"5s\"\n",
+    ] {
         std::fs::write(&config, text).expect("write");
         let argv =
             vec!["--config.file".into(), config.clone().into(), "--web.listen-address".into(), "127.0.0.1:0".into()];
@@ -317,6 +360,8 @@ fn every_key_misspelled_once() {
     }
     keys.push((Some("heartbeat".into()), "timer_slack".into(), toml::Value::String("1ns".into())));
     keys.push((Some("heartbeat".into()), "priority".into(), toml::Value::Integer(50)));
+    keys.push((Some("record".into()), "interval_log".into(), toml::Value::String("/tmp/x.hlog".into())));
+    keys.push((Some("alerts".into()), "drift_window".into(), toml::Value::String("10m".into())));
     assert!(keys.len() >= 13, "{keys:?}");
 
     let mut problems = Vec::new();
@@ -393,6 +438,7 @@ fn key() -> impl Strategy<Value = (String, String)> {
         Just("alerts"),
         Just("web"),
         Just("log"),
+        Just("record"),
         Just("bogus"),
         Just(""),
     ];
@@ -404,7 +450,11 @@ fn key() -> impl Strategy<Value = (String, String)> {
         Just("priority"),
         Just("control"),
         Just("drift_threshold"),
+        Just("drift_window"),
         Just("jitter_threshold"),
+        Just("window"),
+        Just("interval"),
+        Just("interval_log"),
         Just("telemetry_path"),
         Just("level"),
         Just("format"),
@@ -452,6 +502,8 @@ fn env_var() -> impl Strategy<Value = (String, String)> {
         Just("JITTERD__STRATEGY"),
         Just("JITTERD__LOG__LEVEL"),
         Just("JITTERD__WEB__TELEMETRY_PATH"),
+        Just("JITTERD__RECORD__WINDOW"),
+        Just("JITTERD__ALERTS__DRIFT_WINDOW"),
         Just("JITTERD__HEARTBEAT"),
         Just("JITTERD__X__Y__Z"),
         Just("JITTERD__"),

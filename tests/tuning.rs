@@ -60,6 +60,10 @@ fn async_heartbeat_shares_its_thread_so_priority_is_refused_with_a_warning() {
     let runtime = &daemon.threads_named("jitterd-async")[0];
     assert_eq!(field(runtime, "sched", "policy"), "0", "the runtime thread also runs the counter");
     assert_eq!(timer_slack_ns(runtime), "1");
+    // The control heartbeat runs at the main one's priority, not above it.
+    let control = &daemon.threads_named("jitterd-control")[0];
+    assert_eq!(field(control, "sched", "policy"), "0", "control at the main heartbeat's priority");
+    assert_eq!(timer_slack_ns(control), "1");
     assert!(daemon.log_line("heartbeat.priority is not applied").is_some(), "{:?}", daemon.stderr_lines());
 }
 

@@ -5,14 +5,17 @@
 //! over also goes into HDR histograms (three significant digits: every
 //! percentile is within 0.1 % of the exact value, at any scale, in constant
 //! memory) and into a [`Series`] for the charts, which keeps at most
-//! [`MAX_POINTS`] points however long the run.
+//! [`MAX_POINTS`] points however long the run. Lateness counts every slot,
+//! as the daemon's histograms do: a beat that swallowed missed slots adds
+//! each one's `lateness − j·period` ([`record_slots`]), so a stall weighs in
+//! the percentiles as much as the time it took.
 
 use hdrhistogram::Histogram;
 
 use crate::array::Check;
 use crate::experiment::Strategy;
 use crate::heartbeat::Source;
-use crate::measure::Beat;
+use crate::measure::{Beat, missed_slot_runs};
 
 /// Chart points kept per strategy; beyond that neighbours are merged.
 pub const MAX_POINTS: usize = 2000;
@@ -80,6 +83,20 @@ fn histogram() -> Histogram<u64> {
     }
 }
 
+/// Records a beat's lateness and that of each slot it swallowed (see
+/// [`missed_slot_runs`]): HdrHistogram's `record_correct`, exact for the
+/// absolute schedule, and one `record_n` per HDR bucket touched rather than
+/// one per slot.
+pub fn record_slots(histogram: &mut Histogram<u64>, lateness_ns: u64, period_ns: u64, missed: u64) {
+    histogram.saturating_record(lateness_ns);
+    let floor = |value: u64| histogram.lowest_equivalent(value.min(histogram.high()));
+    let runs: Vec<(u64, u64)> = missed_slot_runs(lateness_ns, period_ns, missed, floor).collect();
+    for (value, slots) in runs {
+        // Values above the histogram's range are clamped, as saturating_record does.
+        let _ = histogram.record_n(value.min(histogram.high()), slots);
+    }
+}
+
 /// Everything kept of one strategy's beats; fed by the tap.
 #[derive(Debug, Clone)]
 pub struct BeatLog {
@@ -89,11 +106,14 @@ pub struct BeatLog {
     inconsistent_checks: u64,
     max_lateness_ns: u64,
     last_drift_ns: i64,
+    /// Every slot's lateness: beats and missed slots.
     lateness: Histogram<u64>,
     wake_lateness: Histogram<u64>,
     access_wait: Histogram<u64>,
     check_duration: Histogram<u64>,
     jitter: Histogram<u64>,
+    control_beats: u64,
+    /// Every slot of the control heartbeat.
     control_lateness: Histogram<u64>,
     series: Series,
 }
@@ -112,6 +132,7 @@ impl BeatLog {
             access_wait: histogram(),
             check_duration: histogram(),
             jitter: histogram(),
+            control_beats: 0,
             control_lateness: histogram(),
             series: Series::new(MAX_POINTS),
         }
@@ -119,7 +140,8 @@ impl BeatLog {
 
     pub fn record(&mut self, source: Source, beat: &Beat, check: Check) {
         if source == Source::Control {
-            self.control_lateness.saturating_record(beat.lateness_ns);
+            record_slots(&mut self.control_lateness, beat.lateness_ns, self.period_ns, beat.missed_slots);
+            self.control_beats += 1;
             return;
         }
         self.beats += 1;
@@ -127,7 +149,7 @@ impl BeatLog {
         self.inconsistent_checks += u64::from(!check.is_consistent());
         self.max_lateness_ns = self.max_lateness_ns.max(beat.lateness_ns);
         self.last_drift_ns = beat.drift_ns;
-        self.lateness.saturating_record(beat.lateness_ns);
+        record_slots(&mut self.lateness, beat.lateness_ns, self.period_ns, beat.missed_slots);
         self.wake_lateness.saturating_record(beat.wake_lateness_ns);
         self.access_wait.saturating_record(beat.access_wait_ns);
         self.check_duration.saturating_record(beat.check_duration_ns);
@@ -157,6 +179,7 @@ impl BeatLog {
             lateness_p99_ns: quantile(&self.lateness, 0.99),
             lateness_max_ns: (self.beats > 0).then_some(self.max_lateness_ns),
             lateness_mean_ns: (self.beats > 0).then(|| self.lateness.mean()),
+            lateness_slots: self.lateness.len(),
             wake_lateness_p50_ns: quantile(&self.wake_lateness, 0.5),
             wake_lateness_p99_ns: quantile(&self.wake_lateness, 0.99),
             access_wait_p50_ns: quantile(&self.access_wait, 0.5),
@@ -166,7 +189,8 @@ impl BeatLog {
             final_drift_ns: (self.beats > 0).then_some(self.last_drift_ns),
             counter_passes,
             passes_per_second: rate(counter_passes, elapsed_ns),
-            control_beats: self.control_lateness.len(),
+            control_beats: self.control_beats,
+            control_slots: self.control_lateness.len(),
             control_lateness_p50_ns: quantile(&self.control_lateness, 0.5),
             control_lateness_p99_ns: quantile(&self.control_lateness, 0.99),
             series: self.series.points().to_vec(),
@@ -204,6 +228,8 @@ pub struct Figures {
     pub beats: u64,
     pub missed_slots: u64,
     pub inconsistent_checks: u64,
+    /// Every slot's lateness counts in the lateness figures: beats plus missed slots.
+    pub lateness_slots: u64,
     pub lateness_p50_ns: Option<u64>,
     pub lateness_p99_ns: Option<u64>,
     pub lateness_max_ns: Option<u64>,
@@ -219,6 +245,8 @@ pub struct Figures {
     pub counter_passes: u64,
     pub passes_per_second: Option<f64>,
     pub control_beats: u64,
+    /// Control beats plus the control's missed slots.
+    pub control_slots: u64,
     pub control_lateness_p50_ns: Option<u64>,
     pub control_lateness_p99_ns: Option<u64>,
     pub series: Vec<Point>,
@@ -299,6 +327,48 @@ mod tests {
         let cdf = &f.lateness_cdf;
         assert!(cdf.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 < w[1].1));
         assert!(near(cdf.last().map(|p| p.0), 100_000));
+    }
+
+    #[test]
+    fn a_stall_weighs_in_the_percentiles() {
+        // 10 ms period: 99 punctual beats, then one 995 ms late that skipped 99 slots.
+        let mut scheduler = Scheduler::new(Schedule::Absolute, Duration::from_millis(10), MonoTime(0));
+        let mut log = BeatLog::new(10 * MS);
+        for k in 1..=100u64 {
+            let due = scheduler.due().0;
+            let done = if k == 100 { due + 995 * MS } else { due + 50_000 };
+            let beat = scheduler.complete(BeatTimes {
+                scheduled: MonoTime(due),
+                woke: MonoTime(done),
+                accessed: MonoTime(done),
+                done: MonoTime(done),
+            });
+            log.record(Source::Main, &beat, Check { value: k, mismatched_elements: 0 });
+        }
+        let f = log.figures(Strategy::Async, 2_000 * MS, 1, true);
+        assert_eq!((f.beats, f.missed_slots, f.lateness_slots), (100, 99, 199));
+        // Per beat, p99 would be 50 µs; per slot, the top 1 % are the stall's.
+        let p99 = f.lateness_p99_ns.unwrap_or(0);
+        assert!(p99 >= 970 * MS, "{p99}");
+        // The 99 punctual beats are under half of the 199 slots: the median is
+        // the stall's least late slot, 5 ms.
+        assert_eq!(f.lateness_p50_ns.map(|v| v / MS), Some(5));
+        // Slot by slot with record_correct's idea, the same histogram.
+        let mut naive = histogram();
+        naive.saturating_record(995 * MS);
+        for j in 1..=99 {
+            naive.saturating_record(995 * MS - j * 10 * MS);
+        }
+        let mut runs = histogram();
+        record_slots(&mut runs, 995 * MS, 10 * MS, 99);
+        assert_eq!(runs, naive);
+    }
+
+    #[test]
+    fn record_slots_clamps_what_the_histogram_cannot_hold() {
+        let mut h = histogram();
+        record_slots(&mut h, u64::MAX, HISTOGRAM_MAX_NS, 3);
+        assert_eq!(h.len(), 4);
     }
 
     #[test]

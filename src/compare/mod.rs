@@ -27,7 +27,7 @@ use anyhow::Context as _;
 use parking_lot::Mutex;
 use serde::Serialize;
 
-pub use beats::{BeatLog, Figures, Point};
+pub use beats::{BeatLog, Figures, Point, record_slots};
 pub use progress::Progress;
 
 use crate::cli::{CompareArgs, CompareFormat};
@@ -293,7 +293,7 @@ fn run_one(
             break;
         }
         std::thread::sleep((deadline - now).min(Duration::from_millis(100)));
-        progress.tick(Duration::from_nanos(MonoTime::now().since(started)), metrics.heartbeats_total.get());
+        progress.tick(Duration::from_nanos(MonoTime::now().since(started)), metrics.heartbeat_slots.beats());
     }
     let elapsed_ns = MonoTime::now().since(started);
     experiment.stop();

@@ -106,7 +106,7 @@ pub fn html(comparison: &Comparison) -> String {
         &mut page,
         FIGURES[2],
         "Lateness distribution",
-        "The share of beats at most this late: the further left and the steeper, the better; the tail on the right is what a lock costs.",
+        "The share of slots (beats and the slots they missed) at most this late: the further left and the steeper, the better; the tail on the right is what a lock costs.",
         &cdf.svg("lateness distribution"),
     );
     let bars: Vec<Bar> = comparison

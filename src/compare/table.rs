@@ -79,6 +79,13 @@ pub const COLUMNS: &[Column] = &[
         value: |f| Value::Count(f.inconsistent_checks),
     },
     Column {
+        short: "slots",
+        header: "lateness slots (beats + missed)",
+        json: "lateness_slots",
+        in_table: false,
+        value: |f| Value::Count(f.lateness_slots),
+    },
+    Column {
         short: "late p50",
         header: "lateness p50",
         json: "lateness_p50_seconds",
@@ -175,6 +182,13 @@ pub const COLUMNS: &[Column] = &[
         json: "control_beats",
         in_table: false,
         value: |f| Value::Count(f.control_beats),
+    },
+    Column {
+        short: "ctrl slots",
+        header: "control slots (beats + missed)",
+        json: "control_slots",
+        in_table: false,
+        value: |f| Value::Count(f.control_slots),
     },
     Column {
         short: "ctrl p50",

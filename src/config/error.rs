@@ -41,6 +41,12 @@ fn printable(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 impl ConfigError {
+    /// An error blamed on `key`, naming the layer that set it: for checks
+    /// made outside loading, such as opening `record.interval_log`.
+    pub fn at_key(key: &str, sources: &Sources, message: impl Into<String>) -> ConfigError {
+        ConfigError::new(Some(key), origin_of(key, sources), message)
+    }
+
     pub(super) fn new(key: Option<&str>, origin: Option<String>, message: impl Into<String>) -> Self {
         ConfigError { key: key.map(str::to_owned), origin, message: message.into() }
     }

@@ -72,8 +72,13 @@ pub(super) const FILE_KEY_TYPES: &[(&str, &str)] = &[
     ("heartbeat.timer_slack", "string"),
     ("heartbeat.priority", "integer"),
     ("heartbeat.control", "boolean"),
+    ("record", "table"),
+    ("record.window", "string"),
+    ("record.interval_log", "string"),
+    ("record.interval", "string"),
     ("alerts", "table"),
     ("alerts.drift_threshold", "string"),
+    ("alerts.drift_window", "string"),
     ("alerts.jitter_threshold", "string"),
     ("web", "table"),
     ("web.listen_address", "string"),
@@ -100,7 +105,11 @@ pub(super) fn check_file_types(table: &toml::Table, path: &Path) -> Result<(), C
             continue;
         }
         // Durations are strings; a bare number gets the message that says so.
-        if *expected == "string" && matches!(value, toml::Value::Integer(_) | toml::Value::Float(_)) {
+        // A number is never a path, though: `interval_log = 5` is a typo.
+        if *expected == "string"
+            && *key != "record.interval_log"
+            && matches!(value, toml::Value::Integer(_) | toml::Value::Float(_))
+        {
             continue;
         }
         let shown = match value {

@@ -21,12 +21,14 @@ pub use duration_text::parse as parse_duration;
 mod env;
 mod error;
 mod file;
+mod record;
 
 use env::{env_key, typed_env_value};
 pub use error::ConfigError;
 use error::{describe, one_line, origin_of};
 pub use file::MAX_CONFIG_FILE_BYTES;
 use file::{check_file_types, read_config_file};
+pub use record::{DEFAULT_DRIFT_WINDOW, MAX_DRIFT_WINDOW, RECORD_INTERVAL_RANGE, RECORD_WINDOW_RANGE};
 
 /// The default configuration, verbatim; `print-default-config` prints it.
 pub const DEFAULT_TOML: &str = include_str!("../../config/jitterd.toml");
@@ -43,6 +45,7 @@ pub struct Config {
     pub strategy: Strategy,
     pub counter: CounterConfig,
     pub heartbeat: HeartbeatConfig,
+    pub record: RecordConfig,
     pub alerts: AlertsConfig,
     pub web: WebConfig,
     pub log: LogConfig,
@@ -67,11 +70,31 @@ pub struct HeartbeatConfig {
     pub control: bool,
 }
 
+/// What is kept of every slot's lateness beyond the histograms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordConfig {
+    /// The sliding span of the window summaries' quantiles.
+    #[serde(with = "duration_text")]
+    pub window: Duration,
+    /// Where the HdrHistogram interval log is appended; unset means none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_log: Option<PathBuf>,
+    /// How much time each interval log line covers.
+    #[serde(with = "duration_text")]
+    pub interval: Duration,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertsConfig {
+    /// Drift gained within `drift_window` above which the daemon warns.
     #[serde(with = "duration_text")]
     pub drift_threshold: Duration,
+    /// How far back drift gained looks; left out, [`DEFAULT_DRIFT_WINDOW`]
+    /// or the period if longer. Read it with [`Config::drift_window`].
+    #[serde(default, with = "duration_text::option", skip_serializing_if = "Option::is_none")]
+    pub drift_window: Option<Duration>,
     #[serde(with = "duration_text")]
     pub jitter_threshold: Duration,
 }
@@ -216,6 +239,7 @@ impl Config {
                 format!("{priority} is out of range: SCHED_FIFO priorities are 1 to 99"),
             ));
         }
+        self.validate_record(&fail)?;
         for (key, value) in [
             ("alerts.drift_threshold", self.alerts.drift_threshold),
             ("alerts.jitter_threshold", self.alerts.jitter_threshold),
@@ -311,7 +335,12 @@ mod tests {
     #[test]
     fn every_key_has_a_file_type() {
         let default: toml::Table = toml::from_str(DEFAULT_TOML).expect("default is TOML");
-        let mut keys: Vec<String> = vec!["heartbeat.timer_slack".into(), "heartbeat.priority".into()];
+        let mut keys: Vec<String> = vec![
+            "heartbeat.timer_slack".into(),
+            "heartbeat.priority".into(),
+            "record.interval_log".into(),
+            "alerts.drift_window".into(),
+        ];
         for (name, value) in &default {
             keys.push(name.clone());
             if let Some(section) = value.as_table() {

@@ -22,12 +22,12 @@ pub fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
         tokio::runtime::Builder::new_current_thread().enable_io().build().context("cannot start the tokio runtime")?;
     let stop = setup.stop.clone();
     let passes = setup.metrics.array_passes_total.clone();
-    let scheduler = setup.scheduler();
-    let mut recorder = setup.recorder();
+    let heartbeat = setup.main_heartbeat();
     let tuning = setup.tuning();
     let worker = spawn("jitterd-async", move || {
         // This thread runs only the heartbeat task: slack and priority apply.
         tuning.apply();
+        let (scheduler, mut recorder) = heartbeat.ready()?;
         runtime.block_on(async {
             let counter_values = Arc::clone(&values);
             let counter_stop = stop.clone();

@@ -27,12 +27,12 @@ pub fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
         tokio::runtime::Builder::new_current_thread().enable_io().build().context("cannot start the tokio runtime")?;
     let stop = setup.stop.clone();
     let passes = setup.metrics.array_passes_total.clone();
-    let scheduler = setup.scheduler();
-    let mut recorder = setup.recorder();
+    let heartbeat = setup.main_heartbeat();
     let tuning = setup.tuning();
     let worker = spawn("jitterd-async", move || {
         // Slack only: priority would also apply to the counter on this thread.
         super::Tuning { priority: None, ..tuning }.apply();
+        let (scheduler, mut recorder) = heartbeat.ready()?;
         let values = Rc::new(RefCell::new(values));
         let local = tokio::task::LocalSet::new();
         local.block_on(&runtime, async {

@@ -4,7 +4,9 @@
 //! hands its heartbeat a [`Probe`](crate::heartbeat::Probe). Everything they
 //! share (threads, tuning, the heartbeat loop, recording, the control
 //! heartbeat) is in [`Setup`] and [`Experiment`], so a strategy file holds
-//! only what makes it different.
+//! only what makes it different. t0 is taken by [`Experiment::start`] once
+//! the strategy has built its array and started its threads; the heartbeats
+//! wait for it at a [`StartGate`].
 
 mod async_blocking;
 mod async_tasks;
@@ -19,11 +21,10 @@ use std::thread::JoinHandle;
 
 use anyhow::Context as _;
 
-use crate::clock::MonoTime;
 use crate::config::Config;
 use crate::experiment::Strategy;
-use crate::heartbeat::{self, ControlRecorder, Liveness, NoProbe, Probe, Recorder, Summary, Tap};
-use crate::measure::Scheduler;
+use crate::heartbeat::{self, ControlRecorder, Liveness, NoProbe, Probe, Recorder, StartGate, Summary, Tap};
+use crate::measure::{Scheduler, control_origin};
 use crate::metrics::Metrics;
 use crate::timer::Stop;
 
@@ -33,8 +34,29 @@ pub struct Setup {
     pub metrics: Metrics,
     pub liveness: Arc<Liveness>,
     pub stop: Stop,
-    t0: MonoTime,
+    gate: Arc<StartGate>,
     tap: Option<Tap>,
+}
+
+/// What the main heartbeat needs before its first beat; moved into its thread.
+struct MainHeartbeat {
+    gate: Arc<StartGate>,
+    config: Config,
+    metrics: Metrics,
+    liveness: Arc<Liveness>,
+    tap: Option<Tap>,
+}
+
+impl MainHeartbeat {
+    /// Waits for t0, then builds the schedule and the sink; `None` if the
+    /// experiment was called off before it started.
+    fn ready(self) -> Option<(Scheduler, Recorder)> {
+        let t0 = self.gate.wait()?;
+        let heartbeat = &self.config.heartbeat;
+        let scheduler = Scheduler::new(heartbeat.schedule, heartbeat.period, t0);
+        let recorder = Recorder::new(&self.config, self.metrics, self.liveness, t0).tapped(self.tap);
+        Some((scheduler, recorder))
+    }
 }
 
 /// A thread of the experiment; heartbeats return their summary.
@@ -45,12 +67,15 @@ impl Setup {
         usize::try_from(self.config.counter.size).context("counter.size does not fit this platform")
     }
 
-    fn scheduler(&self) -> Scheduler {
-        Scheduler::new(self.config.heartbeat.schedule, self.config.heartbeat.period, self.t0)
-    }
-
-    fn recorder(&self) -> Recorder {
-        Recorder::new(&self.config, self.metrics.clone(), Arc::clone(&self.liveness)).tapped(self.tap.clone())
+    /// The main heartbeat, to be started once t0 is known.
+    fn main_heartbeat(&self) -> MainHeartbeat {
+        MainHeartbeat {
+            gate: Arc::clone(&self.gate),
+            config: self.config.clone(),
+            metrics: self.metrics.clone(),
+            liveness: Arc::clone(&self.liveness),
+            tap: self.tap.clone(),
+        }
     }
 
     /// How heartbeat threads are tuned.
@@ -73,12 +98,12 @@ impl Setup {
 
     /// Starts the heartbeat on a thread of its own with this probe.
     fn spawn_heartbeat(&self, mut probe: impl Probe + Send + 'static) -> anyhow::Result<Worker> {
-        let scheduler = self.scheduler();
-        let mut recorder = self.recorder();
+        let heartbeat = self.main_heartbeat();
         let stop = self.stop.clone();
         let tuning = self.tuning();
         spawn("jitterd-heartbeat", move || {
             tuning.apply();
+            let (scheduler, mut recorder) = heartbeat.ready()?;
             if let Err(err) = heartbeat::run_blocking(scheduler, &stop, &mut probe, &mut recorder) {
                 tracing::error!("heartbeat stopped: {err}");
             }
@@ -105,6 +130,8 @@ impl Tuning {
 
 /// Runs the heartbeat as a task on the current runtime until the stop; a
 /// timer that fails stops the whole experiment rather than leave it blind.
+/// The caller waits for t0 first ([`MainHeartbeat::ready`]), before entering
+/// the runtime: nothing blocks inside it.
 async fn heartbeat_task(scheduler: Scheduler, stop: &Stop, probe: &mut impl Probe, recorder: &mut Recorder) {
     let result = match crate::timer::DeadlineTimer::new().and_then(|t| t.into_async(stop)) {
         Ok(timer) => heartbeat::run_async(scheduler, timer, probe, recorder).await,
@@ -123,6 +150,7 @@ fn spawn(name: &str, body: impl FnOnce() -> Option<Summary> + Send + 'static) ->
 /// A running experiment: its threads and the signal that stops them.
 pub struct Experiment {
     stop: Option<Stop>,
+    gate: Arc<StartGate>,
     workers: Vec<Worker>,
     liveness: Arc<Liveness>,
 }
@@ -146,18 +174,21 @@ impl Experiment {
             metrics: metrics.clone(),
             liveness: Arc::clone(liveness),
             stop: Stop::new().context("cannot create the stop eventfd")?,
-            t0: MonoTime::now(),
+            gate: Arc::default(),
             tap,
         };
         if config.heartbeat.priority.is_some() && config.strategy.heartbeat_shares_thread() {
             tracing::warn!(
                 strategy = %config.strategy,
-                "heartbeat.priority is not applied: this strategy's heartbeat shares its thread with the counter, which SCHED_FIFO would let monopolise a core"
+                "heartbeat.priority is not applied: this strategy's heartbeat shares its thread with the counter, which SCHED_FIFO would let monopolise a core (nor to the control heartbeat, which runs at the main one's priority)"
             );
         }
-        liveness.started(config.heartbeat.period);
-        let mut experiment =
-            Experiment { stop: Some(setup.stop.clone()), workers: Vec::new(), liveness: Arc::clone(liveness) };
+        let mut experiment = Experiment {
+            stop: Some(setup.stop.clone()),
+            gate: Arc::clone(&setup.gate),
+            workers: Vec::new(),
+            liveness: Arc::clone(liveness),
+        };
         let started = match config.strategy {
             Strategy::ThreadsUnsync => threads_unsync::start(&setup),
             Strategy::ThreadsMutex => threads_mutex::start(&setup, false),
@@ -178,11 +209,21 @@ impl Experiment {
         }
         if config.heartbeat.control {
             let stop = setup.stop.clone();
-            let scheduler = setup.scheduler();
-            let mut recorder = ControlRecorder { metrics: metrics.clone(), tap: setup.tap.clone() };
-            let tuning = setup.tuning();
+            let gate = Arc::clone(&setup.gate);
+            let (schedule, period) = (config.heartbeat.schedule, config.heartbeat.period);
+            let mut recorder = ControlRecorder { metrics: metrics.clone(), period, tap: setup.tap.clone() };
+            // The same tuning as the main heartbeat gets: no priority where
+            // the main one shares its thread with the counter and cannot have it.
+            let tuning = if config.strategy.heartbeat_shares_thread() {
+                Tuning { priority: None, ..setup.tuning() }
+            } else {
+                setup.tuning()
+            };
             let control = spawn("jitterd-control", move || {
                 tuning.apply();
+                // Its grid is offset by half a period, so the two heartbeats
+                // never contend for a core on the same tick.
+                let scheduler = Scheduler::new(schedule, period, control_origin(gate.wait()?, period));
                 if let Err(err) = heartbeat::run_blocking(scheduler, &stop, &mut NoProbe, &mut recorder) {
                     tracing::error!("control heartbeat stopped: {err}");
                 }
@@ -196,12 +237,18 @@ impl Experiment {
                 }
             }
         }
+        // Ready: the array exists, the counter and the heartbeats run. Set-up
+        // time is behind us, so it never shows as lateness or drift.
+        if let Some(t0) = setup.gate.open() {
+            tracing::debug!(t0_ns = t0.0, "experiment ready, t0 taken");
+        }
+        liveness.started(config.heartbeat.period);
         Ok(experiment)
     }
 
     /// An experiment that runs nothing: a placeholder while one is replaced.
     pub fn idle() -> Experiment {
-        Experiment { stop: None, workers: Vec::new(), liveness: Arc::new(Liveness::default()) }
+        Experiment { stop: None, gate: Arc::default(), workers: Vec::new(), liveness: Arc::new(Liveness::default()) }
     }
 
     /// Stops every thread, waits for them and returns the heartbeat's totals.
@@ -209,6 +256,8 @@ impl Experiment {
         if let Some(stop) = &self.stop {
             stop.trigger();
         }
+        // Heartbeats still waiting for t0 (a start that failed) give up.
+        self.gate.cancel();
         self.liveness.stopped();
         let mut summary = Summary::default();
         for worker in self.workers {

@@ -1,0 +1,262 @@
+//! The HdrHistogram interval log (`record.interval_log`), written off the
+//! heartbeat's thread.
+//!
+//! [`IntervalLog::spawn`] starts a writer thread that lives for the process.
+//! Every `record.interval` it takes what each [`LatenessStore`] recorded
+//! since its last visit and appends one line per tag (`main`, `control`) to
+//! the log; the heartbeat only ever meets it on the store's short mutex. A
+//! write that fails (disk full, directory gone) is counted in
+//! `write_errors` and logged once until writing works again; what it would
+//! have written is carried into the next line that succeeds, so nothing
+//! recorded is dropped, only written later as one longer interval. A reload
+//! [reconfigures](IntervalLog::reconfigure) the thread: it writes the partial
+//! interval where it was going, then goes on with the new path or interval.
+
+mod format;
+mod target;
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use hdrhistogram::serialization::V2DeflateSerializer;
+use prometheus::IntCounter;
+
+use crate::lateness::{IntervalHistogram, LatenessStore};
+use target::{LogFile, Section};
+
+/// The config key, for messages.
+const KEY: &str = "record.interval_log";
+
+/// How long [`IntervalLog::stop`] waits for the last write (a hung file
+/// system must not hang the daemon's stop).
+const STOP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Nice value of the writer thread: it yields to the experiment, as the HTTP thread does.
+const WRITER_NICE: i32 = 10;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSettings {
+    pub path: PathBuf,
+    pub interval: Duration,
+}
+
+/// The handle to the writer thread.
+pub struct IntervalLog {
+    commands: Sender<Command>,
+    thread: Option<JoinHandle<()>>,
+}
+
+enum Command {
+    Reconfigure(LogSettings),
+    Stop,
+}
+
+impl IntervalLog {
+    /// Can this path be appended to (created if missing)? The error names
+    /// the path and the OS error.
+    pub fn check_writable(path: &Path) -> Result<(), String> {
+        target::open_append(path)
+            .map(drop)
+            .map_err(|err| format!("cannot open {} for appending: {err}", path.display()))
+    }
+
+    /// Opens the log and starts the writer. What the stores recorded before
+    /// now is not the log's: the first interval starts here, so spawn it
+    /// before the experiment starts.
+    pub fn spawn(
+        settings: LogSettings,
+        sources: Vec<(&'static str, Arc<LatenessStore>)>,
+        write_errors: IntCounter,
+    ) -> std::io::Result<IntervalLog> {
+        let mut file = LogFile::new(settings.path.clone());
+        file.prepare()?;
+        for (_, store) in &sources {
+            drop(store.take_interval());
+        }
+        let writer = Writer {
+            file,
+            interval: usable(settings.interval),
+            sources,
+            pending: Vec::new(),
+            start_time: SystemTime::now(),
+            section_base: SystemTime::now(),
+            serializer: V2DeflateSerializer::new(),
+            write_errors,
+            failing: false,
+        };
+        let (commands, received) = mpsc::channel();
+        // The thread logs where its creator logs (the global subscriber in the daemon).
+        let dispatch = tracing::dispatcher::get_default(|dispatch| dispatch.clone());
+        let thread = std::thread::Builder::new()
+            .name("interval-log".into())
+            .spawn(move || tracing::dispatcher::with_default(&dispatch, || writer.run(received)))?;
+        tracing::info!(
+            path = %settings.path.display(),
+            interval = ?settings.interval,
+            "{KEY}: appending the lateness histograms every interval"
+        );
+        Ok(IntervalLog { commands, thread: Some(thread) })
+    }
+
+    /// On a reload: writes the partial interval, then goes on with these
+    /// settings (the same or not). Nothing recorded is lost. Returns at once.
+    pub fn reconfigure(&self, settings: LogSettings) {
+        // The thread only ends after `stop`, which consumes `self`.
+        let _ = self.commands.send(Command::Reconfigure(settings));
+    }
+
+    /// Writes the last partial interval, then ends the thread; waits at most
+    /// [`STOP_TIMEOUT`] for that.
+    pub fn stop(mut self) {
+        self.finish();
+    }
+
+    fn finish(&mut self) {
+        let Some(thread) = self.thread.take() else { return };
+        let _ = self.commands.send(Command::Stop);
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while !thread.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if thread.is_finished() {
+            let _ = thread.join();
+        } else {
+            tracing::warn!(
+                "{KEY}: the last interval is still being written after {STOP_TIMEOUT:?}; not waiting for it"
+            );
+        }
+    }
+}
+
+impl Drop for IntervalLog {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// An interval of zero would spin.
+fn usable(interval: Duration) -> Duration {
+    interval.max(Duration::from_millis(1))
+}
+
+struct Writer {
+    file: LogFile,
+    interval: Duration,
+    sources: Vec<(&'static str, Arc<LatenessStore>)>,
+    /// Taken from the stores but not written yet, one per source (empty
+    /// when everything is written).
+    pending: Vec<IntervalHistogram>,
+    /// When this log began: every section's StartTime.
+    start_time: SystemTime,
+    /// The current section's BaseTime.
+    section_base: SystemTime,
+    serializer: V2DeflateSerializer,
+    write_errors: IntCounter,
+    failing: bool,
+}
+
+impl Writer {
+    fn run(mut self, commands: Receiver<Command>) {
+        lower_priority();
+        let mut deadline = Instant::now() + self.interval;
+        loop {
+            match commands.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Err(RecvTimeoutError::Timeout) => {
+                    self.cut();
+                    deadline += self.interval;
+                    let now = Instant::now();
+                    if deadline <= now {
+                        // A write outlasted the interval: the next one is whole rather than a burst of short ones.
+                        deadline = now + self.interval;
+                    }
+                }
+                Ok(Command::Reconfigure(settings)) => {
+                    self.cut();
+                    if settings.path != self.file.path() {
+                        tracing::info!(from = %self.file.path().display(), to = %settings.path.display(), "{KEY}: now appending to another file");
+                        self.file = LogFile::new(settings.path);
+                    }
+                    self.interval = usable(settings.interval);
+                    deadline = Instant::now() + self.interval;
+                }
+                Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => {
+                    self.cut();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Takes each store's interval and writes it, with whatever an earlier
+    /// failure left pending.
+    fn cut(&mut self) {
+        let taken = self.sources.iter().map(|(_, store)| store.take_interval());
+        if self.pending.is_empty() {
+            self.pending = taken.collect();
+        } else {
+            for (pending, interval) in self.pending.iter_mut().zip(taken) {
+                // Same layout: cannot fail.
+                let _ = pending.histogram.add(&interval.histogram);
+                pending.end = interval.end;
+            }
+        }
+        match self.write_pending() {
+            Ok(()) => {
+                self.pending.clear();
+                if self.failing {
+                    self.failing = false;
+                    tracing::info!(
+                        "{KEY}: writing {} works again; what the failed writes held is in this line",
+                        self.file.path().display()
+                    );
+                }
+            }
+            Err(err) => {
+                self.write_errors.inc();
+                if !self.failing {
+                    self.failing = true;
+                    tracing::warn!(
+                        "{KEY}: cannot write {}: {err}; the lateness recorded meanwhile is kept and written once writing works again",
+                        self.file.path().display()
+                    );
+                }
+            }
+        }
+    }
+
+    fn write_pending(&mut self) -> std::io::Result<()> {
+        let section = self.file.prepare()?;
+        let mut text = Vec::new();
+        let base = match section {
+            Section::Continues => self.section_base,
+            Section::New { torn_tail } => {
+                if torn_tail {
+                    text.push(b'\n');
+                }
+                let base = self.pending.iter().map(|interval| interval.start).min().unwrap_or_else(SystemTime::now);
+                text.extend(format::header(self.start_time.min(base), base));
+                base
+            }
+        };
+        let tagged: Vec<(&str, &IntervalHistogram)> =
+            self.sources.iter().map(|(tag, _)| *tag).zip(self.pending.iter()).collect();
+        text.extend(format::lines(&tagged, base, &mut self.serializer)?);
+        self.file.append(&text)?;
+        self.section_base = base;
+        Ok(())
+    }
+}
+
+/// Lowers this thread's CPU priority, as the HTTP thread does for itself.
+fn lower_priority() {
+    // SAFETY: gettid(2) and setpriority(2) on the calling thread; no memory is passed.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, WRITER_NICE) };
+    if rc != 0 {
+        tracing::debug!("cannot lower the interval log thread's priority: {}", std::io::Error::last_os_error());
+    }
+}

@@ -1,0 +1,286 @@
+//! Every slot's lateness, kept for the window summaries and the interval log.
+//!
+//! One [`LatenessStore`] per heartbeat (main and control) lives for the whole
+//! process, shared as an `Arc`. The heartbeat records each beat with the
+//! slots it swallowed ([`LatenessStore::record_slots`]) under a short mutex;
+//! a scrape reads the sliding window ([`LatenessStore::window_snapshot`],
+//! exported as a Prometheus summary by [`WindowSummary`]); the interval log
+//! takes what was recorded since its last visit
+//! ([`LatenessStore::take_interval`]).
+//!
+//! Values are nanoseconds in HdrHistograms with 3 significant digits from
+//! 1 ns to 1 h; anything later is recorded as 1 h (the summary's `_sum` still
+//! adds the true value). Counts are `u64`, so no bucket can saturate, whatever
+//! a stall does. One histogram is 33,792 counts, 270,336 bytes (264 KiB); a
+//! store keeps seven (five sub-windows, the interval, the scrape's merge
+//! target), 1,892,352 bytes (1.8 MiB), allocated up front. The interval log
+//! briefly holds one or two more while it writes (the interval it took, and
+//! what a failed write left pending).
+
+mod slots;
+mod summary;
+mod window;
+
+use std::time::{Duration, SystemTime};
+
+use hdrhistogram::Histogram;
+use parking_lot::Mutex;
+
+use crate::clock::MonoTime;
+pub use summary::WindowSummary;
+use window::{Closed, Window};
+
+/// The quantiles a window summary exports, in order; 1 is the maximum.
+pub const QUANTILES: [f64; 5] = [0.5, 0.9, 0.99, 0.999, 1.0];
+
+/// The largest lateness recorded as itself: one hour, in nanoseconds.
+pub const HIGHEST_NS: u64 = 3_600_000_000_000;
+
+/// A histogram of the layout every lateness histogram shares.
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, HIGHEST_NS, 3).expect("1 ns to 1 h at 3 significant digits is a valid layout")
+}
+
+/// Where the store reads the monotonic time that ages its window.
+pub type Clock = Box<dyn Fn() -> MonoTime + Send + Sync>;
+
+pub struct LatenessStore {
+    state: Mutex<State>,
+    /// The scrape's merge target, kept so a scrape does not allocate; its
+    /// lock also keeps two scrapes from merging at once.
+    merged: Mutex<Histogram<u64>>,
+    clock: Clock,
+}
+
+struct State {
+    window: Window,
+    interval: Histogram<u64>,
+    interval_start: SystemTime,
+    count: u64,
+    sum_ns: u128,
+}
+
+/// What a window summary exports.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WindowSnapshot {
+    /// `(quantile, seconds)` for each of [`QUANTILES`]; NaN while the window
+    /// is empty, as client_golang's summaries report.
+    pub quantiles: [(f64, f64); QUANTILES.len()],
+    /// Slots in the window.
+    pub window_count: u64,
+    /// Slots recorded since the process started, across experiments.
+    pub count: u64,
+    /// Their lateness added up, in seconds.
+    pub sum_seconds: f64,
+}
+
+/// Everything recorded between two [`LatenessStore::take_interval`] calls.
+pub struct IntervalHistogram {
+    pub histogram: Histogram<u64>,
+    pub start: SystemTime,
+    pub end: SystemTime,
+}
+
+impl LatenessStore {
+    pub fn new(window: Duration) -> LatenessStore {
+        LatenessStore::with_clock(window, Box::new(MonoTime::now))
+    }
+
+    /// A store whose window ages by `clock` rather than `CLOCK_MONOTONIC`.
+    pub fn with_clock(window: Duration, clock: Clock) -> LatenessStore {
+        LatenessStore {
+            state: Mutex::new(State {
+                window: Window::new(window, clock()),
+                interval: new_histogram(),
+                interval_start: SystemTime::now(),
+                count: 0,
+                sum_ns: 0,
+            }),
+            merged: Mutex::new(new_histogram()),
+            clock,
+        }
+    }
+
+    /// Records one beat's lateness and, for each of its `missed` skipped
+    /// slots `j = 1..=missed`, `lateness_ns − j·period_ns`: what the schedule
+    /// says each slot was, as HdrHistogram's `record_correct` would, but in
+    /// runs per bucket, so even a 36 M-slot stall costs at most one pass over
+    /// the buckets. Allocates nothing except at the rare rotation that finds
+    /// no spare histogram.
+    pub fn record_slots(&self, lateness_ns: u64, period_ns: u64, missed: u64) {
+        let sum_ns = slots::sum_ns(lateness_ns, period_ns, missed);
+        let now = (self.clock)();
+        let mut state = self.state.lock();
+        let State { window, interval, count, sum_ns: total_ns, .. } = &mut *state;
+        slots::record([window.current(now), interval], lateness_ns, period_ns, missed);
+        *count = count.saturating_add(missed).saturating_add(1);
+        *total_ns = total_ns.saturating_add(sum_ns);
+    }
+
+    /// A new experiment starts: the window forgets the old one. The
+    /// cumulative count and sum and the interval log's histogram go on.
+    pub fn reset_window(&self) {
+        self.state.lock().window.clear();
+    }
+
+    /// A new window span. The window starts empty, as after
+    /// [`LatenessStore::reset_window`]: its sub-windows are cut anew.
+    pub fn set_window(&self, window: Duration) {
+        let now = (self.clock)();
+        self.state.lock().window.set_span(window, now);
+    }
+
+    /// The window's quantiles and the cumulative count and sum. Holds the
+    /// heartbeat's lock for one copy of the current sub-window; merging the
+    /// others and reading the quantiles happen after it is released.
+    pub fn window_snapshot(&self) -> WindowSnapshot {
+        let mut merged = self.merged.lock();
+        merged.reset();
+        let mut closed = Closed::default();
+        let now = (self.clock)();
+        let (count, sum_ns) = {
+            let mut state = self.state.lock();
+            state.window.copy_out(now, &mut merged, &mut closed);
+            (state.count, state.sum_ns)
+        };
+        for histogram in closed.iter().flatten() {
+            // Same layout: cannot fail.
+            let _ = merged.add(&**histogram);
+        }
+        let mut quantiles = QUANTILES.map(|quantile| (quantile, f64::NAN));
+        if !merged.is_empty() {
+            for ((_, seconds), ns) in quantiles.iter_mut().zip(merged.value_at_quantiles(QUANTILES)) {
+                *seconds = ns as f64 / 1e9;
+            }
+        }
+        WindowSnapshot { quantiles, window_count: merged.len(), count, sum_seconds: sum_ns as f64 / 1e9 }
+    }
+
+    /// Everything recorded since the previous call (or since the store was
+    /// made), with the wall times it spans. The replacement histogram is
+    /// allocated before the lock is taken.
+    pub fn take_interval(&self) -> IntervalHistogram {
+        let fresh = new_histogram();
+        let mut state = self.state.lock();
+        let end = SystemTime::now();
+        let histogram = std::mem::replace(&mut state.interval, fresh);
+        let start = std::mem::replace(&mut state.interval_start, end);
+        IntervalHistogram { histogram, start, end }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    const MS: u64 = 1_000_000;
+
+    /// A store whose clock the test moves; starts at 1000 s.
+    fn store(window: Duration) -> (LatenessStore, Arc<AtomicU64>) {
+        let now = Arc::new(AtomicU64::new(1_000_000 * MS));
+        let clock = Arc::clone(&now);
+        (LatenessStore::with_clock(window, Box::new(move || MonoTime(clock.load(Ordering::Relaxed)))), now)
+    }
+
+    fn quantile(snapshot: &WindowSnapshot, q: f64) -> f64 {
+        snapshot.quantiles.iter().find(|(quantile, _)| *quantile == q).map(|(_, seconds)| *seconds).expect("exported")
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= b.abs() * 0.001
+    }
+
+    #[test]
+    fn one_histogram_is_264_kib() {
+        assert_eq!(new_histogram().distinct_values(), 33_792);
+    }
+
+    #[test]
+    fn an_empty_window_has_nan_quantiles_and_zero_count() {
+        let (store, _) = store(Duration::from_secs(60));
+        let snapshot = store.window_snapshot();
+        assert!(snapshot.quantiles.iter().all(|(_, seconds)| seconds.is_nan()));
+        assert_eq!((snapshot.count, snapshot.window_count, snapshot.sum_seconds), (0, 0, 0.0));
+    }
+
+    #[test]
+    fn quantiles_of_known_values() {
+        let (store, _) = store(Duration::from_secs(60));
+        // 1..=1000 ms, one slot each.
+        for ms in 1..=1_000 {
+            store.record_slots(ms * MS, 1_000 * MS, 0);
+        }
+        let snapshot = store.window_snapshot();
+        assert!(close(quantile(&snapshot, 0.5), 0.5), "{snapshot:?}");
+        assert!(close(quantile(&snapshot, 0.9), 0.9));
+        assert!(close(quantile(&snapshot, 0.99), 0.99));
+        assert!(close(quantile(&snapshot, 0.999), 0.999));
+        assert!(close(quantile(&snapshot, 1.0), 1.0));
+        assert_eq!(snapshot.count, 1_000);
+        assert!(close(snapshot.sum_seconds, 500.5));
+    }
+
+    #[test]
+    fn a_stall_counts_every_slot() {
+        // The case: 1 s stall at 10 ms among 1,600 prompt beats.
+        let (store, _) = store(Duration::from_secs(60));
+        for _ in 0..1_600 {
+            store.record_slots(100_000, 10 * MS, 0);
+        }
+        store.record_slots(1_000 * MS, 10 * MS, 99);
+        let snapshot = store.window_snapshot();
+        assert_eq!(snapshot.count, 1_700);
+        assert_eq!(snapshot.window_count, 1_700);
+        // 100 slots of 1,700 are 10 ms .. 1 s late: p99 is well into the stall.
+        assert!(quantile(&snapshot, 0.99) >= 0.8, "{snapshot:?}");
+        assert!(close(quantile(&snapshot, 1.0), 1.0));
+    }
+
+    #[test]
+    fn the_window_slides_but_count_and_sum_go_on() {
+        let (store, now) = store(Duration::from_secs(10));
+        store.record_slots(5 * MS, 10 * MS, 0);
+        now.fetch_add(10_000 * MS, Ordering::Relaxed);
+        let snapshot = store.window_snapshot();
+        assert_eq!(snapshot.window_count, 0);
+        assert!(quantile(&snapshot, 0.5).is_nan());
+        assert_eq!(snapshot.count, 1);
+        assert!(close(snapshot.sum_seconds, 0.005));
+    }
+
+    #[test]
+    fn reset_window_forgets_the_window_only() {
+        let (store, _) = store(Duration::from_secs(60));
+        store.record_slots(5 * MS, 10 * MS, 2);
+        store.reset_window();
+        let snapshot = store.window_snapshot();
+        assert_eq!((snapshot.window_count, snapshot.count), (0, 3));
+        assert_eq!(store.take_interval().histogram.len(), 3, "the interval log loses nothing");
+        store.record_slots(7 * MS, 10 * MS, 0);
+        assert!(close(quantile(&store.window_snapshot(), 1.0), 0.007));
+    }
+
+    #[test]
+    fn set_window_changes_the_span() {
+        let (store, now) = store(Duration::from_secs(10));
+        store.set_window(Duration::from_secs(3_600));
+        store.record_slots(5 * MS, 10 * MS, 0);
+        now.fetch_add(600_000 * MS, Ordering::Relaxed);
+        assert_eq!(store.window_snapshot().window_count, 1, "10 minutes later, inside 1 h");
+    }
+
+    #[test]
+    fn take_interval_hands_over_what_was_recorded_since_the_last_call() {
+        let (store, _) = store(Duration::from_secs(60));
+        store.record_slots(3 * MS, 10 * MS, 0);
+        store.record_slots(25 * MS, 10 * MS, 2);
+        let first = store.take_interval();
+        assert_eq!(first.histogram.len(), 4);
+        assert!(first.start <= first.end);
+        let second = store.take_interval();
+        assert_eq!(second.histogram.len(), 0);
+        assert_eq!(second.start, first.end, "intervals follow each other without a gap");
+    }
+}
