@@ -16,6 +16,7 @@ use crate::array::Check;
 use crate::clock::{MonoTime, seconds, seconds_signed};
 use crate::config::Config;
 use crate::drift::DriftGained;
+use crate::live::ring::BeatSlots;
 use crate::measure::{Beat, BeatTimes, Scheduler};
 use crate::metrics::Metrics;
 use crate::timer::{AsyncDeadlineTimer, DeadlineTimer, Stop, Wake};
@@ -215,6 +216,7 @@ impl Threshold {
 pub struct Recorder {
     metrics: Metrics,
     liveness: Arc<Liveness>,
+    t0: MonoTime,
     period_ns: u64,
     drift_gained: DriftGained,
     drift: Threshold,
@@ -231,6 +233,7 @@ impl Recorder {
         Recorder {
             metrics,
             liveness,
+            t0,
             period_ns: u64::try_from(config.heartbeat.period.as_nanos()).unwrap_or(u64::MAX),
             drift_gained: DriftGained::new(t0, window),
             drift: Threshold::new(drift, config.alerts.drift_threshold, true),
@@ -266,6 +269,8 @@ impl Sink for Recorder {
         m.heartbeat_last_timestamp_seconds.set(unix);
         self.liveness.beat(beat.times.done);
 
+        m.live.main.push(slots_of(beat, self.t0, self.period_ns, Some(check.is_consistent())));
+
         self.drift.observe(drift_gained_ns, beat.index);
         self.jitter.observe(beat.jitter_ns, beat.index);
         if !check.is_consistent() {
@@ -283,10 +288,26 @@ impl Sink for Recorder {
     }
 }
 
+/// What the live page's ring keeps of a beat: its slot, relative to the
+/// experiment's t0, and the slots it swallowed.
+fn slots_of(beat: &Beat, t0: MonoTime, period_ns: u64, consistent: Option<bool>) -> BeatSlots {
+    BeatSlots {
+        scheduled_offset_ns: beat.times.scheduled.since(t0),
+        lateness_ns: beat.lateness_ns,
+        wake_lateness_ns: beat.wake_lateness_ns,
+        access_wait_ns: beat.access_wait_ns,
+        consistent,
+        missed_slots: beat.missed_slots,
+        period_ns,
+    }
+}
+
 /// The control heartbeat's sink: the lateness of its every slot.
 pub struct ControlRecorder {
     pub metrics: Metrics,
     pub period: Duration,
+    /// The experiment's t0 (the control's own grid is offset from it).
+    pub t0: MonoTime,
     pub tap: Option<Tap>,
 }
 
@@ -295,6 +316,7 @@ impl Sink for ControlRecorder {
         let period_ns = u64::try_from(self.period.as_nanos()).unwrap_or(u64::MAX);
         self.metrics.control_slots.record(beat.lateness_ns, period_ns, beat.missed_slots);
         self.metrics.control_lateness_window.record_slots(beat.lateness_ns, period_ns, beat.missed_slots);
+        self.metrics.live.control.push(slots_of(beat, self.t0, period_ns, None));
         if let Some(tap) = &self.tap {
             tap(Source::Control, beat, check);
         }

@@ -66,6 +66,8 @@ pub struct Metrics {
     /// Likewise for the control heartbeat (`control_lateness_window_seconds`, tag `control`).
     pub control_lateness_window: Arc<LatenessStore>,
     pub record_write_errors_total: IntCounter,
+    /// The recent slots and the running experiment, for the live page.
+    pub live: Arc<crate::live::Live>,
     /// Held while the experiment's description changes and while a scrape
     /// gathers, so no scrape sees the info gauge reset but not yet set, or
     /// one experiment's strategy with another's period.
@@ -189,6 +191,7 @@ impl Metrics {
             ))?,
             heartbeat_lateness_window: Arc::new(LatenessStore::new(DEFAULT_WINDOW)),
             control_lateness_window: Arc::new(LatenessStore::new(DEFAULT_WINDOW)),
+            live: Arc::default(),
             registry,
             describing: std::sync::Arc::default(),
         };
@@ -266,6 +269,19 @@ impl Metrics {
             store.reset_window();
             store.set_window(config.record.window);
         }
+        self.live.describe(crate::live::ExperimentView {
+            strategy: config.strategy,
+            schedule: config.heartbeat.schedule,
+            size_elements: config.counter.size,
+            period: config.heartbeat.period,
+            duty_cycle: 1.0,
+            control: config.heartbeat.control,
+            jitter_threshold: config.alerts.jitter_threshold,
+            drift_threshold: config.alerts.drift_threshold,
+            drift_window: config.drift_window(),
+            record_window: config.record.window,
+            started: std::time::Instant::now(),
+        });
     }
 
     /// The registry in the Prometheus text format.

@@ -211,7 +211,7 @@ impl Experiment {
             let stop = setup.stop.clone();
             let gate = Arc::clone(&setup.gate);
             let (schedule, period) = (config.heartbeat.schedule, config.heartbeat.period);
-            let mut recorder = ControlRecorder { metrics: metrics.clone(), period, tap: setup.tap.clone() };
+            let (metrics, tap) = (metrics.clone(), setup.tap.clone());
             // The same tuning as the main heartbeat gets: no priority where
             // the main one shares its thread with the counter and cannot have it.
             let tuning = if config.strategy.heartbeat_shares_thread() {
@@ -223,7 +223,9 @@ impl Experiment {
                 tuning.apply();
                 // Its grid is offset by half a period, so the two heartbeats
                 // never contend for a core on the same tick.
-                let scheduler = Scheduler::new(schedule, period, control_origin(gate.wait()?, period));
+                let t0 = gate.wait()?;
+                let scheduler = Scheduler::new(schedule, period, control_origin(t0, period));
+                let mut recorder = ControlRecorder { metrics, period, t0, tap };
                 if let Err(err) = heartbeat::run_blocking(scheduler, &stop, &mut NoProbe, &mut recorder) {
                     tracing::error!("control heartbeat stopped: {err}");
                 }
