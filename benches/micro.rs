@@ -63,7 +63,7 @@ fn heartbeat_beat(c: &mut Criterion) {
     let config = Config::embedded_default();
     let metrics = Metrics::new().expect("metrics");
     let liveness = Arc::new(Liveness::default());
-    let mut recorder = Recorder::new(&config, metrics, liveness, MonoTime::now());
+    let mut recorder = Recorder::new(&config.experiment(), metrics, liveness, MonoTime::now());
     let values = Arc::new(Mutex::new(zeroed()));
     let mut scheduler = Scheduler::new(Schedule::Absolute, config.heartbeat.period, MonoTime::now());
     c.bench_function("heartbeat, one beat with check, 100000 elements", |b| {
@@ -79,8 +79,12 @@ fn heartbeat_beat(c: &mut Criterion) {
             recorder.record(&beat, check);
         })
     });
-    let mut recorder_only =
-        Recorder::new(&config, Metrics::new().expect("metrics"), Arc::new(Liveness::default()), MonoTime::now());
+    let mut recorder_only = Recorder::new(
+        &config.experiment(),
+        Metrics::new().expect("metrics"),
+        Arc::new(Liveness::default()),
+        MonoTime::now(),
+    );
     c.bench_function("heartbeat, recording one beat (no check)", |b| {
         b.iter(|| {
             let now = MonoTime::now();
@@ -92,8 +96,12 @@ fn heartbeat_beat(c: &mut Criterion) {
     // into the histogram, the window summary's store and the interval log's.
     let mut stall_config = config.clone();
     stall_config.heartbeat.period = std::time::Duration::from_millis(10);
-    let mut recorder_stall =
-        Recorder::new(&stall_config, Metrics::new().expect("metrics"), Arc::new(Liveness::default()), MonoTime(0));
+    let mut recorder_stall = Recorder::new(
+        &stall_config.experiment(),
+        Metrics::new().expect("metrics"),
+        Arc::new(Liveness::default()),
+        MonoTime(0),
+    );
     let stalled = Beat {
         index: 1,
         times: BeatTimes {

@@ -76,7 +76,7 @@ pub fn run(
         log_summary("jitterd stopped", &config, Summary::default(), &metrics);
         return Ok(());
     }
-    let experiment = Experiment::start(&config, &metrics, &liveness).map_err(Failure::Other)?;
+    let experiment = Experiment::start(&config.experiment(), &metrics, &liveness).map_err(Failure::Other)?;
     let watchdog = notify::spawn_watchdog(Arc::clone(&liveness), serving.clone())
         .context("cannot start the watchdog thread")
         .map_err(Failure::Other)?;
@@ -163,7 +163,7 @@ impl Running {
         }
         let old = std::mem::replace(&mut self.experiment, Experiment::idle());
         log_summary("experiment stopped for reload", &self.config, old.stop(), &self.metrics);
-        match Experiment::start(&candidate, &self.metrics, &self.liveness) {
+        match Experiment::start(&candidate.experiment(), &self.metrics, &self.liveness) {
             Ok(next) => {
                 tracing::info!(
                     strategy = %candidate.strategy,
@@ -179,7 +179,7 @@ impl Running {
             Err(err) => {
                 tracing::error!("cannot start the reloaded experiment, restarting the previous one: {err:#}");
                 self.count_reload(false);
-                match Experiment::start(&self.config, &self.metrics, &self.liveness) {
+                match Experiment::start(&self.config.experiment(), &self.metrics, &self.liveness) {
                     Ok(previous) => self.experiment = previous,
                     // Nothing can run: keep serving, not ready, rather than exit.
                     Err(err) => tracing::error!("cannot restart the previous experiment either: {err:#}"),

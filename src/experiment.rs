@@ -1,6 +1,6 @@
-//! The experiment's vocabulary: the strategies, the schedules and the range
-//! of periods, words that the config, the runtime, `compare` and the docs
-//! all use.
+//! The experiment's vocabulary: the strategies, the schedules, the range of
+//! periods and the [`Settings`] of one run, words that the config, the
+//! runtime, `compare` and the docs all use.
 //!
 //! A leaf: it imports nothing from the crate, so every layer can depend on
 //! it and it on none of them.
@@ -25,6 +25,37 @@ pub fn check_period(period: Duration) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// What one run of the experiment needs, and nothing else of the config:
+/// the runtime (strategies, heartbeats, metrics) takes these, so it knows
+/// nothing of files, flags, the web or logging.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub strategy: Strategy,
+    pub size_elements: u64,
+    pub period: Duration,
+    pub schedule: Schedule,
+    /// The heartbeat threads' timer slack; `None` leaves the kernel's default.
+    pub timer_slack: Option<Duration>,
+    /// SCHED_FIFO priority of the heartbeat threads, where permitted.
+    pub priority: Option<u8>,
+    /// Whether the control heartbeat runs beside the main one.
+    pub control: bool,
+    /// Drift gained within `drift_window` beyond this is logged (and alerted on).
+    pub drift_threshold: Duration,
+    pub drift_window: Duration,
+    /// A beat's jitter beyond this is logged.
+    pub jitter_threshold: Duration,
+    /// The span of the window summaries' quantiles.
+    pub record_window: Duration,
+}
+
+impl Settings {
+    /// The period in nanoseconds, at least 1.
+    pub fn period_ns(&self) -> u64 {
+        u64::try_from(self.period.as_nanos()).unwrap_or(u64::MAX).max(1)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

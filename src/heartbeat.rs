@@ -14,8 +14,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::array::Check;
 use crate::clock::{MonoTime, seconds, seconds_signed};
-use crate::config::Config;
 use crate::drift::DriftGained;
+use crate::experiment::Settings;
 use crate::live::ring::BeatSlots;
 use crate::measure::{Beat, BeatTimes, Scheduler};
 use crate::metrics::Metrics;
@@ -40,6 +40,14 @@ impl Probe for NoProbe {
 /// Where a finished beat goes.
 pub trait Sink {
     fn record(&mut self, beat: &Beat, check: Check);
+
+    /// The totals to log when the heartbeat stops, for a sink that keeps them.
+    fn into_summary(self) -> Option<Summary>
+    where
+        Self: Sized,
+    {
+        None
+    }
 }
 
 /// Which heartbeat a beat came from.
@@ -227,17 +235,17 @@ pub struct Recorder {
 
 impl Recorder {
     /// The sink of an experiment whose t0 is `t0`.
-    pub fn new(config: &Config, metrics: Metrics, liveness: Arc<Liveness>, t0: MonoTime) -> Recorder {
-        let window = config.drift_window();
+    pub fn new(settings: &Settings, metrics: Metrics, liveness: Arc<Liveness>, t0: MonoTime) -> Recorder {
+        let window = settings.drift_window;
         let drift = format!("drift gained within {}", humantime::format_duration(window));
         Recorder {
             metrics,
             liveness,
             t0,
-            period_ns: u64::try_from(config.heartbeat.period.as_nanos()).unwrap_or(u64::MAX),
+            period_ns: settings.period_ns(),
             drift_gained: DriftGained::new(t0, window),
-            drift: Threshold::new(drift, config.alerts.drift_threshold, true),
-            jitter: Threshold::new("jitter", config.alerts.jitter_threshold, false),
+            drift: Threshold::new(drift, settings.drift_threshold, true),
+            jitter: Threshold::new("jitter", settings.jitter_threshold, false),
             tap: None,
             summary: Summary::default(),
         }
@@ -250,6 +258,10 @@ impl Recorder {
 }
 
 impl Sink for Recorder {
+    fn into_summary(self) -> Option<Summary> {
+        Some(self.summary)
+    }
+
     fn record(&mut self, beat: &Beat, check: Check) {
         let m = &self.metrics;
         m.heartbeat_slots.record(beat.lateness_ns, self.period_ns, beat.missed_slots);

@@ -16,7 +16,7 @@ use prometheus::{
 
 use std::sync::Arc;
 
-use crate::config::Config;
+use crate::experiment::Settings;
 use crate::lateness::{LatenessStore, WindowSummary};
 use crate::slot_histogram::{Family, SlotHistogram};
 
@@ -250,36 +250,34 @@ impl Metrics {
     }
 
     /// Sets the info and setting gauges for an experiment about to start.
-    pub fn describe_experiment(&self, config: &Config) {
+    pub fn describe_experiment(&self, settings: &Settings) {
         let _describing = self.describing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         self.experiment_info.reset();
-        self.experiment_info
-            .with_label_values(&[config.strategy.name(), &config.heartbeat.schedule.to_string()])
-            .set(1.0);
-        self.array_size_elements.set(i64::try_from(config.counter.size).unwrap_or(i64::MAX));
-        self.heartbeat_period_seconds.set(config.heartbeat.period.as_secs_f64());
-        self.drift_threshold_seconds.set(config.alerts.drift_threshold.as_secs_f64());
-        self.jitter_threshold_seconds.set(config.alerts.jitter_threshold.as_secs_f64());
+        self.experiment_info.with_label_values(&[settings.strategy.name(), &settings.schedule.to_string()]).set(1.0);
+        self.array_size_elements.set(i64::try_from(settings.size_elements).unwrap_or(i64::MAX));
+        self.heartbeat_period_seconds.set(settings.period.as_secs_f64());
+        self.drift_threshold_seconds.set(settings.drift_threshold.as_secs_f64());
+        self.jitter_threshold_seconds.set(settings.jitter_threshold.as_secs_f64());
         self.heartbeat_drift_seconds.set(0.0);
         self.drift_window_seconds.set(0.0);
-        self.drift_window_length_seconds.set(config.drift_window().as_secs_f64());
+        self.drift_window_length_seconds.set(settings.drift_window.as_secs_f64());
         // A new experiment: the windows forget the old one (their counts and
         // sums, and the interval log, go on) and take the configured span.
         for store in [&self.heartbeat_lateness_window, &self.control_lateness_window] {
             store.reset_window();
-            store.set_window(config.record.window);
+            store.set_window(settings.record_window);
         }
         self.live.describe(crate::live::ExperimentView {
-            strategy: config.strategy,
-            schedule: config.heartbeat.schedule,
-            size_elements: config.counter.size,
-            period: config.heartbeat.period,
+            strategy: settings.strategy,
+            schedule: settings.schedule,
+            size_elements: settings.size_elements,
+            period: settings.period,
             duty_cycle: 1.0,
-            control: config.heartbeat.control,
-            jitter_threshold: config.alerts.jitter_threshold,
-            drift_threshold: config.alerts.drift_threshold,
-            drift_window: config.drift_window(),
-            record_window: config.record.window,
+            control: settings.control,
+            jitter_threshold: settings.jitter_threshold,
+            drift_threshold: settings.drift_threshold,
+            drift_window: settings.drift_window,
+            record_window: settings.record_window,
             started: std::time::Instant::now(),
         });
     }
@@ -310,7 +308,7 @@ mod tests {
     #[test]
     fn renders_every_family() -> Result<(), prometheus::Error> {
         let metrics = Metrics::new()?;
-        metrics.describe_experiment(&Config::embedded_default());
+        metrics.describe_experiment(&crate::config::Config::embedded_default().experiment());
         let text = String::from_utf8(metrics.render()?).unwrap_or_default();
         for name in [
             "jitterd_build_info",

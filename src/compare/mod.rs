@@ -34,7 +34,7 @@ use crate::cli::{CompareArgs, CompareFormat};
 use crate::clock::MonoTime;
 use crate::config::Config;
 use crate::error::Failure;
-use crate::experiment::{Schedule, Strategy};
+use crate::experiment::{self, Schedule, Strategy};
 use crate::heartbeat::{Liveness, Tap};
 use crate::metrics::Metrics;
 use crate::strategy::Experiment;
@@ -59,11 +59,11 @@ impl Plan {
     /// Checks what the user typed; the error names the option, the value
     /// and what would be valid, in one line.
     pub fn from_args(args: &CompareArgs) -> Result<Plan, String> {
-        let duration = duration_arg("--duration", &args.duration)?;
+        let duration = duration_arg("--duration", &args.duration, "\"5s\"")?;
         if duration.is_zero() || duration > MAX_DURATION {
             return Err(format!("--duration {:?}: must be longer than 0 and at most 24h, e.g. \"5s\"", args.duration));
         }
-        let period = duration_arg("--period", &args.period)?;
+        let period = duration_arg("--period", &args.period, "\"10ms\"")?;
         crate::experiment::check_period(period).map_err(|msg| format!("--period {:?}: {msg}", args.period))?;
         if period > duration {
             return Err(format!(
@@ -92,19 +92,21 @@ impl Plan {
         })
     }
 
-    /// The config each strategy runs with: `config` with this plan's settings.
-    fn config_for(&self, config: &Config, strategy: Strategy) -> Config {
-        let mut config = config.clone();
-        config.strategy = strategy;
-        config.counter.size = self.size_elements;
-        config.heartbeat.period = self.period;
-        config.heartbeat.schedule = self.schedule;
-        config
+    /// What each strategy runs with: the config's experiment with this plan's settings.
+    fn settings_for(&self, config: &Config, strategy: Strategy) -> experiment::Settings {
+        experiment::Settings {
+            strategy,
+            size_elements: self.size_elements,
+            period: self.period,
+            schedule: self.schedule,
+            ..config.experiment()
+        }
     }
 }
 
-fn duration_arg(option: &str, text: &str) -> Result<Duration, String> {
-    crate::config::parse_duration(text).map_err(|msg| format!("{option} {msg}"))
+/// `example` is a valid value of this option, shown with the error.
+fn duration_arg(option: &str, text: &str, example: &str) -> Result<Duration, String> {
+    crate::config::parse_duration(text, example).map_err(|msg| format!("{option} {msg}"))
 }
 
 /// The strategies named, in order; all eight when none is.
@@ -256,7 +258,7 @@ pub fn run(
             break;
         }
         progress.start(index, plan.strategies.len(), strategy, plan.duration);
-        let figures = run_one(&plan.config_for(config, strategy), plan.duration, interrupted, progress)?;
+        let figures = run_one(&plan.settings_for(config, strategy), plan.duration, interrupted, progress)?;
         progress.finish(&figures);
         comparison.strategies.push(figures);
     }
@@ -264,23 +266,22 @@ pub fn run(
     Ok(comparison)
 }
 
-/// Runs `config.strategy` for `duration` (or until interrupted) and measures it.
+/// Runs `settings.strategy` for `duration` (or until interrupted) and measures it.
 fn run_one(
-    config: &Config,
+    settings: &experiment::Settings,
     duration: Duration,
     interrupted: &AtomicBool,
     progress: &Progress,
 ) -> anyhow::Result<Figures> {
     let metrics = Metrics::new().context("cannot register metrics")?;
     let liveness = Arc::new(Liveness::default());
-    let period_ns = u64::try_from(config.heartbeat.period.as_nanos()).unwrap_or(u64::MAX);
-    let log = Arc::new(Mutex::new(BeatLog::new(period_ns)));
+    let log = Arc::new(Mutex::new(BeatLog::new(settings.period_ns())));
     let tap_log = Arc::clone(&log);
     let tap: Tap = Arc::new(move |source, beat, check| tap_log.lock().record(source, beat, check));
 
     let started = MonoTime::now();
-    let experiment = Experiment::start_tapped(config, &metrics, &liveness, Some(tap))
-        .with_context(|| format!("cannot start {}", config.strategy))?;
+    let experiment = Experiment::start_tapped(settings, &metrics, &liveness, Some(tap))
+        .with_context(|| format!("cannot start {}", settings.strategy))?;
     let deadline = Instant::now() + duration;
     let mut completed = true;
     loop {
@@ -298,7 +299,7 @@ fn run_one(
     let elapsed_ns = MonoTime::now().since(started);
     experiment.stop();
     let passes = metrics.array_passes_total.get();
-    Ok(log.lock().figures(config.strategy, elapsed_ns, passes, completed))
+    Ok(log.lock().figures(settings.strategy, elapsed_ns, passes, completed))
 }
 
 #[cfg(test)]

@@ -5,8 +5,13 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serializer};
 
 pub fn parse(text: &str) -> Result<Duration, String> {
+    parse_or_show(text, "\"250ms\", \"1s\" or \"1h 30m\"")
+}
+
+/// As [`parse`], with `example` as the valid value the error shows.
+pub fn parse_or_show(text: &str, example: &str) -> Result<Duration, String> {
     humantime::parse_duration(text.trim()).map_err(|err| {
-        format!("{text:?} is not a duration ({err}): write a non-negative number with a unit, e.g. \"250ms\", \"1s\" or \"1h 30m\"")
+        format!("{text:?} is not a duration ({err}): write a non-negative number with a unit, e.g. {example}")
     })
 }
 

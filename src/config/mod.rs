@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::experiment::{Schedule, Strategy};
+use crate::experiment::{self, Schedule, Strategy};
 use crate::logging::LogFormat;
 
 mod duration_text;
-pub use duration_text::parse as parse_duration;
+pub use duration_text::parse_or_show as parse_duration;
 mod env;
 mod error;
 mod file;
@@ -165,6 +165,23 @@ impl Sources {
 }
 
 impl Config {
+    /// What the experiment itself needs of this config.
+    pub fn experiment(&self) -> experiment::Settings {
+        experiment::Settings {
+            strategy: self.strategy,
+            size_elements: self.counter.size,
+            period: self.heartbeat.period,
+            schedule: self.heartbeat.schedule,
+            timer_slack: self.heartbeat.timer_slack,
+            priority: self.heartbeat.priority,
+            control: self.heartbeat.control,
+            drift_threshold: self.alerts.drift_threshold,
+            drift_window: self.drift_window(),
+            jitter_threshold: self.alerts.jitter_threshold,
+            record_window: self.record.window,
+        }
+    }
+
     /// The embedded default, with no file and no environment.
     pub fn embedded_default() -> Config {
         match Config::load(&Sources::default()) {

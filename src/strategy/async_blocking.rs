@@ -10,37 +10,23 @@
 
 use std::sync::{Arc, Mutex};
 
-use anyhow::Context as _;
-
 use super::threads_mutex::{MutexProbe, lock};
-use super::{Setup, Worker, spawn};
+use super::{Setup, Worker};
 use crate::array;
 
 pub fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
-    let values = Arc::new(Mutex::new(array::zeroed(setup.size_elements()?).map_err(anyhow::Error::msg)?));
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_io().build().context("cannot start the tokio runtime")?;
-    let stop = setup.stop.clone();
+    let values = Arc::new(Mutex::new(setup.zeroed_array()?));
     let passes = setup.metrics.array_passes_total.clone();
-    let heartbeat = setup.main_heartbeat();
-    let tuning = setup.tuning();
-    let worker = spawn("jitterd-async", move || {
-        // This thread runs only the heartbeat task: slack and priority apply.
-        tuning.apply();
-        let (scheduler, mut recorder) = heartbeat.ready()?;
-        runtime.block_on(async {
-            let counter_values = Arc::clone(&values);
-            let counter_stop = stop.clone();
-            let counter = tokio::task::spawn_blocking(move || {
-                while !counter_stop.is_triggered() {
-                    array::increment(&mut lock(&counter_values));
-                    passes.inc();
-                }
-            });
-            super::heartbeat_task(scheduler, &stop, &mut MutexProbe { values }, &mut recorder).await;
-            let _ = counter.await;
+    // This thread runs only the heartbeat task: slack and priority apply.
+    let worker = setup.spawn_async(setup.tuning(), move |stop| {
+        let counter_values = Arc::clone(&values);
+        let counter = tokio::task::spawn_blocking(move || {
+            while !stop.is_triggered() {
+                array::increment(&mut lock(&counter_values));
+                passes.inc();
+            }
         });
-        Some(recorder.summary)
+        (MutexProbe { values }, counter)
     })?;
     Ok(vec![worker])
 }

@@ -12,43 +12,26 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use anyhow::Context as _;
-
-use super::{Setup, Worker, spawn};
+use super::{Setup, Worker};
 use crate::array;
 use crate::clock::MonoTime;
 use crate::heartbeat::Probe;
 
 pub fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
-    let size = setup.size_elements()?;
-    // Allocate here, so a failure is reported by `start`, not lost in the thread.
-    let values = array::zeroed(size).map_err(anyhow::Error::msg)?;
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_io().build().context("cannot start the tokio runtime")?;
-    let stop = setup.stop.clone();
+    let values = setup.zeroed_array()?;
     let passes = setup.metrics.array_passes_total.clone();
-    let heartbeat = setup.main_heartbeat();
-    let tuning = setup.tuning();
-    let worker = spawn("jitterd-async", move || {
-        // Slack only: priority would also apply to the counter on this thread.
-        super::Tuning { priority: None, ..tuning }.apply();
-        let (scheduler, mut recorder) = heartbeat.ready()?;
+    // Slack only: priority would also apply to the counter on this thread.
+    let worker = setup.spawn_async(setup.tuning().without_priority(), move |stop| {
         let values = Rc::new(RefCell::new(values));
-        let local = tokio::task::LocalSet::new();
-        local.block_on(&runtime, async {
-            let counter_values = Rc::clone(&values);
-            let counter_stop = stop.clone();
-            let counter = tokio::task::spawn_local(async move {
-                while !counter_stop.is_triggered() {
-                    array::increment(&mut counter_values.borrow_mut());
-                    passes.inc();
-                    tokio::task::yield_now().await;
-                }
-            });
-            super::heartbeat_task(scheduler, &stop, &mut LocalProbe { values }, &mut recorder).await;
-            let _ = counter.await;
+        let counter_values = Rc::clone(&values);
+        let counter = tokio::task::spawn_local(async move {
+            while !stop.is_triggered() {
+                array::increment(&mut counter_values.borrow_mut());
+                passes.inc();
+                tokio::task::yield_now().await;
+            }
         });
-        Some(recorder.summary)
+        (LocalProbe { values }, counter)
     })?;
     Ok(vec![worker])
 }

@@ -16,21 +16,22 @@ mod threads_mutex;
 mod threads_snapshot;
 mod threads_unsync;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use anyhow::Context as _;
 
-use crate::config::Config;
-use crate::experiment::Strategy;
-use crate::heartbeat::{self, ControlRecorder, Liveness, NoProbe, Probe, Recorder, StartGate, Summary, Tap};
+use crate::clock::MonoTime;
+use crate::experiment::{Settings, Strategy};
+use crate::heartbeat::{self, ControlRecorder, Liveness, NoProbe, Probe, Recorder, Sink, StartGate, Summary, Tap};
 use crate::measure::{Scheduler, control_origin};
 use crate::metrics::Metrics;
 use crate::timer::Stop;
 
 /// What a strategy gets to start with.
 pub struct Setup {
-    pub config: Config,
+    pub settings: Settings,
     pub metrics: Metrics,
     pub liveness: Arc<Liveness>,
     pub stop: Stop,
@@ -38,49 +39,34 @@ pub struct Setup {
     tap: Option<Tap>,
 }
 
-/// What the main heartbeat needs before its first beat; moved into its thread.
-struct MainHeartbeat {
-    gate: Arc<StartGate>,
-    config: Config,
-    metrics: Metrics,
-    liveness: Arc<Liveness>,
-    tap: Option<Tap>,
-}
-
-impl MainHeartbeat {
-    /// Waits for t0, then builds the schedule and the sink; `None` if the
-    /// experiment was called off before it started.
-    fn ready(self) -> Option<(Scheduler, Recorder)> {
-        let t0 = self.gate.wait()?;
-        let heartbeat = &self.config.heartbeat;
-        let scheduler = Scheduler::new(heartbeat.schedule, heartbeat.period, t0);
-        let recorder = Recorder::new(&self.config, self.metrics, self.liveness, t0).tapped(self.tap);
-        Some((scheduler, recorder))
-    }
-}
-
 /// A thread of the experiment; heartbeats return their summary.
 type Worker = JoinHandle<Option<Summary>>;
 
 impl Setup {
-    pub fn size_elements(&self) -> anyhow::Result<usize> {
-        usize::try_from(self.config.counter.size).context("counter.size does not fit this platform")
+    fn size_elements(&self) -> anyhow::Result<usize> {
+        usize::try_from(self.settings.size_elements).context("counter.size does not fit this platform")
     }
 
-    /// The main heartbeat, to be started once t0 is known.
-    fn main_heartbeat(&self) -> MainHeartbeat {
-        MainHeartbeat {
-            gate: Arc::clone(&self.gate),
-            config: self.config.clone(),
-            metrics: self.metrics.clone(),
-            liveness: Arc::clone(&self.liveness),
-            tap: self.tap.clone(),
-        }
+    /// The array of `size_elements` zeros, allocated here so that a failure
+    /// is reported by the start, not lost in a thread.
+    fn zeroed_array(&self) -> anyhow::Result<Vec<u64>> {
+        crate::array::zeroed(self.size_elements()?).map_err(anyhow::Error::msg)
     }
 
     /// How heartbeat threads are tuned.
     fn tuning(&self) -> Tuning {
-        Tuning { timer_slack: self.config.heartbeat.timer_slack, priority: self.config.heartbeat.priority }
+        Tuning { timer_slack: self.settings.timer_slack, priority: self.settings.priority }
+    }
+
+    /// What the main heartbeat starts with once t0 is known: its schedule
+    /// and its sink.
+    fn main_heartbeat(&self) -> impl FnOnce(MonoTime) -> (Scheduler, Recorder) + Send + 'static {
+        let (settings, metrics, liveness, tap) =
+            (self.settings.clone(), self.metrics.clone(), Arc::clone(&self.liveness), self.tap.clone());
+        move |t0| {
+            let scheduler = Scheduler::new(settings.schedule, settings.period, t0);
+            (scheduler, Recorder::new(&settings, metrics, liveness, t0).tapped(tap))
+        }
     }
 
     /// Starts the counter on a thread of its own: `pass` until stopped.
@@ -96,17 +82,64 @@ impl Setup {
         })
     }
 
-    /// Starts the heartbeat on a thread of its own with this probe.
-    fn spawn_heartbeat(&self, mut probe: impl Probe + Send + 'static) -> anyhow::Result<Worker> {
-        let heartbeat = self.main_heartbeat();
-        let stop = self.stop.clone();
-        let tuning = self.tuning();
-        spawn("jitterd-heartbeat", move || {
+    /// Starts the main heartbeat on a thread of its own with this probe.
+    fn spawn_heartbeat(&self, probe: impl Probe + Send + 'static) -> anyhow::Result<Worker> {
+        self.spawn_heartbeat_thread("jitterd-heartbeat", self.tuning(), probe, self.main_heartbeat())
+    }
+
+    /// The one way a heartbeat thread starts, main or control: tune the
+    /// thread, wait for t0 at the gate (giving up if the start is called
+    /// off), build the schedule and sink from it, beat until the stop.
+    fn spawn_heartbeat_thread<P, S>(
+        &self,
+        name: &str,
+        tuning: Tuning,
+        mut probe: P,
+        ready: impl FnOnce(MonoTime) -> (Scheduler, S) + Send + 'static,
+    ) -> anyhow::Result<Worker>
+    where
+        P: Probe + Send + 'static,
+        S: Sink + Send + 'static,
+    {
+        let (stop, gate) = (self.stop.clone(), Arc::clone(&self.gate));
+        let name_owned = name.to_owned();
+        spawn(name, move || {
             tuning.apply();
-            let (scheduler, mut recorder) = heartbeat.ready()?;
-            if let Err(err) = heartbeat::run_blocking(scheduler, &stop, &mut probe, &mut recorder) {
-                tracing::error!("heartbeat stopped: {err}");
+            let (scheduler, mut sink) = ready(gate.wait()?);
+            if let Err(err) = heartbeat::run_blocking(scheduler, &stop, &mut probe, &mut sink) {
+                tracing::error!("{name_owned} stopped: {err}");
             }
+            sink.into_summary()
+        })
+    }
+
+    /// Starts the async strategies' thread: a tokio current-thread runtime
+    /// on which `tasks` starts the counter (given the stop) and returns the
+    /// heartbeat's probe; the main heartbeat then runs as a task beside it
+    /// until the stop. t0 is awaited before entering the runtime, so
+    /// nothing blocks inside it.
+    fn spawn_async<P, C>(
+        &self,
+        tuning: Tuning,
+        tasks: impl FnOnce(Stop) -> (P, C) + Send + 'static,
+    ) -> anyhow::Result<Worker>
+    where
+        P: Probe,
+        C: Future + 'static,
+    {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .context("cannot start the tokio runtime")?;
+        let (stop, gate, ready) = (self.stop.clone(), Arc::clone(&self.gate), self.main_heartbeat());
+        spawn("jitterd-async", move || {
+            tuning.apply();
+            let (scheduler, mut recorder) = ready(gate.wait()?);
+            tokio::task::LocalSet::new().block_on(&runtime, async {
+                let (mut probe, counter) = tasks(stop.clone());
+                heartbeat_task(scheduler, &stop, &mut probe, &mut recorder).await;
+                counter.await;
+            });
             Some(recorder.summary)
         })
     }
@@ -126,12 +159,16 @@ impl Tuning {
             tracing::warn!("{warning}");
         }
     }
+
+    /// Slack only: for a heartbeat that shares its thread with the counter,
+    /// where a real-time priority would let the counter monopolise a core.
+    fn without_priority(self) -> Tuning {
+        Tuning { priority: None, ..self }
+    }
 }
 
 /// Runs the heartbeat as a task on the current runtime until the stop; a
 /// timer that fails stops the whole experiment rather than leave it blind.
-/// The caller waits for t0 first ([`MainHeartbeat::ready`]), before entering
-/// the runtime: nothing blocks inside it.
 async fn heartbeat_task(scheduler: Scheduler, stop: &Stop, probe: &mut impl Probe, recorder: &mut Recorder) {
     let result = match crate::timer::DeadlineTimer::new().and_then(|t| t.into_async(stop)) {
         Ok(timer) => heartbeat::run_async(scheduler, timer, probe, recorder).await,
@@ -148,6 +185,8 @@ fn spawn(name: &str, body: impl FnOnce() -> Option<Summary> + Send + 'static) ->
 }
 
 /// A running experiment: its threads and the signal that stops them.
+/// Dropping it stops it too, so a start that fails half-way (a `?` after
+/// some threads started) leaves nothing running.
 pub struct Experiment {
     stop: Option<Stop>,
     gate: Arc<StartGate>,
@@ -156,30 +195,31 @@ pub struct Experiment {
 }
 
 impl Experiment {
-    /// Starts `config.strategy` with a control heartbeat beside it when configured.
-    pub fn start(config: &Config, metrics: &Metrics, liveness: &Arc<Liveness>) -> anyhow::Result<Experiment> {
-        Experiment::start_tapped(config, metrics, liveness, None)
+    /// Starts `settings.strategy` with a control heartbeat beside it when configured.
+    pub fn start(settings: &Settings, metrics: &Metrics, liveness: &Arc<Liveness>) -> anyhow::Result<Experiment> {
+        Experiment::start_tapped(settings, metrics, liveness, None)
     }
 
     /// As [`Experiment::start`], and hands every beat of both heartbeats to `tap`.
     pub fn start_tapped(
-        config: &Config,
+        settings: &Settings,
         metrics: &Metrics,
         liveness: &Arc<Liveness>,
         tap: Option<Tap>,
     ) -> anyhow::Result<Experiment> {
-        metrics.describe_experiment(config);
+        metrics.describe_experiment(settings);
         let setup = Setup {
-            config: config.clone(),
+            settings: settings.clone(),
             metrics: metrics.clone(),
             liveness: Arc::clone(liveness),
             stop: Stop::new().context("cannot create the stop eventfd")?,
             gate: Arc::default(),
             tap,
         };
-        if config.heartbeat.priority.is_some() && config.strategy.heartbeat_shares_thread() {
+        let shares_thread = settings.strategy.heartbeat_shares_thread();
+        if settings.priority.is_some() && shares_thread {
             tracing::warn!(
-                strategy = %config.strategy,
+                strategy = %settings.strategy,
                 "heartbeat.priority is not applied: this strategy's heartbeat shares its thread with the counter, which SCHED_FIFO would let monopolise a core (nor to the control heartbeat, which runs at the main one's priority)"
             );
         }
@@ -189,7 +229,7 @@ impl Experiment {
             workers: Vec::new(),
             liveness: Arc::clone(liveness),
         };
-        let started = match config.strategy {
+        experiment.workers = match settings.strategy {
             Strategy::ThreadsUnsync => threads_unsync::start(&setup),
             Strategy::ThreadsMutex => threads_mutex::start(&setup, false),
             Strategy::ThreadsMutexYield => threads_mutex::start(&setup, true),
@@ -198,53 +238,27 @@ impl Experiment {
             Strategy::ThreadsChannel => threads_channel::start(&setup),
             Strategy::ThreadsSnapshot => threads_snapshot::start(&setup),
             Strategy::AsyncBlocking => async_blocking::start(&setup),
-        };
-        // On a failed start, stop whatever did start before reporting.
-        match started {
-            Ok(workers) => experiment.workers = workers,
-            Err(err) => {
-                experiment.stop();
-                return Err(err);
-            }
-        }
-        if config.heartbeat.control {
-            let stop = setup.stop.clone();
-            let gate = Arc::clone(&setup.gate);
-            let (schedule, period) = (config.heartbeat.schedule, config.heartbeat.period);
+        }?;
+        if settings.control {
+            // The main heartbeat's tuning: no priority where the main one
+            // shares its thread with the counter and cannot have it. Its
+            // grid is offset by half a period, so the two heartbeats never
+            // contend for a core on the same tick.
+            let tuning = if shares_thread { setup.tuning().without_priority() } else { setup.tuning() };
+            let (schedule, period) = (settings.schedule, settings.period);
             let (metrics, tap) = (metrics.clone(), setup.tap.clone());
-            // The same tuning as the main heartbeat gets: no priority where
-            // the main one shares its thread with the counter and cannot have it.
-            let tuning = if config.strategy.heartbeat_shares_thread() {
-                Tuning { priority: None, ..setup.tuning() }
-            } else {
-                setup.tuning()
-            };
-            let control = spawn("jitterd-control", move || {
-                tuning.apply();
-                // Its grid is offset by half a period, so the two heartbeats
-                // never contend for a core on the same tick.
-                let t0 = gate.wait()?;
+            let control = setup.spawn_heartbeat_thread("jitterd-control", tuning, NoProbe, move |t0| {
                 let scheduler = Scheduler::new(schedule, period, control_origin(t0, period));
-                let mut recorder = ControlRecorder { metrics, period, t0, tap };
-                if let Err(err) = heartbeat::run_blocking(scheduler, &stop, &mut NoProbe, &mut recorder) {
-                    tracing::error!("control heartbeat stopped: {err}");
-                }
-                None
-            });
-            match control {
-                Ok(worker) => experiment.workers.push(worker),
-                Err(err) => {
-                    experiment.stop();
-                    return Err(err);
-                }
-            }
+                (scheduler, ControlRecorder { metrics, period, t0, tap })
+            })?;
+            experiment.workers.push(control);
         }
         // Ready: the array exists, the counter and the heartbeats run. Set-up
         // time is behind us, so it never shows as lateness or drift.
         if let Some(t0) = setup.gate.open() {
             tracing::debug!(t0_ns = t0.0, "experiment ready, t0 taken");
         }
-        liveness.started(config.heartbeat.period);
+        liveness.started(settings.period);
         Ok(experiment)
     }
 
@@ -254,15 +268,19 @@ impl Experiment {
     }
 
     /// Stops every thread, waits for them and returns the heartbeat's totals.
-    pub fn stop(self) -> Summary {
-        if let Some(stop) = &self.stop {
+    pub fn stop(mut self) -> Summary {
+        self.halt()
+    }
+
+    fn halt(&mut self) -> Summary {
+        if let Some(stop) = self.stop.take() {
             stop.trigger();
         }
         // Heartbeats still waiting for t0 (a start that failed) give up.
         self.gate.cancel();
         self.liveness.stopped();
         let mut summary = Summary::default();
-        for worker in self.workers {
+        for worker in self.workers.drain(..) {
             match worker.join() {
                 Ok(Some(s)) => summary = s,
                 Ok(None) => {}
@@ -270,5 +288,13 @@ impl Experiment {
             }
         }
         summary
+    }
+}
+
+impl Drop for Experiment {
+    fn drop(&mut self) {
+        if self.stop.is_some() {
+            self.halt();
+        }
     }
 }

@@ -20,7 +20,7 @@ use crate::heartbeat::Probe;
 type Reply = SyncSender<array::Check>;
 
 pub fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
-    let mut values = array::zeroed(setup.size_elements()?).map_err(anyhow::Error::msg)?;
+    let mut values = setup.zeroed_array()?;
     let (requests, inbox) = mpsc::sync_channel::<Reply>(1);
     let counter = setup.spawn_counter(move || {
         array::increment(&mut values);

@@ -18,7 +18,7 @@ use crate::clock::MonoTime;
 use crate::heartbeat::Probe;
 
 pub fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
-    let values = Arc::new(FairMutex::new(array::zeroed(setup.size_elements()?).map_err(anyhow::Error::msg)?));
+    let values = Arc::new(FairMutex::new(setup.zeroed_array()?));
     let counter_values = Arc::clone(&values);
     let counter = setup.spawn_counter(move || array::increment(&mut counter_values.lock()))?;
     let heartbeat = setup.spawn_heartbeat(FairProbe { values })?;

@@ -18,7 +18,7 @@ use crate::clock::MonoTime;
 use crate::heartbeat::Probe;
 
 pub fn start(setup: &Setup, yield_before_lock: bool) -> anyhow::Result<Vec<Worker>> {
-    let values = Arc::new(Mutex::new(array::zeroed(setup.size_elements()?).map_err(anyhow::Error::msg)?));
+    let values = Arc::new(Mutex::new(setup.zeroed_array()?));
     let counter_values = Arc::clone(&values);
     let counter = setup.spawn_counter(move || {
         if yield_before_lock {

@@ -18,7 +18,7 @@ use crate::clock::MonoTime;
 use crate::heartbeat::Probe;
 
 pub fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
-    let initial = array::zeroed(setup.size_elements()?).map_err(anyhow::Error::msg)?;
+    let initial = setup.zeroed_array()?;
     let (mut input, output) = triple_buffer(&initial);
     drop(initial);
     let mut published: u64 = 0;
