@@ -1,13 +1,14 @@
 // The files of this repository rendered from the mixin, by path. Run
-// mixin/generate to write them; tests/mixin.rs renders them again and fails
-// on any difference.
+// mixin/generate to write them (`jsonnet -S -m`, which ends each file with a
+// newline); tests/mixin.rs renders them again and fails on any difference.
 local mixin = import 'mixin.libsonnet';
+local manifest = import 'lib/manifest.libsonnet';
 
 local header(lines) = std.join('', [if line == '' then '#\n' else '# %s\n' % line for line in lines]);
 local generated = [
   'Generated from mixin/ by mixin/generate: edit the mixin, not this file.',
 ];
-local yaml(value) = std.manifestYamlDoc(value, indent_array_in_object=true, quote_keys=false) + '\n';
+local yaml(value) = manifest.yaml(value);
 
 {
   'deploy/prometheus/jitterd.rules.yml':
@@ -67,6 +68,6 @@ local yaml(value) = std.manifestYamlDoc(value, indent_array_in_object=true, quot
       }],
     }),
 } + {
-  ['grafana/dashboards/' + name]: std.manifestJsonEx(mixin.grafanaDashboards[name], '  ') + '\n'
+  ['grafana/dashboards/' + name]: manifest.json(mixin.grafanaDashboards[name])
   for name in std.objectFields(mixin.grafanaDashboards)
 }

@@ -47,7 +47,11 @@ local text = import 'lib/text.libsonnet';
           quantile('0.99', 'p99', 'jitterd_consistency_check_duration_seconds', '1m'),
           quantile('0.99', 'p99', 'jitterd_control_lateness_seconds', '1m'),
           quantile('0.99', 'p99', 'jitterd_heartbeat_jitter_seconds', '1m'),
-          quantile('0.99', 'p99', 'jitterd_heartbeat_jitter_seconds', config.jitterWindow),
+        ] + (
+          // JitterdJitterHigh's window, unless it is the minute above.
+          if config.jitterWindow == '1m' then []
+          else [quantile('0.99', 'p99', 'jitterd_heartbeat_jitter_seconds', config.jitterWindow)]
+        ) + [
           rate('instance', by, 'jitterd_heartbeats_total', 'jitterd_heartbeats'),
           rate('instance', by, 'jitterd_heartbeat_missed_total', 'jitterd_heartbeat_missed'),
           rate('instance', by, 'jitterd_array_passes_total', 'jitterd_array_passes'),
