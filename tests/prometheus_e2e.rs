@@ -142,13 +142,17 @@ impl Prometheus {
     }
 }
 
-/// jitterd started again on the address an earlier one listened on: a restart.
-struct Restarted(Child, tempfile::TempDir);
+/// jitterd started again on the address an earlier one listened on: a
+/// restart. Killed when dropped; its config lives in `_dir`.
+struct Restarted {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
 
 impl Drop for Restarted {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -177,7 +181,7 @@ fn restart(daemon: common::Daemon) -> Restarted {
         assert!(Instant::now() < deadline, "the restarted jitterd did not get ready on {addr}");
         std::thread::sleep(Duration::from_millis(50));
     }
-    Restarted(child, dir)
+    Restarted { child, _dir: dir }
 }
 
 /// The dashboard's queries: `(what, expr, range)`, range for annotations,

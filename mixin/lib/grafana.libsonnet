@@ -51,7 +51,8 @@
     },
   },
 
-  // Horizontal bars, one per series of an instant query, largest first.
+  // Horizontal bars, one per series of an instant query, in the order the
+  // query returns them (topk: largest first).
   bargauge(title, description, unit, targets):: panel('bargauge', title, description, unit, targets) {
     fieldConfig+: {
       defaults+: {
@@ -68,8 +69,6 @@
       namePlacement: 'left',
       sizing: 'auto',
     },
-    // Largest value first, whatever order Prometheus returns.
-    transformations: [{ id: 'sortBy', options: { sort: [{ field: 'Value', desc: true }] } }],
   },
 
   // Prometheus histogram buckets (one query, format heatmap) as a heatmap:
