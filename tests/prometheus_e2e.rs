@@ -102,14 +102,15 @@ impl Prometheus {
             .http_status_as_error(false)
             .build()
             .new_agent();
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs();
+        // To the millisecond: a sample scraped within the last second counts.
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs_f64();
         let request = match range {
             false => agent.get(format!("{}/api/v1/query", self.base_url)).query("query", expr),
             true => agent
                 .get(format!("{}/api/v1/query_range", self.base_url))
                 .query("query", expr)
-                .query("start", (now - 180).to_string())
-                .query("end", now.to_string())
+                .query("start", format!("{:.3}", now - 180.0))
+                .query("end", format!("{now:.3}"))
                 .query("step", "5"),
         };
         let body = match request.call() {
@@ -255,12 +256,13 @@ fn dashboard_and_rules_work_on_a_cluster_prometheus_and_through_federation() {
     });
     cluster.wait_for(r#"jitterd_config_reloads_total{result="success"} >= 1"#, Duration::from_secs(20));
     let _restarted = restart(daemon);
-    cluster.wait_for("changes(process_start_time_seconds[1m]) >= 1", Duration::from_secs(30));
-    cluster.wait_for(r#"count_over_time(up{job="jitterd"}[8s]) >= 6"#, Duration::from_secs(30));
-    // Federated too, recording rules included.
-    global.wait_for("changes(process_start_time_seconds[1m]) >= 1", Duration::from_secs(30));
+    // The new process scraped for a few seconds, so that rates over
+    // $__rate_interval have samples of it; federated too, recording rules included.
+    let restarted_a_while_ago = "changes(process_start_time_seconds[1m]) >= 1 \
+         and timestamp(process_start_time_seconds) - process_start_time_seconds >= 4";
+    cluster.wait_for(restarted_a_while_ago, Duration::from_secs(30));
+    global.wait_for(restarted_a_while_ago, Duration::from_secs(30));
     global.wait_for(r#"instance:jitterd_heartbeats:rate1m{cluster="e2e"}"#, Duration::from_secs(30));
-    global.wait_for(r#"count_over_time(up{job="jitterd"}[8s]) >= 6"#, Duration::from_secs(30));
 
     let dashboard: Value =
         serde_json::from_str(&std::fs::read_to_string(repo("grafana/dashboards/jitterd.json")).expect("dashboard"))
