@@ -1,15 +1,20 @@
-//! The Kubernetes manifests in `deploy/kubernetes/` against the rule file,
-//! the Containerfile and the real daemon: every manifest parses and is listed
-//! in the kustomization; the PrometheusRule carries exactly the rule file's
-//! groups; the DaemonSet is non-root with a read-only root filesystem, probes
-//! `/-/healthy` and `/-/ready` on the daemon's default port, mounts a
-//! ConfigMap config that `jitterd check-config` accepts, and runs the image as
-//! the Containerfile builds it; Service and ServiceMonitor reach that port and
-//! the telemetry path.
+//! The Kubernetes manifests in `deploy/kubernetes/`, against each other, the
+//! Containerfile and the real daemon: every manifest parses and is listed in
+//! the kustomization; the PrometheusRule carries the rule file's groups; the
+//! DaemonSet is non-root with a read-only root filesystem, stays off tainted
+//! (control-plane) nodes unless the opt-in component is added, probes
+//! `/-/healthy` and `/-/ready` on the daemon's port, runs the image's
+//! entrypoint as built and mounts a generated ConfigMap (hash-suffixed, so
+//! pods roll) where that entrypoint reads its config, which `jitterd
+//! check-config` accepts; its CPU request fits `counter.duty_cycle`; the
+//! NetworkPolicy admits only scrapes of that port. With `kubectl` installed,
+//! kustomize itself renders the manifests too.
 
 mod common;
+mod containerfile;
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use serde_norway::Value;
 
@@ -30,6 +35,10 @@ fn text<'a>(value: &'a Value, key: &str, what: &str) -> &'a str {
     value[key].as_str().unwrap_or_else(|| panic!("{what}: no string {key:?} in {value:?}"))
 }
 
+fn strings(value: &Value) -> Vec<&str> {
+    value.as_sequence().into_iter().flatten().filter_map(Value::as_str).collect()
+}
+
 /// The daemon's default listen port and telemetry path, from the binary itself.
 fn defaults() -> (u16, String) {
     let (code, stdout, stderr) = common::run(&["print-default-config"], &[]);
@@ -41,14 +50,11 @@ fn defaults() -> (u16, String) {
     (port, web["telemetry_path"].as_str().expect("telemetry_path").to_owned())
 }
 
-/// `jitterd check-config` on `config`: the effective config, which must be valid.
-fn effective_config(config: &str) -> toml::Table {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("jitterd.toml");
-    std::fs::write(&path, config).expect("write config");
-    let path = path.to_str().expect("utf-8 path");
-    let (code, stdout, stderr) = common::run(&["check-config", "--config.file", path], &[]);
-    assert_eq!(code, 0, "jitterd check-config rejects the config:\n{config}\n{stderr}");
+/// `jitterd check-config` on the file at `path`: the effective config, which must be valid.
+fn effective_config(path: &str) -> toml::Table {
+    let file = repo(path);
+    let (code, stdout, stderr) = common::run(&["check-config", "--config.file", file.to_str().expect("path")], &[]);
+    assert_eq!(code, 0, "jitterd check-config rejects {path}:\n{stderr}");
     stdout.parse().expect("check-config prints TOML")
 }
 
@@ -56,7 +62,7 @@ fn effective_config(config: &str) -> toml::Table {
 
 const KUBERNETES: &str = "deploy/kubernetes";
 
-/// Every manifest of `deploy/kubernetes` (one object per file), by kind.
+/// Every manifest of `deploy/kubernetes` (one object per file), by file name.
 fn manifests() -> Vec<(String, Value)> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(repo(KUBERNETES))
         .expect("deploy/kubernetes")
@@ -101,12 +107,11 @@ fn kubernetes_manifests_parse_and_kustomization_lists_them_all() {
     kinds.sort_unstable();
     assert_eq!(
         kinds,
-        ["ConfigMap", "DaemonSet", "Namespace", "PrometheusRule", "Service", "ServiceMonitor"],
+        ["DaemonSet", "Namespace", "NetworkPolicy", "PrometheusRule", "Service", "ServiceMonitor"],
         "kinds in {KUBERNETES}"
     );
     let kustomization = object(&manifests, "Kustomization");
-    let mut listed: Vec<&str> =
-        kustomization["resources"].as_sequence().expect("resources").iter().filter_map(Value::as_str).collect();
+    let mut listed = strings(&kustomization["resources"]);
     listed.sort_unstable();
     let mut files: Vec<&str> =
         manifests.iter().map(|(name, _)| name.as_str()).filter(|name| *name != "kustomization.yaml").collect();
@@ -124,12 +129,12 @@ fn prometheusrule_groups_equal_the_rule_file() {
     assert!(
         rule["spec"]["groups"] == rule_file["groups"],
         "deploy/kubernetes/prometheusrule.yaml spec.groups differ from deploy/prometheus/jitterd.rules.yml groups: \
-         copy the rule file's groups under spec.groups, two spaces further in"
+         both are rendered from mixin/; run mixin/generate"
     );
 }
 
 #[test]
-fn daemonset_is_locked_down_and_matches_the_daemon_defaults() {
+fn daemonset_is_locked_down_and_matches_the_daemon_and_the_image() {
     let (default_port, telemetry_path) = defaults();
     let manifests = manifests();
     let daemonset = object(&manifests, "DaemonSet");
@@ -145,6 +150,8 @@ fn daemonset_is_locked_down_and_matches_the_daemon_defaults() {
     assert_eq!(pod["securityContext"]["runAsUser"].as_u64(), Some(65534));
     assert_eq!(pod["securityContext"]["seccompProfile"]["type"].as_str(), Some("RuntimeDefault"));
     assert!(pod["hostNetwork"].is_null() && pod["hostPID"].is_null(), "no host namespaces");
+    // Off tainted nodes, control plane included, unless asked (components/control-plane).
+    assert!(pod["tolerations"].is_null(), "the base DaemonSet tolerates no taint: {:?}", pod["tolerations"]);
 
     let containers = pod["containers"].as_sequence().expect("containers");
     assert_eq!(containers.len(), 1);
@@ -170,20 +177,28 @@ fn daemonset_is_locked_down_and_matches_the_daemon_defaults() {
         );
     }
 
-    // The config: the ConfigMap's file, mounted where --config.file points,
-    // valid for the real daemon and listening on every interface at the default port.
-    let args: Vec<&str> = container["args"].as_sequence().expect("args").iter().filter_map(Value::as_str).collect();
-    let config_file = args
-        .iter()
-        .find_map(|arg| arg.strip_prefix("--config.file="))
-        .unwrap_or_else(|| panic!("no --config.file=… in {args:?}"));
-    let (dir, key) = config_file.rsplit_once('/').expect("absolute config path");
+    // The image as the Containerfile builds it: its tag, its user, its entrypoint untouched.
+    let image = text(container, "image", "container");
+    assert!(containerfile::text().contains(&format!("-t {image}")), "image {image}");
+    let user = containerfile::last("USER");
+    let (uid, gid) = user.split_once(':').expect("USER uid:gid");
+    assert_eq!(pod["securityContext"]["runAsUser"].as_u64(), uid.parse().ok(), "runAsUser vs USER");
+    assert_eq!(pod["securityContext"]["runAsGroup"].as_u64(), gid.parse().ok(), "runAsGroup vs USER");
+    assert!(
+        container["command"].is_null() && container["args"].is_null(),
+        "the pod runs the image's entrypoint as it is, which names the config file"
+    );
+
+    // The config: the generated ConfigMap, mounted where the entrypoint reads
+    // it, valid for the real daemon and listening on every interface at the default port.
+    let config_path = containerfile::config_path(&containerfile::exec_form("ENTRYPOINT"));
+    let (dir, key) = config_path.rsplit_once('/').expect("absolute config path");
     let mount = container["volumeMounts"]
         .as_sequence()
         .expect("volumeMounts")
         .iter()
         .find(|mount| mount["mountPath"].as_str() == Some(dir))
-        .unwrap_or_else(|| panic!("nothing mounted at {dir}"));
+        .unwrap_or_else(|| panic!("nothing mounted at {dir}, where the image reads {config_path}"));
     assert_eq!(mount["readOnly"].as_bool(), Some(true));
     let volume = pod["volumes"]
         .as_sequence()
@@ -191,12 +206,12 @@ fn daemonset_is_locked_down_and_matches_the_daemon_defaults() {
         .iter()
         .find(|volume| volume["name"] == mount["name"])
         .expect("the mounted volume");
-    let configmap = object(&manifests, "ConfigMap");
-    assert_eq!(volume["configMap"]["name"], configmap["metadata"]["name"], "the volume is the ConfigMap");
-    let config = configmap["data"][key].as_str().unwrap_or_else(|| panic!("ConfigMap has no {key}"));
-    let effective = effective_config(config);
+    let configmap_name = text(&volume["configMap"], "name", "the mounted volume's configMap");
+    let config_file = generated_config_file(configmap_name, key);
+    let effective = effective_config(&format!("{KUBERNETES}/{config_file}"));
     let web = effective["web"].as_table().expect("[web]");
     assert_eq!(web["listen_address"].as_str(), Some(format!("0.0.0.0:{default_port}").as_str()));
+    cpu_request_fits_the_duty_cycle(container, &effective);
 
     // Service and ServiceMonitor reach that port and the telemetry path.
     let service = object(&manifests, "Service");
@@ -215,54 +230,160 @@ fn daemonset_is_locked_down_and_matches_the_daemon_defaults() {
     let endpoint = &monitor["spec"]["endpoints"][0];
     assert_eq!(endpoint["port"], service_port["name"], "ServiceMonitor endpoint port is the Service's port name");
     assert_eq!(endpoint["path"].as_str(), Some(telemetry_path.as_str()));
+
+    // The NetworkPolicy lets in scrapes of that port from chosen pods, and nothing out.
+    let policy = object(&manifests, "NetworkPolicy");
+    assert_eq!(policy["spec"]["podSelector"]["matchLabels"], *selector, "the policy selects the DaemonSet's pods");
+    let mut types = strings(&policy["spec"]["policyTypes"]);
+    types.sort_unstable();
+    assert_eq!(types, ["Egress", "Ingress"]);
+    let egress = &policy["spec"]["egress"];
+    assert!(egress.is_null() || egress.as_sequence().is_some_and(Vec::is_empty), "jitterd needs no egress: {egress:?}");
+    let rules = policy["spec"]["ingress"].as_sequence().expect("ingress rules");
+    assert!(!rules.is_empty(), "no ingress at all would keep Prometheus out");
+    for rule in rules {
+        let ports = rule["ports"].as_sequence().expect("an ingress rule without ports admits every port");
+        for port in ports {
+            assert!(
+                port["port"].as_str() == Some(port_name) || port["port"].as_u64() == Some(u64::from(default_port)),
+                "ingress on {:?}, not the metrics port",
+                port["port"]
+            );
+        }
+        let peers = rule["from"].as_sequence().expect("an ingress rule without from admits every source");
+        for peer in peers {
+            let selects_something = ["namespaceSelector", "podSelector"]
+                .iter()
+                .any(|key| peer[*key]["matchLabels"].as_mapping().is_some_and(|labels| !labels.is_empty()));
+            assert!(selects_something, "an empty peer admits everyone: {peer:?}");
+        }
+    }
 }
 
-/// The Containerfile's instructions as (INSTRUCTION, arguments), continuation lines joined.
-fn containerfile() -> Vec<(String, String)> {
-    read("deploy/container/Containerfile")
-        .replace("\\\n", " ")
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .filter_map(|line| line.split_once(char::is_whitespace))
-        .map(|(instruction, rest)| (instruction.to_uppercase(), rest.trim().to_owned()))
-        .collect()
+/// The file of the kustomization's configMapGenerator named `name` that
+/// becomes data key `key`; checks the generator keeps its hash suffix.
+fn generated_config_file(name: &str, key: &str) -> String {
+    let kustomization = yaml(&format!("{KUBERNETES}/kustomization.yaml"));
+    let generator = kustomization["configMapGenerator"]
+        .as_sequence()
+        .expect("configMapGenerator")
+        .iter()
+        .find(|generator| generator["name"].as_str() == Some(name))
+        .unwrap_or_else(|| panic!("no configMapGenerator named {name}"));
+    assert_eq!(generator["namespace"].as_str(), Some("jitterd"));
+    assert!(
+        generator["options"]["disableNameSuffixHash"].as_bool() != Some(true)
+            && kustomization["generatorOptions"]["disableNameSuffixHash"].as_bool() != Some(true),
+        "without the hash suffix a changed config does not roll the pods"
+    );
+    let files = strings(&generator["files"]);
+    // A file entry is "name" (the key is the file name) or "key=name".
+    let file = files
+        .iter()
+        .find_map(|entry| match entry.split_once('=') {
+            Some((k, file)) => (k == key).then_some(file),
+            None => (Path::new(entry).file_name().and_then(|n| n.to_str()) == Some(key)).then_some(*entry),
+        })
+        .unwrap_or_else(|| panic!("configMapGenerator {name} has no file for key {key}: {files:?}"));
+    file.to_owned()
+}
+
+/// The CPU request follows `counter.duty_cycle`: a counter running flat out
+/// needs its whole core, one running a tenth of the time does not.
+fn cpu_request_fits_the_duty_cycle(container: &Value, effective: &toml::Table) {
+    let request = container["resources"]["requests"]["cpu"].as_str().expect("a CPU request");
+    let cores: f64 = match request.strip_suffix('m') {
+        Some(millis) => millis.parse::<f64>().expect("millicores") / 1000.0,
+        None => request.parse().expect("cores"),
+    };
+    let Some(duty_cycle) = effective["counter"].get("duty_cycle").and_then(toml::Value::as_float) else {
+        // This binary predates counter.duty_cycle: nothing to compare yet.
+        println!("skipped the CPU request check: this jitterd has no counter.duty_cycle (request {request})");
+        return;
+    };
+    assert!(
+        cores >= duty_cycle.min(1.0),
+        "the pod requests {request} but its counter runs {duty_cycle} of the time: raise the request"
+    );
+    assert!(
+        duty_cycle < 1.0 || cores >= 1.0,
+        "the pod requests {request} but deploy/kubernetes/jitterd.toml runs the counter flat out: set \
+         `duty_cycle = 0.1` under [counter] there (or request cpu: \"1\")"
+    );
 }
 
 #[test]
-fn daemonset_runs_the_image_as_the_containerfile_builds_it() {
-    let (default_port, _) = defaults();
-    let instructions = containerfile();
-    let last = |name: &str| {
-        instructions
-            .iter()
-            .rev()
-            .find(|(instruction, _)| instruction == name)
-            .map(|(_, rest)| rest.as_str())
-            .unwrap_or_else(|| panic!("Containerfile has no {name}"))
-    };
-    let manifests = manifests();
-    let daemonset = object(&manifests, "DaemonSet");
-    let pod = &daemonset["spec"]["template"]["spec"];
-    let container = &pod["containers"][0];
+fn control_plane_component_adds_only_the_control_plane_toleration() {
+    let component = yaml(&format!("{KUBERNETES}/components/control-plane/kustomization.yaml"));
+    assert_eq!(component["kind"].as_str(), Some("Component"));
+    let patch = &component["patches"][0];
+    assert_eq!(patch["target"]["kind"].as_str(), Some("DaemonSet"));
+    let operations: Value = serde_norway::from_str(text(patch, "patch", "the component's patch")).expect("JSON patch");
+    let tolerations = operations[0]["value"].as_sequence().expect("tolerations");
+    assert_eq!(operations[0]["path"].as_str(), Some("/spec/template/spec/tolerations"));
+    for toleration in tolerations {
+        assert_eq!(toleration["key"].as_str(), Some("node-role.kubernetes.io/control-plane"), "{toleration:?}");
+    }
+}
 
-    // The image's build command tags it so (see the Containerfile's header).
-    let image = text(container, "image", "container");
-    assert!(read("deploy/container/Containerfile").contains(&format!("-t {image}")), "image {image}");
-    // The same non-root user, so the pod's runAsUser does not change whom the binary runs as.
-    let (uid, gid) = last("USER").split_once(':').expect("USER uid:gid");
-    assert_eq!(pod["securityContext"]["runAsUser"].as_u64(), uid.parse().ok(), "runAsUser vs USER");
-    assert_eq!(pod["securityContext"]["runAsGroup"].as_u64(), gid.parse().ok(), "runAsGroup vs USER");
-    // The port the image exposes and listens on.
-    assert_eq!(last("EXPOSE"), default_port.to_string());
-    let entrypoint: Vec<String> = serde_json::from_str(last("ENTRYPOINT")).expect("ENTRYPOINT in exec form");
-    assert!(
-        entrypoint
-            .windows(2)
-            .any(|pair| pair[0] == "--web.listen-address" && pair[1] == format!("0.0.0.0:{default_port}")),
-        "the image listens on 0.0.0.0:{default_port}: {entrypoint:?}"
-    );
-    assert_eq!(container["ports"][0]["containerPort"].as_u64(), Some(u64::from(default_port)));
-    // The pod keeps the entrypoint and only appends its arguments.
-    assert!(container["command"].is_null(), "command would replace the image's entrypoint");
+/// `kubectl kustomize DIR`, or `None` where kubectl is not installed.
+fn kustomize(dir: &Path) -> Option<Vec<Value>> {
+    let out = Command::new("kubectl").arg("kustomize").arg(dir).output().ok()?;
+    assert!(out.status.success(), "kubectl kustomize {}: {}", dir.display(), String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    Some(text.split("\n---\n").map(|doc| serde_norway::from_str(doc).expect("rendered YAML")).collect())
+}
+
+fn rendered<'a>(objects: &'a [Value], kind: &str) -> &'a Value {
+    objects.iter().find(|o| o["kind"].as_str() == Some(kind)).unwrap_or_else(|| panic!("kustomize rendered no {kind}"))
+}
+
+#[test]
+fn kustomize_renders_a_config_that_rolls_the_pods_and_the_opt_in_toleration() {
+    let Some(objects) = kustomize(&repo(KUBERNETES)) else {
+        println!("skipped: kubectl is not installed");
+        return;
+    };
+    let configmap = rendered(&objects, "ConfigMap");
+    let name = text(&configmap["metadata"], "name", "ConfigMap");
+    assert!(name.starts_with("jitterd-"), "hash-suffixed name: {name}");
+    let daemonset = rendered(&objects, "DaemonSet");
+    let volumes = daemonset["spec"]["template"]["spec"]["volumes"].as_sequence().expect("volumes");
+    assert!(volumes.iter().any(|v| v["configMap"]["name"].as_str() == Some(name)), "the DaemonSet mounts {name}");
+    assert!(daemonset["spec"]["template"]["spec"]["tolerations"].is_null());
+
+    // Another config is another ConfigMap name, so another pod template: the pods roll.
+    let copy = copy_of_kubernetes();
+    let toml = copy.path().join("jitterd.toml");
+    let changed = std::fs::read_to_string(&toml).expect("toml").replace("period = \"1s\"", "period = \"500ms\"");
+    std::fs::write(&toml, changed).expect("write");
+    let objects_after = kustomize(copy.path()).expect("kubectl");
+    let renamed = text(&rendered(&objects_after, "ConfigMap")["metadata"], "name", "ConfigMap");
+    assert_ne!(renamed, name, "a changed jitterd.toml must change the ConfigMap's name");
+
+    // Opting in to control-plane nodes as kustomization.yaml says: uncomment its components.
+    let copy = copy_of_kubernetes();
+    let kustomization = copy.path().join("kustomization.yaml");
+    let commented = "# components:\n#   - components/control-plane\n";
+    let text_before = std::fs::read_to_string(&kustomization).expect("kustomization");
+    assert!(text_before.contains(commented), "kustomization.yaml shows how to opt in: {commented}");
+    std::fs::write(&kustomization, text_before.replace(commented, "components:\n  - components/control-plane\n"))
+        .expect("write");
+    let objects = kustomize(copy.path()).expect("kubectl");
+    let tolerations = &rendered(&objects, "DaemonSet")["spec"]["template"]["spec"]["tolerations"];
+    assert_eq!(tolerations[0]["key"].as_str(), Some("node-role.kubernetes.io/control-plane"), "{tolerations:?}");
+}
+
+/// `deploy/kubernetes` copied into a temporary directory, to render variations of it.
+fn copy_of_kubernetes() -> tempfile::TempDir {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).expect("mkdir");
+        for entry in std::fs::read_dir(from).expect("read dir").map(|e| e.expect("entry").path()) {
+            let target = to.join(entry.file_name().expect("name"));
+            if entry.is_dir() { copy(&entry, &target) } else { std::fs::copy(&entry, &target).map(drop).expect("copy") }
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy(&repo(KUBERNETES), dir.path());
+    dir
 }

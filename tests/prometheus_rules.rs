@@ -1,6 +1,10 @@
 //! The alert and recording rules in `deploy/prometheus/` under `promtool`:
 //! `check rules`, the unit tests of `test rules`, and `check metrics` on a
-//! live scrape of the real daemon.
+//! live scrape of the real daemon; and the alerts against the conventions
+//! of monitoring mixins: each has a `for`, a severity (critical only where
+//! someone must act now), a summary the same for every instance, an
+//! absolute runbook URL to its own section of docs/runbook.md, and test
+//! cases where it fires and where it must not.
 
 mod common;
 
@@ -48,8 +52,11 @@ fn rules_pass_their_unit_tests() {
     assert!(ok, "promtool test rules failed:\n{stdout}\n{stderr}");
 }
 
+/// The alerts that may page. Everything else is a ticket (warning) or context (info).
+const CRITICAL: &[&str] = &["JitterdHeartbeatStalled"];
+
 #[test]
-fn every_alert_has_a_firing_and_a_quiet_case_and_a_runbook_section() {
+fn every_alert_follows_the_conventions_and_has_a_firing_and_a_quiet_case() {
     let rules: serde_norway::Value =
         serde_norway::from_str(&std::fs::read_to_string(prometheus_dir().join("jitterd.rules.yml")).expect("rules"))
             .expect("rules parse");
@@ -65,21 +72,28 @@ fn every_alert_has_a_firing_and_a_quiet_case_and_a_runbook_section() {
         .iter()
         .flat_map(|test| test["alert_rule_test"].as_sequence().into_iter().flatten())
         .collect();
-    let mut alerts = 0;
+    let mut alerts = Vec::new();
     for rule in
         rules["groups"].as_sequence().expect("groups").iter().flat_map(|g| g["rules"].as_sequence().expect("rules"))
     {
         let Some(alert) = rule["alert"].as_str() else { continue };
-        alerts += 1;
-        assert!(rule["labels"]["severity"].as_str().is_some(), "{alert} has no severity");
+        alerts.push(alert);
+        assert!(rule["for"].as_str().is_some(), "{alert} has no for: one bad evaluation would notify");
+        let severity = rule["labels"]["severity"].as_str().unwrap_or_default();
+        assert!(["critical", "warning", "info"].contains(&severity), "{alert}: severity {severity:?}");
+        assert_eq!(severity == "critical", CRITICAL.contains(&alert), "{alert} is {severity}: only {CRITICAL:?} page");
         for annotation in ["summary", "description", "runbook_url"] {
             assert!(rule["annotations"][annotation].as_str().is_some(), "{alert} lacks the {annotation} annotation");
         }
+        // Alertmanager groups alerts by name: one summary must read for all of them.
+        let summary = rule["annotations"]["summary"].as_str().unwrap_or_default();
+        assert!(!summary.contains("{{"), "{alert}: the summary differs per instance: {summary}");
         let description = rule["annotations"]["description"].as_str().unwrap_or_default();
         assert!(description.contains("$labels.instance") && description.contains("$value"), "{alert}: {description}");
-        let anchor = rule["annotations"]["runbook_url"].as_str().unwrap_or_default();
-        let section = anchor.rsplit_once('#').map(|(_, section)| section).unwrap_or_default();
-        assert_eq!(section, alert.to_lowercase(), "{alert}: runbook_url {anchor}");
+        let url = rule["annotations"]["runbook_url"].as_str().unwrap_or_default();
+        assert!(url.starts_with("https://"), "{alert}: runbook_url {url} is not absolute");
+        let section = url.rsplit_once('#').map(|(_, section)| section).unwrap_or_default();
+        assert_eq!(section, alert.to_lowercase(), "{alert}: runbook_url {url}");
         assert!(runbook.contains(&format!("\n## {alert}\n")), "docs/runbook.md has no section {alert}");
 
         let mine = || cases.iter().filter(|case| case["alertname"].as_str() == Some(alert));
@@ -92,7 +106,8 @@ fn every_alert_has_a_firing_and_a_quiet_case_and_a_runbook_section() {
             "{alert} has no test case where it must not fire"
         );
     }
-    assert!(alerts >= 7, "only {alerts} alerts");
+    assert!(alerts.len() >= 9, "only {} alerts", alerts.len());
+    assert!(alerts.contains(&"JitterdRestartLoop"), "no alert catches a restart loop");
 }
 
 #[test]

@@ -1,0 +1,2 @@
+// grafanaDashboards: one dashboard per file name.
+(import 'dashboards/jitterd.libsonnet')
