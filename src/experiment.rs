@@ -34,6 +34,9 @@ pub fn check_period(period: Duration) -> Result<(), String> {
 pub struct Settings {
     pub strategy: Strategy,
     pub size_elements: u64,
+    /// Share of each period the counter runs, in a window centred on each
+    /// scheduled beat (1: continuously).
+    pub duty_cycle: f64,
     pub period: Duration,
     pub schedule: Schedule,
     /// The heartbeat threads' timer slack; `None` leaves the kernel's default.

@@ -38,6 +38,7 @@ pub struct Metrics {
     pub build_info: GaugeVec,
     pub experiment_info: GaugeVec,
     pub array_size_elements: IntGauge,
+    pub duty_cycle_ratio: Gauge,
     pub heartbeat_period_seconds: Gauge,
     pub drift_threshold_seconds: Gauge,
     pub jitter_threshold_seconds: Gauge,
@@ -74,45 +75,94 @@ pub struct Metrics {
     describing: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
+/// Makes each metric and registers it in the same step, so a metric is
+/// named once, where its field is set.
+struct Registrar {
+    registry: Registry,
+}
+
+impl Registrar {
+    fn add<C: Collector + Clone + 'static>(&self, made: Result<C, prometheus::Error>) -> Result<C, prometheus::Error> {
+        let metric = made?;
+        self.registry.register(Box::new(metric.clone()))?;
+        Ok(metric)
+    }
+
+    fn opts(name: &str, help: &str) -> Opts {
+        Opts::new(name, help).namespace(NAMESPACE)
+    }
+
+    fn gauge(&self, name: &str, help: &str) -> Result<Gauge, prometheus::Error> {
+        self.add(Gauge::with_opts(Self::opts(name, help)))
+    }
+
+    fn int_gauge(&self, name: &str, help: &str) -> Result<IntGauge, prometheus::Error> {
+        self.add(IntGauge::with_opts(Self::opts(name, help)))
+    }
+
+    fn info(&self, name: &str, help: &str, labels: &[&str]) -> Result<GaugeVec, prometheus::Error> {
+        self.add(GaugeVec::new(Self::opts(name, help), labels))
+    }
+
+    fn counter(&self, name: &str, help: &str) -> Result<IntCounter, prometheus::Error> {
+        self.add(IntCounter::with_opts(Self::opts(name, help)))
+    }
+
+    /// A counter by label, with every label value present from the start, so
+    /// rates and alerts see zero, not absence.
+    fn counter_by(
+        &self,
+        name: &str,
+        help: &str,
+        label: &str,
+        values: &[&str],
+    ) -> Result<IntCounterVec, prometheus::Error> {
+        let counter = self.add(IntCounterVec::new(Self::opts(name, help), &[label]))?;
+        for value in values {
+            counter.with_label_values(&[value]);
+        }
+        Ok(counter)
+    }
+
+    fn histogram(&self, name: &str, help: &str) -> Result<Histogram, prometheus::Error> {
+        self.add(Histogram::with_opts(HistogramOpts::new(name, help).namespace(NAMESPACE).buckets(latency_buckets())))
+    }
+
+    fn slots(&self, lateness: Family, counts: Option<[Family; 2]>) -> Result<SlotHistogram, prometheus::Error> {
+        self.add(SlotHistogram::new(lateness, counts))
+    }
+
+    /// A lateness store, exported as a window summary.
+    fn window(&self, name: &str, help: &str) -> Result<Arc<LatenessStore>, prometheus::Error> {
+        let store = Arc::new(LatenessStore::new(DEFAULT_WINDOW));
+        self.registry.register(Box::new(WindowSummary::new(name, help, Arc::clone(&store))?))?;
+        Ok(store)
+    }
+}
+
 impl Metrics {
     pub fn new() -> Result<Metrics, prometheus::Error> {
-        let registry = Registry::new();
-        let opts = |name: &str, help: &str| Opts::new(name, help).namespace(NAMESPACE);
-        let histogram = |name: &str, help: &str| {
-            Histogram::with_opts(HistogramOpts::new(name, help).namespace(NAMESPACE).buckets(latency_buckets()))
-        };
+        let r = Registrar { registry: Registry::new() };
         let metrics = Metrics {
-            build_info: GaugeVec::new(
-                opts(
-                    "build_info",
-                    "A metric with a constant '1' value labeled by the version, revision and rustc version of jitterd.",
-                ),
+            build_info: r.info(
+                "build_info",
+                "A metric with a constant '1' value labeled by the version, revision and rustc version of jitterd.",
                 &["version", "revision", "rustc"],
             )?,
-            experiment_info: GaugeVec::new(
-                opts(
-                    "experiment_info",
-                    "A metric with a constant '1' value labeled by the running strategy and heartbeat schedule.",
-                ),
+            experiment_info: r.info(
+                "experiment_info",
+                "A metric with a constant '1' value labeled by the running strategy and heartbeat schedule.",
                 &["strategy", "schedule"],
             )?,
-            array_size_elements: IntGauge::with_opts(opts(
-                "array_size_elements",
-                "Elements in the array the counter increments.",
-            ))?,
-            heartbeat_period_seconds: Gauge::with_opts(opts(
-                "heartbeat_period_seconds",
-                "Configured heartbeat period.",
-            ))?,
-            drift_threshold_seconds: Gauge::with_opts(opts(
-                "drift_threshold_seconds",
-                "Configured drift alert threshold.",
-            ))?,
-            jitter_threshold_seconds: Gauge::with_opts(opts(
-                "jitter_threshold_seconds",
-                "Configured jitter alert threshold.",
-            ))?,
-            heartbeat_slots: SlotHistogram::new(
+            array_size_elements: r.int_gauge("array_size_elements", "Elements in the array the counter increments.")?,
+            duty_cycle_ratio: r.gauge(
+                "duty_cycle_ratio",
+                "Configured counter.duty_cycle: the share of each period the counter runs (1: continuously).",
+            )?,
+            heartbeat_period_seconds: r.gauge("heartbeat_period_seconds", "Configured heartbeat period.")?,
+            drift_threshold_seconds: r.gauge("drift_threshold_seconds", "Configured drift alert threshold.")?,
+            jitter_threshold_seconds: r.gauge("jitter_threshold_seconds", "Configured jitter alert threshold.")?,
+            heartbeat_slots: r.slots(
                 Family {
                     name: "jitterd_heartbeat_lateness_seconds",
                     help: "Lateness of every heartbeat slot: a beat's time from due to check finished, and for each slot it swallowed, the time from that slot being due to the beat finishing.",
@@ -125,126 +175,82 @@ impl Metrics {
                     },
                 ]),
             )?,
-            heartbeat_wake_lateness_seconds: histogram(
+            heartbeat_wake_lateness_seconds: r.histogram(
                 "heartbeat_wake_lateness_seconds",
                 "Time from when a beat was due to when its timer returned.",
             )?,
-            heartbeat_access_wait_seconds: histogram(
+            heartbeat_access_wait_seconds: r.histogram(
                 "heartbeat_access_wait_seconds",
                 "Time from the heartbeat's wake-up to getting the array (lock, reply or snapshot).",
             )?,
-            heartbeat_jitter_seconds: histogram(
+            heartbeat_jitter_seconds: r.histogram(
                 "heartbeat_jitter_seconds",
                 "Absolute deviation of each beat interval from the period.",
             )?,
-            heartbeat_drift_seconds: Gauge::with_opts(opts(
+            heartbeat_drift_seconds: r.gauge(
                 "heartbeat_drift_seconds",
                 "Accumulated jitter: last beat time minus start minus beats times period (signed).",
-            ))?,
-            drift_window_seconds: Gauge::with_opts(opts(
+            )?,
+            drift_window_seconds: r.gauge(
                 "drift_window_seconds",
                 "Drift gained within the last alerts.drift_window (signed): what the drift threshold acts on.",
-            ))?,
-            drift_window_length_seconds: Gauge::with_opts(opts(
+            )?,
+            drift_window_length_seconds: r.gauge(
                 "drift_window_length_seconds",
                 "Configured alerts.drift_window: how far back jitterd_drift_window_seconds looks.",
-            ))?,
-            heartbeat_last_timestamp_seconds: Gauge::with_opts(opts(
-                "heartbeat_last_timestamp_seconds",
-                "Unix time of the last completed heartbeat.",
-            ))?,
-            consistency_checks_total: IntCounterVec::new(
-                opts("consistency_checks_total", "Consistency checks of the array by result."),
-                &["result"],
             )?,
-            consistency_check_duration_seconds: histogram(
-                "consistency_check_duration_seconds",
-                "Time one consistency check took.",
+            heartbeat_last_timestamp_seconds: r
+                .gauge("heartbeat_last_timestamp_seconds", "Unix time of the last completed heartbeat.")?,
+            consistency_checks_total: r.counter_by(
+                "consistency_checks_total",
+                "Consistency checks of the array by result.",
+                "result",
+                &["consistent", "inconsistent"],
             )?,
-            consistency_mismatched_elements: IntGauge::with_opts(opts(
+            consistency_check_duration_seconds: r
+                .histogram("consistency_check_duration_seconds", "Time one consistency check took.")?,
+            consistency_mismatched_elements: r.int_gauge(
                 "consistency_mismatched_elements",
                 "Elements that differed from element 0 in the last check.",
-            ))?,
-            array_passes_total: IntCounter::with_opts(opts(
-                "array_passes_total",
-                "Passes the counter completed over the array.",
-            ))?,
-            array_value: Gauge::with_opts(opts("array_value", "Element 0 of the array as the last check saw it."))?,
-            config_reloads_total: IntCounterVec::new(
-                opts("config_reloads_total", "Configuration reloads by result."),
-                &["result"],
             )?,
-            config_last_reload_successful: IntGauge::with_opts(opts(
+            array_passes_total: r.counter("array_passes_total", "Passes the counter completed over the array.")?,
+            array_value: r.gauge("array_value", "Element 0 of the array as the last check saw it.")?,
+            config_reloads_total: r.counter_by(
+                "config_reloads_total",
+                "Configuration reloads by result.",
+                "result",
+                &["success", "failure"],
+            )?,
+            config_last_reload_successful: r.int_gauge(
                 "config_last_reload_successful",
                 "Whether the last configuration reload attempt was successful.",
-            ))?,
-            control_slots: SlotHistogram::new(
+            )?,
+            control_slots: r.slots(
                 Family {
                     name: "jitterd_control_lateness_seconds",
                     help: "Lateness of every slot of the control heartbeat, which shares nothing with the counter and is offset by half a period: the host's share of lateness.",
                 },
                 None,
             )?,
-            record_write_errors_total: IntCounter::with_opts(opts(
-                "record_write_errors_total",
-                "Interval log writes that failed (record.interval_log).",
-            ))?,
-            heartbeat_lateness_window: Arc::new(LatenessStore::new(DEFAULT_WINDOW)),
-            control_lateness_window: Arc::new(LatenessStore::new(DEFAULT_WINDOW)),
-            live: Arc::default(),
-            registry,
-            describing: std::sync::Arc::default(),
-        };
-        let collectors: Vec<Box<dyn Collector>> = vec![
-            Box::new(metrics.build_info.clone()),
-            Box::new(metrics.experiment_info.clone()),
-            Box::new(metrics.array_size_elements.clone()),
-            Box::new(metrics.heartbeat_period_seconds.clone()),
-            Box::new(metrics.drift_threshold_seconds.clone()),
-            Box::new(metrics.jitter_threshold_seconds.clone()),
-            Box::new(metrics.heartbeat_slots.clone()),
-            Box::new(metrics.heartbeat_wake_lateness_seconds.clone()),
-            Box::new(metrics.heartbeat_access_wait_seconds.clone()),
-            Box::new(metrics.heartbeat_jitter_seconds.clone()),
-            Box::new(metrics.heartbeat_drift_seconds.clone()),
-            Box::new(metrics.drift_window_seconds.clone()),
-            Box::new(metrics.drift_window_length_seconds.clone()),
-            Box::new(metrics.heartbeat_last_timestamp_seconds.clone()),
-            Box::new(metrics.consistency_checks_total.clone()),
-            Box::new(metrics.consistency_check_duration_seconds.clone()),
-            Box::new(metrics.consistency_mismatched_elements.clone()),
-            Box::new(metrics.array_passes_total.clone()),
-            Box::new(metrics.array_value.clone()),
-            Box::new(metrics.config_reloads_total.clone()),
-            Box::new(metrics.config_last_reload_successful.clone()),
-            Box::new(metrics.control_slots.clone()),
-            Box::new(metrics.record_write_errors_total.clone()),
-            Box::new(WindowSummary::new(
+            record_write_errors_total: r
+                .counter("record_write_errors_total", "Interval log writes that failed (record.interval_log).")?,
+            heartbeat_lateness_window: r.window(
                 "heartbeat_lateness_window_seconds",
                 "Lateness of every heartbeat slot over the last record.window: exact quantiles (HdrHistogram, 3 significant digits); count and sum since the process started.",
-                Arc::clone(&metrics.heartbeat_lateness_window),
-            )?),
-            Box::new(WindowSummary::new(
+            )?,
+            control_lateness_window: r.window(
                 "control_lateness_window_seconds",
                 "Lateness of every control heartbeat slot over the last record.window: exact quantiles (HdrHistogram, 3 significant digits); count and sum since the process started.",
-                Arc::clone(&metrics.control_lateness_window),
-            )?),
-            Box::new(prometheus::process_collector::ProcessCollector::for_self()),
-        ];
-        for collector in collectors {
-            metrics.registry.register(collector)?;
-        }
+            )?,
+            live: Arc::default(),
+            describing: std::sync::Arc::default(),
+            registry: r.registry,
+        };
+        metrics.registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
         metrics
             .build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION"), crate::build::REVISION, crate::build::RUSTC])
             .set(1.0);
-        // Both label values exist from the start, so rates and alerts see zero, not absence.
-        for result in ["consistent", "inconsistent"] {
-            metrics.consistency_checks_total.with_label_values(&[result]);
-        }
-        for result in ["success", "failure"] {
-            metrics.config_reloads_total.with_label_values(&[result]);
-        }
         metrics.config_last_reload_successful.set(1);
         Ok(metrics)
     }
@@ -255,6 +261,7 @@ impl Metrics {
         self.experiment_info.reset();
         self.experiment_info.with_label_values(&[settings.strategy.name(), &settings.schedule.to_string()]).set(1.0);
         self.array_size_elements.set(i64::try_from(settings.size_elements).unwrap_or(i64::MAX));
+        self.duty_cycle_ratio.set(settings.duty_cycle);
         self.heartbeat_period_seconds.set(settings.period.as_secs_f64());
         self.drift_threshold_seconds.set(settings.drift_threshold.as_secs_f64());
         self.jitter_threshold_seconds.set(settings.jitter_threshold.as_secs_f64());
@@ -272,7 +279,7 @@ impl Metrics {
             schedule: settings.schedule,
             size_elements: settings.size_elements,
             period: settings.period,
-            duty_cycle: 1.0,
+            duty_cycle: settings.duty_cycle,
             control: settings.control,
             jitter_threshold: settings.jitter_threshold,
             drift_threshold: settings.drift_threshold,

@@ -22,6 +22,10 @@ pub(super) fn typed_env_value(key: &str, value: &str) -> ::config::Value {
             Ok(n) => ::config::Value::new(origin, n),
             Err(_) => ::config::Value::new(origin, value),
         },
+        "counter.duty_cycle" => match value.trim().parse::<f64>() {
+            Ok(x) => ::config::Value::new(origin, x),
+            Err(_) => ::config::Value::new(origin, value),
+        },
         "heartbeat.control" => match value.trim() {
             "true" => ::config::Value::new(origin, true),
             "false" => ::config::Value::new(origin, false),

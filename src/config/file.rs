@@ -66,6 +66,7 @@ pub(super) const FILE_KEY_TYPES: &[(&str, &str)] = &[
     ("strategy", "string"),
     ("counter", "table"),
     ("counter.size", "integer"),
+    ("counter.duty_cycle", "float"),
     ("heartbeat", "table"),
     ("heartbeat.period", "string"),
     ("heartbeat.schedule", "string"),
@@ -102,6 +103,10 @@ pub(super) fn check_file_types(table: &toml::Table, path: &Path) -> Result<(), C
             }
         }
         if !found || value.type_str() == *expected {
+            continue;
+        }
+        // A whole number is a fine fraction: `duty_cycle = 1`.
+        if *expected == "float" && matches!(value, toml::Value::Integer(_)) {
             continue;
         }
         // Durations are strings; a bare number gets the message that says so.

@@ -55,6 +55,9 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct CounterConfig {
     pub size: u64,
+    /// Share of each period the counter runs, in a window centred on each
+    /// scheduled beat: 0 < d ≤ 1; 1 runs it continuously, as the article does.
+    pub duty_cycle: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -170,6 +173,7 @@ impl Config {
         experiment::Settings {
             strategy: self.strategy,
             size_elements: self.counter.size,
+            duty_cycle: self.counter.duty_cycle,
             period: self.heartbeat.period,
             schedule: self.heartbeat.schedule,
             timer_slack: self.heartbeat.timer_slack,
@@ -236,6 +240,15 @@ impl Config {
         }
         crate::array::check_fits_in_memory(self.counter.size, self.strategy.arrays_in_memory())
             .map_err(|msg| fail("counter.size", msg))?;
+        let duty_cycle = self.counter.duty_cycle;
+        if !(duty_cycle > 0.0 && duty_cycle <= 1.0) {
+            return Err(fail(
+                "counter.duty_cycle",
+                format!(
+                    "{duty_cycle} is out of range: must be above 0 and at most 1 (1 runs the counter continuously; 0.1 runs it a tenth of each period)"
+                ),
+            ));
+        }
         crate::experiment::check_period(self.heartbeat.period).map_err(|msg| fail("heartbeat.period", msg))?;
         if let Some(slack) = self.heartbeat.timer_slack
             && (slack.is_zero() || slack > Duration::from_secs(1))
