@@ -32,13 +32,9 @@ pub fn run(
 ) -> Result<(), Failure> {
     let events = signals.events;
     check_interval_log(&config, &sources)?;
-    let addr = config.web.socket_addr().map_err(|msg| Failure::Config(format!("web.listen_address: {msg}")))?;
-    let listener = http::bind(addr).map_err(|err| {
-        Failure::Unavailable(format!(
-            "cannot listen on {addr} (web.listen_address {:?}): {err}",
-            config.web.listen_address
-        ))
-    })?;
+    let addr = config.web.listen_address;
+    let listener = http::bind(addr)
+        .map_err(|err| Failure::Unavailable(format!("cannot listen on {addr} (web.listen_address): {err}")))?;
     let bound = listener.local_addr().unwrap_or(addr);
     let metrics = Metrics::new().context("cannot register metrics").map_err(Failure::Other)?;
     // Before the experiment, so the log holds its every slot.

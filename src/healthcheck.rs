@@ -23,7 +23,7 @@ use crate::web_config::WebSecurity;
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn run(config: &Config, web: &WebSecurity) -> Result<(), Failure> {
-    let addr = config.web.socket_addr().map_err(|msg| Failure::Config(format!("web.listen_address: {msg}")))?;
+    let addr = config.web.listen_address;
     let target = SocketAddr::new(
         match addr.ip() {
             IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),

@@ -17,6 +17,7 @@ pub mod daemon;
 pub mod drift;
 pub mod error;
 pub mod experiment;
+pub mod files;
 pub mod healthcheck;
 pub mod heartbeat;
 pub mod http;

@@ -27,6 +27,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 
 use crate::config::ConfigError;
+use crate::files::{ReadError, read_bounded};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,16 +66,15 @@ impl WebSecurity {
             origin: Some(path.display().to_string()),
             message,
         };
-        let metadata =
-            std::fs::metadata(path).map_err(|err| fail(None, format!("cannot read web config file: {err}")))?;
-        if !metadata.is_file() || metadata.len() > crate::config::MAX_CONFIG_FILE_BYTES {
-            return Err(fail(
-                None,
-                "is not a regular file of at most 1 MiB; --web.config.file takes a YAML file".into(),
-            ));
-        }
-        let text =
-            std::fs::read_to_string(path).map_err(|err| fail(None, format!("cannot read web config file: {err}")))?;
+        let bytes = read_bounded(path, crate::config::MAX_CONFIG_FILE_BYTES).map_err(|err| match err {
+            ReadError::Io(err) => fail(None, format!("cannot read web config file: {err}")),
+            ReadError::NotAFile(_) | ReadError::TooLarge(_) => {
+                fail(None, "is not a regular file of at most 1 MiB; --web.config.file takes a YAML file".into())
+            }
+        })?;
+        let text = String::from_utf8(bytes).map_err(|err| {
+            fail(None, format!("is not UTF-8 text (invalid byte at offset {})", err.utf8_error().valid_up_to()))
+        })?;
         // An empty file asks for nothing, as with the exporter toolkit.
         if text.trim().is_empty() {
             return Ok(WebSecurity::default());

@@ -71,23 +71,23 @@ pub(super) fn origin_of(key: &str, sources: &Sources) -> Option<String> {
 }
 
 /// Turns a deserialization error of the merged layers into one that names
-/// the key and the layer it came from. The config crate appends
-/// "for key `a.b`" (or "in key `a`" for the section of an unknown field).
+/// the key and the layer it came from. The key comes from the error's own
+/// fields (`At` and `Type` carry it), never from its text. Unknown keys are
+/// found before this, against the table of known keys.
 pub(super) fn describe(err: ::config::ConfigError, sources: &Sources) -> ConfigError {
-    let text = one_line(&err.to_string());
-    let (mut message, mut key) = match text.find(" for key `").or_else(|| text.find(" in key `")) {
-        Some(pos) => {
-            let key = text[pos..].split('`').nth(1).unwrap_or_default().to_owned();
-            (text[..pos].to_owned(), Some(key).filter(|k| !k.is_empty()))
+    use ::config::ConfigError as Raw;
+    let (key, message) = match err {
+        Raw::At { error, key, .. } => match *error {
+            Raw::Type { unexpected, expected, .. } => (key, format!("invalid type: {unexpected}, expected {expected}")),
+            inner => (key, one_line(&inner.to_string())),
+        },
+        Raw::Type { unexpected, expected, key, .. } => {
+            (key, format!("invalid type: {unexpected}, expected {expected}"))
         }
-        None => (text.clone(), None),
+        Raw::NotFound(key) => (Some(key), "is missing".to_owned()),
+        other => (None, one_line(&other.to_string())),
     };
-    // "unknown field `x`, expected one of `a`, `b`": name the full key.
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        let (field, valid) = rest.split_once('`').unwrap_or((rest, ""));
-        key = Some(key.map_or_else(|| field.to_owned(), |section| format!("{section}.{field}")));
-        message = format!("unknown key{}", valid.replacen(", expected", "; expected", 1));
-    }
+    let key = key.filter(|k| !k.is_empty());
     let origin = key.as_deref().and_then(|k| origin_of(k, sources));
     ConfigError::new(key.as_deref(), origin, message)
 }

@@ -4,45 +4,21 @@
 use std::path::Path;
 
 use super::ConfigError;
+use crate::files::{ReadError, read_bounded};
 
 /// Largest config file read: a real one is a few hundred bytes, and a path
 /// to something endless (`/dev/zero`, a huge log) must not eat the memory.
 pub const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;
 
 pub(super) fn read_config_file(path: &Path) -> Result<String, ConfigError> {
-    use std::io::Read as _;
-    use std::os::unix::fs::FileTypeExt as _;
-
     let origin = Some(path.display().to_string());
     let fail = |message: String| ConfigError::new(None, origin.clone(), message);
-    let cannot_read = |err: std::io::Error| fail(format!("cannot read config file: {err}"));
-    let file_type = std::fs::metadata(path).map_err(cannot_read)?.file_type();
-    if file_type.is_dir() {
-        return Err(fail("is a directory; --config.file takes a TOML file".into()));
-    }
-    // A FIFO would block the start (or a reload) until someone writes to
-    // it, and a device may never end: only regular files are config files.
-    if !file_type.is_file() {
-        let kind = if file_type.is_fifo() {
-            "a FIFO"
-        } else if file_type.is_socket() {
-            "a socket"
-        } else if file_type.is_char_device() {
-            "a character device"
-        } else if file_type.is_block_device() {
-            "a block device"
-        } else {
-            "not a file"
-        };
-        return Err(fail(format!("is {kind}, not a regular file; --config.file takes a TOML file")));
-    }
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|file| file.take(MAX_CONFIG_FILE_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(cannot_read)?;
-    if bytes.len() as u64 > MAX_CONFIG_FILE_BYTES {
-        return Err(fail(format!("is larger than {MAX_CONFIG_FILE_BYTES} bytes; that is no jitterd config")));
-    }
+    let bytes = read_bounded(path, MAX_CONFIG_FILE_BYTES).map_err(|err| match err {
+        ReadError::Io(err) => fail(format!("cannot read config file: {err}")),
+        ReadError::NotAFile("a directory") => fail("is a directory; --config.file takes a TOML file".into()),
+        ReadError::NotAFile(kind) => fail(format!("is {kind}, not a regular file; --config.file takes a TOML file")),
+        ReadError::TooLarge(max) => fail(format!("is larger than {max} bytes; that is no jitterd config")),
+    })?;
     let text = String::from_utf8(bytes).map_err(|err| {
         fail(format!("is not UTF-8 text (invalid byte at offset {})", err.utf8_error().valid_up_to()))
     })?;
@@ -130,4 +106,55 @@ pub(super) fn check_file_types(table: &toml::Table, path: &Path) -> Result<(), C
         ));
     }
     Ok(())
+}
+
+/// The keys a section holds (the top level for `""`), for "expected one of".
+fn keys_in(section: &str) -> Vec<&'static str> {
+    FILE_KEY_TYPES
+        .iter()
+        .filter_map(|(key, _)| match key.rsplit_once('.') {
+            Some((parent, name)) if parent == section => Some(name),
+            None if section.is_empty() => Some(*key),
+            _ => None,
+        })
+        .collect()
+}
+
+/// An error for a key that is not in [`FILE_KEY_TYPES`], naming the keys
+/// its section does hold.
+pub(super) fn unknown_key(key: &str, origin: Option<String>) -> ConfigError {
+    let section = key.rsplit_once('.').map_or("", |(parent, _)| parent);
+    let valid: Vec<String> = keys_in(section).into_iter().map(|k| format!("`{k}`")).collect();
+    let expected = match valid.as_slice() {
+        [one] => one.clone(),
+        [first, second] => format!("{first} or {second}"),
+        _ => format!("one of {}", valid.join(", ")),
+    };
+    ConfigError::new(Some(key), origin, format!("unknown key; expected {expected}"))
+}
+
+/// Whether `key` is a config key or section.
+pub(super) fn is_known(key: &str) -> bool {
+    FILE_KEY_TYPES.iter().any(|(known, _)| *known == key)
+}
+
+/// Every key the file sets must be a known one: found here from the file's
+/// own table, so the error names the whole key.
+pub(super) fn check_known_keys(table: &toml::Table, path: &Path) -> Result<(), ConfigError> {
+    fn walk(table: &toml::Table, prefix: &str, path: &Path) -> Result<(), ConfigError> {
+        for (name, value) in table {
+            let key = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+            if !is_known(&key) {
+                return Err(unknown_key(&key, Some(path.display().to_string())));
+            }
+            // A section's keys are checked too; a table where a value
+            // belongs is a type error, which check_file_types reports.
+            let is_section = FILE_KEY_TYPES.iter().any(|(known, kind)| *known == key && *kind == "table");
+            if let (toml::Value::Table(inner), true) = (value, is_section) {
+                walk(inner, &key, path)?;
+            }
+        }
+        Ok(())
+    }
+    walk(table, "", path)
 }

@@ -27,7 +27,7 @@ use env::{env_key, typed_env_value};
 pub use error::ConfigError;
 use error::{describe, one_line, origin_of};
 pub use file::MAX_CONFIG_FILE_BYTES;
-use file::{check_file_types, read_config_file};
+use file::{check_file_types, check_known_keys, is_known, read_config_file, unknown_key};
 pub use record::{DEFAULT_DRIFT_WINDOW, MAX_DRIFT_WINDOW, RECORD_INTERVAL_RANGE, RECORD_WINDOW_RANGE};
 
 /// The default configuration, verbatim; `print-default-config` prints it.
@@ -105,7 +105,9 @@ pub struct AlertsConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebConfig {
-    pub listen_address: String,
+    /// Parsed when the config is loaded: a name resolves then, once.
+    #[serde(with = "listen_address_text")]
+    pub listen_address: SocketAddr,
     pub telemetry_path: String,
     /// Time a client has to send a request head (and finish a TLS
     /// handshake), from connecting or from the previous response.
@@ -204,6 +206,7 @@ impl Config {
             // Parse once with `toml` directly: its errors give line and column.
             let table = toml::from_str::<toml::Table>(&text)
                 .map_err(|err| ConfigError::new(None, Some(path.display().to_string()), one_line(&err.to_string())))?;
+            check_known_keys(&table, path)?;
             check_file_types(&table, path)?;
             builder = builder.add_source(::config::File::from_str(&text, ::config::FileFormat::Toml));
         }
@@ -217,6 +220,9 @@ impl Config {
                     ),
                 )
             })?;
+            if !is_known(&key) {
+                return Err(unknown_key(&key, Some(format!("environment variable {name}"))));
+            }
             let typed = typed_env_value(&key, value);
             builder = builder.set_override(&key, typed).map_err(|err| {
                 ConfigError::new(Some(&key), Some(format!("environment variable {name}")), err.to_string())
@@ -278,7 +284,6 @@ impl Config {
                 return Err(fail(key, "must be greater than 0, e.g. \"100ms\"".into()));
             }
         }
-        self.web.socket_addr().map_err(|msg| fail("web.listen_address", msg))?;
         let (min, max) = WEB_TIMEOUT_RANGE;
         for (key, value) in
             [("web.read_header_timeout", self.web.read_header_timeout), ("web.write_timeout", self.web.write_timeout)]
@@ -313,10 +318,19 @@ impl Config {
     }
 }
 
-impl WebConfig {
-    /// The first socket address `listen_address` resolves to.
-    pub fn socket_addr(&self) -> Result<SocketAddr, String> {
-        parse_listen_address(&self.listen_address)
+/// `web.listen_address` as a `host:port` string in the file, a socket address once loaded.
+mod listen_address_text {
+    use std::net::SocketAddr;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &SocketAddr, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&value.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SocketAddr, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        super::parse_listen_address(&text).map_err(serde::de::Error::custom)
     }
 }
 
