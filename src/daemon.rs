@@ -64,29 +64,28 @@ pub fn run(
     // moment): obey it before starting an experiment only to stop it again,
     // which with a large array would cost most of the second a stop may take.
     let mut early = events.try_recv().ok();
-    if let Some(Event::Stop(signal)) = early {
-        notify::stopping();
-        tracing::info!(signal, address = %bound, "stopping during start-up, before the experiment began");
-        serving.trigger();
-        let _ = http_thread.join();
-        log_summary("jitterd stopped", &config, Summary::default(), &metrics);
-        return Ok(());
-    }
-    let experiment = Experiment::start(&config.experiment(), &metrics, &liveness).map_err(Failure::Other)?;
-    let watchdog = notify::spawn_watchdog(Arc::clone(&liveness), serving.clone())
-        .context("cannot start the watchdog thread")
-        .map_err(Failure::Other)?;
-    tracing::info!(
-        strategy = %config.strategy,
-        size = config.counter.size,
-        period = %humantime::format_duration(config.heartbeat.period),
-        schedule = %config.heartbeat.schedule,
-        address = %bound,
-        tls = https,
-        version = crate::build::VERSION,
-        "jitterd started"
-    );
-    notify::ready(&format!("measuring {}", describe(&config)));
+    let stop_at_once = matches!(early, Some(Event::Stop(_)));
+    let (experiment, watchdog) = if stop_at_once {
+        tracing::info!(address = %bound, "stopping during start-up, before the experiment began");
+        (Experiment::idle(), None)
+    } else {
+        let experiment = Experiment::start(&config.experiment(), &metrics, &liveness).map_err(Failure::Other)?;
+        let watchdog = notify::spawn_watchdog(Arc::clone(&liveness), serving.clone())
+            .context("cannot start the watchdog thread")
+            .map_err(Failure::Other)?;
+        tracing::info!(
+            strategy = %config.strategy,
+            size = config.counter.size,
+            period = %humantime::format_duration(config.heartbeat.period),
+            schedule = %config.heartbeat.schedule,
+            address = %bound,
+            tls = https,
+            version = crate::build::VERSION,
+            "jitterd started"
+        );
+        notify::ready(&format!("measuring {}", describe(&config)));
+        (experiment, watchdog)
+    };
 
     let mut running = Running { config, experiment, metrics: metrics.clone(), liveness, interval_log };
     let signal = loop {
