@@ -4,7 +4,7 @@
 //! key misspelled once, and a property test that feeds random TOML and
 //! random environment values to the loader in-process.
 
-mod common;
+use crate::common;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt as _;

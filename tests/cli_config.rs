@@ -2,9 +2,7 @@
 //! bad input of the contract getting its exit code and a message that names
 //! the key or value and says what is valid.
 
-mod common;
-
-use common::run;
+use crate::common::run;
 
 const CONFIG: i32 = 78;
 const USAGE: i32 = 64;

@@ -3,22 +3,14 @@
 //! every strategy, Ctrl+C still prints what was measured, and bad input gets
 //! one clear line and exit 64 before anything runs.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::Value;
 
 const ALL: &str = "threads-unsync,threads-mutex,threads-mutex-yield,async,threads-fair-mutex,threads-channel,threads-snapshot,async-blocking";
-
-/// One comparison at a time: on two cores, a second one would blur the first.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn turn() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 fn by_name<'a>(json: &'a Value, strategy: &str) -> &'a Value {
     let strategies = json["strategies"].as_array().expect("strategies array");
@@ -31,7 +23,7 @@ fn seconds(json: &Value, strategy: &str, field: &str) -> f64 {
 
 #[test]
 fn all_eight_as_json_in_the_order_the_article_predicts() {
-    let _turn = turn();
+    let _alone = crate::common::alone();
     // Two million elements make a pass take about a millisecond: the unfair
     // mutex then starves the heartbeat for many passes (p99 of hundreds of
     // ms on an idle 2-core VM), while the fair strategies wait at most about
@@ -144,7 +136,7 @@ fn mutex_against_fair(json: &Value) -> (String, f64, f64) {
 
 #[test]
 fn report_is_a_well_formed_page_with_every_chart_and_strategy() {
-    let _turn = turn();
+    let _alone = crate::common::alone();
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("report.html");
     let path_text = path.to_str().expect("utf-8 path");
@@ -192,7 +184,7 @@ fn report_is_a_well_formed_page_with_every_chart_and_strategy() {
 
 #[test]
 fn ctrl_c_stops_and_still_prints_what_was_measured() {
-    let _turn = turn();
+    let _alone = crate::common::alone();
     let mut child = Command::new(common::BIN)
         .args(["compare", "--duration", "30s", "--strategies", "async,threads-mutex", "--format", "json"])
         .stdin(Stdio::null())

@@ -11,8 +11,8 @@
 //! the image's configuration and the files in it, not a run. Also checks
 //! that `compose.yaml` parses and mounts files that exist.
 
-mod common;
-mod containerfile;
+use crate::common;
+use crate::containerfile;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -10,8 +10,8 @@
 //! NetworkPolicy admits only scrapes of that port. With `kubectl` installed,
 //! kustomize itself renders the manifests too.
 
-mod common;
-mod containerfile;
+use crate::common;
+use crate::containerfile;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

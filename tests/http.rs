@@ -1,8 +1,8 @@
 //! The HTTP endpoints of the contract, over real HTTP.
 
-mod common;
+use crate::common;
 
-use common::{Daemon, http};
+use crate::common::{Daemon, http};
 
 #[test]
 fn endpoints_methods_and_errors() {

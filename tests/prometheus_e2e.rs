@@ -12,7 +12,7 @@
 //! misspelt metric evaluates fine and never fires); and everything an alert
 //! reads and every recorded series must reach the global one.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -254,7 +254,10 @@ fn dashboard_and_rules_work_on_a_cluster_prometheus_and_through_federation() {
     daemon.wait_for_metrics(Duration::from_secs(10), "the reload", |m| {
         m.get("jitterd_config_reloads_total{result=\"success\"}") >= 1.0
     });
+    // Both servers must hold the reload before the restart resets the counter,
+    // or the global one never sees it to annotate.
     cluster.wait_for(r#"jitterd_config_reloads_total{result="success"} >= 1"#, Duration::from_secs(20));
+    global.wait_for(r#"jitterd_config_reloads_total{result="success"} >= 1"#, Duration::from_secs(20));
     let _restarted = restart(daemon);
     // The new process scraped for a few seconds, so that rates over
     // $__rate_interval have samples of it; federated too, recording rules included.

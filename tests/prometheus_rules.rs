@@ -6,7 +6,7 @@
 //! absolute runbook URL to its own section of docs/runbook.md, and test
 //! cases where it fires and where it must not.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

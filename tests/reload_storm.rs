@@ -9,7 +9,7 @@
 //! on the same bytes, so a half-written file whose prefix happens to be a
 //! complete config counts as the valid config it is.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::io::Write as _;
@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Daemon, Metrics, Rng};
+use crate::common::{Daemon, Metrics, Rng};
 use jitterd::config::{Config, Sources};
 
 const VALID: &[(&str, &str, &str, u32)] = &[

@@ -7,16 +7,13 @@
 //! `JITTERD_TEST_SEED` repeats a run. The tests take turns (one lock), so
 //! each daemon's stop is timed on a machine not busy with another's.
 
-mod common;
+use crate::common;
 
 use std::io::Read as _;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, Rng};
-
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+use crate::common::{Daemon, Rng};
 
 const STOP_WITHIN: Duration = Duration::from_secs(1);
 
@@ -74,7 +71,7 @@ fn finish(child: &mut Child, timeout: Duration) -> (Option<ExitStatus>, String) 
 /// which systemd, too, counts as a clean stop.
 #[test]
 fn stop_during_start_up() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _alone = crate::common::alone();
     let mut rng = Rng::new("stop_during_start_up");
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("jitterd.toml");
@@ -124,7 +121,7 @@ fn stop_during_start_up() {
 /// experiment, starting the new one, or done.
 #[test]
 fn stop_during_a_reload() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _alone = crate::common::alone();
     let mut rng = Rng::new("stop_during_a_reload");
     for trial in 0..6_u32 {
         let mut daemon =
@@ -140,7 +137,7 @@ fn stop_during_a_reload() {
 /// A stop while another thread scrapes `/metrics` as fast as it can.
 #[test]
 fn stop_mid_scrape() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _alone = crate::common::alone();
     let mut rng = Rng::new("stop_mid_scrape");
     for _ in 0..4 {
         let mut daemon = Daemon::start(&common::config("async", "10ms"));
@@ -163,7 +160,7 @@ fn stop_mid_scrape() {
 /// whole pass, the heartbeat waits for it; the stop must not.
 #[test]
 fn stop_while_the_heartbeat_is_starved() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _alone = crate::common::alone();
     let mut rng = Rng::new("stop_while_the_heartbeat_is_starved");
     for _ in 0..4 {
         let config = format!("{}[counter]\nsize = 30000000\n", common::config("threads-mutex", "10ms"));
@@ -179,7 +176,7 @@ fn stop_while_the_heartbeat_is_starved() {
 /// The second stop signal does not wait for the first stop to finish.
 #[test]
 fn a_second_signal_exits_130_at_once() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _alone = crate::common::alone();
     let mut rng = Rng::new("a_second_signal_exits_130_at_once");
     for _ in 0..3 {
         let config = format!("{}[counter]\nsize = 30000000\n", common::config("threads-mutex", "10ms"));

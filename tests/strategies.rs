@@ -2,19 +2,14 @@
 //! values, heartbeats and counter passes advancing, consistency as the
 //! article predicts, and a clean stop within a second of SIGTERM.
 
-mod common;
+use crate::common;
 
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{CONTRACT_FAMILIES, Daemon};
-
-/// One busy daemon at a time: on two cores, parallel counters would starve
-/// each other's heartbeats and blur what each strategy does.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+use crate::common::{Daemon, metric_families};
 
 fn exercise(strategy: &str, expect_inconsistent: bool) {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _alone = crate::common::alone();
     let daemon = Daemon::start(&common::config(strategy, "100ms"));
 
     let (status, body) = daemon.get("/-/healthy");
@@ -24,8 +19,8 @@ fn exercise(strategy: &str, expect_inconsistent: bool) {
     let later = daemon.wait_for_metrics(Duration::from_secs(10), "more heartbeats", |m| {
         m.get("jitterd_heartbeats_total") >= first.get("jitterd_heartbeats_total") + 5.0
     });
-    for family in CONTRACT_FAMILIES {
-        assert!(later.has(family), "{strategy}: {family} missing from /metrics");
+    for family in metric_families() {
+        assert!(later.has(&family), "{strategy}: {family} missing from /metrics");
     }
     assert_eq!(later.get(&format!("jitterd_experiment_info{{schedule=\"absolute\",strategy=\"{strategy}\"}}")), 1.0);
     assert_eq!(later.get("jitterd_heartbeat_period_seconds"), 0.1);
@@ -125,7 +120,7 @@ fn sigterm_while_the_heartbeat_is_starved() {
     for (strategy, size) in
         [("threads-mutex", 100_000_000), ("async-blocking", 20_000_000), ("threads-unsync", 20_000_000)]
     {
-        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let _alone = crate::common::alone();
         let config = format!("{}[counter]\nsize = {size}\n", common::config(strategy, "10ms"));
         let daemon = Daemon::start(&config);
         daemon.wait_for_metrics(Duration::from_secs(20), "a counter pass", |m| {
@@ -157,7 +152,7 @@ fn extremes_of_size_and_period() {
         "threads-snapshot",
         "async-blocking",
     ] {
-        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let _alone = crate::common::alone();
         let config = format!("{}[counter]\nsize = 1\n", common::config(strategy, "1ms"));
         let daemon = Daemon::start(&config);
         let m = daemon

@@ -4,7 +4,7 @@
 //! exposure at 2.0 or below; the figure is printed and must be the one
 //! recorded in docs/operations.md.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -5,13 +5,13 @@
 //! drift stops growing, set-up never shows as lateness, and an interval log
 //! that cannot be written is refused.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Daemon, Metrics};
+use crate::common::{Daemon, Metrics};
 
 /// Merges every interval of an HdrHistogram log per tag and prints, per tag,
 /// the total count and the value (ns) at each requested rank.

@@ -2,11 +2,11 @@
 //! threads, and a priority the process may not have is a warning, not a
 //! failure.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{Daemon, Start};
+use crate::common::{Daemon, Start};
 
 fn tuned(strategy: &str) -> String {
     format!("{}timer_slack = \"1ns\"\npriority = 10\n", common::config(strategy, "10ms"))

@@ -1,6 +1,5 @@
 //! Starts the real `jitterd` binary on a free loopback port and talks to it
 //! over real HTTP and real signals. Shared by every integration test.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -11,11 +10,14 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_jitterd");
 
-/// A running daemon; killed on drop.
+/// A running daemon; killed on drop. It holds [`alone`] while it lives, so
+/// no two daemons' counters share the two cores.
 pub struct Daemon {
     pub child: Child,
     pub addr: String,
-    pub dir: tempfile::TempDir,
+    /// Holds the config file; removed when the daemon is dropped.
+    _dir: tempfile::TempDir,
+    _alone: Alone,
     pub config_path: PathBuf,
     stderr: Arc<Mutex<Vec<String>>>,
 }
@@ -43,6 +45,7 @@ impl Daemon {
     }
 
     pub fn start_with(start: Start<'_>) -> Daemon {
+        let alone = alone();
         let dir = tempfile::tempdir().expect("tempdir");
         let config_path = dir.path().join("jitterd.toml");
         std::fs::write(&config_path, start.config).expect("write config");
@@ -76,7 +79,7 @@ impl Daemon {
                 lines.lock().expect("lines").push(line);
             }
         });
-        let mut daemon = Daemon { child, addr: String::new(), dir, config_path, stderr };
+        let mut daemon = Daemon { child, addr: String::new(), _dir: dir, _alone: alone, config_path, stderr };
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Some(addr) = daemon.log_field("jitterd started", "address") {
@@ -259,39 +262,30 @@ impl Metrics {
     }
 
     /// Observations in a histogram above `le_seconds` (count − bucket{le}).
+    /// Observations above the bucket bound `le`, which must be one of the
+    /// histogram's bounds as exported (a missing one would count everything).
     pub fn count_above(&self, histogram: &str, le: &str) -> f64 {
-        self.get(&format!("{histogram}_count")) - self.get(&format!("{histogram}_bucket{{le=\"{le}\"}}"))
+        let bucket = format!("{histogram}_bucket{{le=\"{le}\"}}");
+        let below = self.series.get(&bucket).copied().unwrap_or_else(|| panic!("no bucket {bucket} in the scrape"));
+        self.get(&format!("{histogram}_count")) - below
     }
 }
 
-/// Every metric family of the contract.
-pub const CONTRACT_FAMILIES: &[&str] = &[
-    "jitterd_build_info",
-    "jitterd_experiment_info",
-    "jitterd_array_size_elements",
-    "jitterd_heartbeat_period_seconds",
-    "jitterd_drift_threshold_seconds",
-    "jitterd_jitter_threshold_seconds",
-    "jitterd_heartbeats_total",
-    "jitterd_heartbeat_missed_total",
-    "jitterd_heartbeat_lateness_seconds",
-    "jitterd_heartbeat_wake_lateness_seconds",
-    "jitterd_heartbeat_access_wait_seconds",
-    "jitterd_heartbeat_jitter_seconds",
-    "jitterd_heartbeat_drift_seconds",
-    "jitterd_heartbeat_last_timestamp_seconds",
-    "jitterd_consistency_checks_total",
-    "jitterd_consistency_check_duration_seconds",
-    "jitterd_consistency_mismatched_elements",
-    "jitterd_array_passes_total",
-    "jitterd_array_value",
-    "jitterd_config_reloads_total",
-    "jitterd_config_last_reload_successful",
-    "jitterd_control_lateness_seconds",
-    "process_cpu_seconds_total",
-    "process_resident_memory_bytes",
-    "process_start_time_seconds",
-];
+/// Every metric family the daemon registers, read from its registry.
+pub fn metric_families() -> Vec<String> {
+    let metrics = jitterd::metrics::Metrics::new().expect("metrics");
+    metrics.registry.gather().iter().map(|family| family.name().to_owned()).collect()
+}
+
+/// Held by a test that measures time or loads the machine (and by every
+/// [`Daemon`]): such tests take turns, so each shares the two cores only
+/// with its own clients. Re-entrant, so a test that holds it can start a daemon.
+pub type Alone = parking_lot::ReentrantMutexGuard<'static, ()>;
+
+pub fn alone() -> Alone {
+    static ALONE: parking_lot::ReentrantMutex<()> = parking_lot::ReentrantMutex::new(());
+    ALONE.lock()
+}
 
 /// xorshift64*: enough randomness to choose test moments and variants,
 /// reproducible from the seed it prints (`JITTERD_TEST_SEED`).
@@ -328,4 +322,79 @@ impl Rng {
     pub fn stop_signal(&mut self) -> i32 {
         if self.next().is_multiple_of(2) { libc::SIGTERM } else { libc::SIGINT }
     }
+}
+
+/// How busy the rest of the host was while a test ran: CPU time of every
+/// process but this test process and the given daemons, in cores. A timing
+/// assertion means something only on a host no busier than CI's worst case
+/// (a busy loop holding one core); on a busier one the test says it cannot
+/// tell rather than fail or pass silently.
+pub struct HostLoad {
+    started: Instant,
+    busy_ticks: u64,
+    own_ticks: u64,
+    pids: Vec<i32>,
+}
+
+/// More than a busy loop's one core (plus the noise of a shared VM): the
+/// host is busier than the suite is built to measure on.
+pub const BUSY_HOST_CORES: f64 = 1.3;
+
+impl HostLoad {
+    pub fn start(pids: &[i32]) -> HostLoad {
+        let pids = pids.to_vec();
+        HostLoad { started: Instant::now(), busy_ticks: host_busy_ticks(), own_ticks: own_ticks(&pids), pids }
+    }
+
+    pub fn elapsed_seconds(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    /// Cores the rest of the host kept busy since the start.
+    pub fn other_cores(&self) -> f64 {
+        let busy = host_busy_ticks().saturating_sub(self.busy_ticks);
+        let own = own_ticks(&self.pids).saturating_sub(self.own_ticks);
+        let seconds = self.started.elapsed().as_secs_f64().max(1e-3);
+        busy.saturating_sub(own) as f64 / clock_ticks_per_second() / seconds
+    }
+
+    /// Asserts `holds` when the host was quiet enough to tell; otherwise
+    /// prints that this was not tested, and why.
+    pub fn assert_if_quiet(&self, holds: bool, what: &str) {
+        let other = self.other_cores();
+        if other > BUSY_HOST_CORES {
+            println!("NOT TESTED: {what}: the rest of the host kept {other:.2} cores busy");
+            return;
+        }
+        assert!(holds, "{what} (the rest of the host kept {other:.2} cores busy)");
+    }
+}
+
+fn clock_ticks_per_second() -> f64 {
+    // SAFETY: sysconf reads a constant of the system; no memory is passed.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 { ticks as f64 } else { 100.0 }
+}
+
+/// Busy ticks of all CPUs (everything but idle and iowait) from /proc/stat.
+fn host_busy_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> =
+        stat.lines().next().unwrap_or_default().split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
+    // user nice system idle iowait irq softirq steal (guest is within user).
+    fields.iter().take(8).enumerate().filter(|(i, _)| *i != 3 && *i != 4).map(|(_, v)| v).sum()
+}
+
+/// utime + stime of this process and the given ones, from /proc/<pid>/stat.
+fn own_ticks(pids: &[i32]) -> u64 {
+    let of = |path: String| {
+        let stat = std::fs::read_to_string(path).unwrap_or_default();
+        // Fields after the command name, which may hold spaces: state is the third field.
+        let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<i64> = rest.split_whitespace().skip(1).map(|f| f.parse().unwrap_or(0)).collect();
+        // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the state.
+        let ticks = fields.get(10).copied().unwrap_or(0) + fields.get(11).copied().unwrap_or(0);
+        u64::try_from(ticks).unwrap_or(0)
+    };
+    of("/proc/self/stat".into()) + pids.iter().map(|pid| of(format!("/proc/{pid}/stat"))).sum::<u64>()
 }
