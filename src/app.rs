@@ -63,11 +63,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         _ => {}
     }
-    let sources = Sources::from_process(options.config_file.clone(), options.flags())?;
+    let sources = Sources::from_process(options.config.config_file.clone(), options.flags())?;
     let config = Config::load(&sources)?;
     // TLS and basic auth: checked by every command that reads the config, so
     // check-config catches a bad web config file too.
-    let web = crate::web_config::WebSecurity::load(options.web_config_file.as_deref())?;
+    let web = crate::web_config::WebSecurity::load(options.web.web_config_file.as_deref())?;
     match command {
         Command::CheckConfig(_) => {
             let text = toml::to_string(&config).map_err(|err| Failure::Other(err.into()))?;

@@ -29,22 +29,41 @@ pub struct Cli {
 }
 
 /// Every option that names a config source or sets a config key. Each
-/// command takes the ones it uses (see [`Command::takes`]); its help shows
-/// only those.
+/// command takes the groups it uses (see [`Command::options`]); its help
+/// shows only those.
 #[derive(Debug, Clone, Default, Args)]
 pub struct Options {
+    #[command(flatten)]
+    pub config: ConfigFileOption,
+    #[command(flatten)]
+    pub web: WebOptions,
+    #[command(flatten)]
+    pub log: LogOptions,
+}
+
+/// `--config.file`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConfigFileOption {
     /// TOML config file layered over the embedded default.
     #[arg(long = "config.file", value_name = "FILE")]
     pub config_file: Option<PathBuf>,
+}
 
-    /// Address to serve metrics on (overrides web.listen_address).
+/// Where the daemon serves, and how it speaks (TLS, basic auth).
+#[derive(Debug, Clone, Default, Args)]
+pub struct WebOptions {
+    /// Address the daemon serves metrics on (overrides web.listen_address).
     #[arg(long = "web.listen-address", value_name = "HOST:PORT", value_parser = listen_address)]
     pub listen_address: Option<String>,
 
     /// YAML file with TLS and basic auth settings (exporter-toolkit format).
     #[arg(long = "web.config.file", value_name = "FILE")]
     pub web_config_file: Option<PathBuf>,
+}
 
+/// How the daemon logs.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LogOptions {
     /// Log level or filter (overrides log.level; RUST_LOG overrides both).
     #[arg(long = "log.level", value_name = "LEVEL", value_parser = log_level)]
     pub log_level: Option<String>,
@@ -54,28 +73,13 @@ pub struct Options {
     pub log_format: Option<LogFormatArg>,
 }
 
-/// `--config.file` alone, for the commands that take no other option of [`Options`].
-#[derive(Debug, Clone, Default, Args)]
-pub struct ConfigFileOption {
-    /// TOML config file layered over the embedded default.
-    #[arg(long = "config.file", value_name = "FILE")]
-    pub config_file: Option<PathBuf>,
-}
-
-/// What `healthcheck` takes: where the daemon listens and how it speaks.
+/// What `healthcheck` takes: the config, and where the daemon listens and how it speaks.
 #[derive(Debug, Clone, Default, Args)]
 pub struct HealthcheckOptions {
-    /// TOML config file layered over the embedded default.
-    #[arg(long = "config.file", value_name = "FILE")]
-    pub config_file: Option<PathBuf>,
-
-    /// Address the daemon serves on (overrides web.listen_address).
-    #[arg(long = "web.listen-address", value_name = "HOST:PORT", value_parser = listen_address)]
-    pub listen_address: Option<String>,
-
-    /// YAML file with TLS and basic auth settings (exporter-toolkit format).
-    #[arg(long = "web.config.file", value_name = "FILE")]
-    pub web_config_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigFileOption,
+    #[command(flatten)]
+    pub web: WebOptions,
 }
 
 const LONG_VERSION: &str = concat!(
@@ -121,18 +125,10 @@ impl Command {
             &["--config.file", "--web.listen-address", "--web.config.file", "--log.level", "--log.format"];
         match self {
             Command::Run(options) | Command::CheckConfig(options) => (options.clone(), ALL),
-            Command::Healthcheck(o) => (
-                Options {
-                    config_file: o.config_file.clone(),
-                    listen_address: o.listen_address.clone(),
-                    web_config_file: o.web_config_file.clone(),
-                    ..Options::default()
-                },
-                &ALL[..3],
-            ),
-            Command::Compare { config, .. } => {
-                (Options { config_file: config.config_file.clone(), ..Options::default() }, &ALL[..1])
+            Command::Healthcheck(o) => {
+                (Options { config: o.config.clone(), web: o.web.clone(), ..Options::default() }, &ALL[..3])
             }
+            Command::Compare { config, .. } => (Options { config: config.clone(), ..Options::default() }, &ALL[..1]),
             Command::PrintDefaultConfig | Command::Completions { .. } | Command::Man => (Options::default(), &[]),
         }
     }
@@ -171,16 +167,17 @@ impl Cli {
                 Ok(())
             }
         };
-        refuse("--config.file", before.config_file.is_some())?;
-        refuse("--web.listen-address", before.listen_address.is_some())?;
-        refuse("--web.config.file", before.web_config_file.is_some())?;
-        refuse("--log.level", before.log_level.is_some())?;
-        refuse("--log.format", before.log_format.is_some())?;
-        merged.config_file = merged.config_file.or(before.config_file);
-        merged.listen_address = merged.listen_address.or(before.listen_address);
-        merged.web_config_file = merged.web_config_file.or(before.web_config_file);
-        merged.log_level = merged.log_level.or(before.log_level);
-        merged.log_format = merged.log_format.or(before.log_format);
+        refuse("--config.file", before.config.config_file.is_some())?;
+        refuse("--web.listen-address", before.web.listen_address.is_some())?;
+        refuse("--web.config.file", before.web.web_config_file.is_some())?;
+        refuse("--log.level", before.log.log_level.is_some())?;
+        refuse("--log.format", before.log.log_format.is_some())?;
+        let (config, web, log) = (&mut merged.config, &mut merged.web, &mut merged.log);
+        config.config_file = config.config_file.take().or(before.config.config_file);
+        web.listen_address = web.listen_address.take().or(before.web.listen_address);
+        web.web_config_file = web.web_config_file.take().or(before.web.web_config_file);
+        log.log_level = log.log_level.take().or(before.log.log_level);
+        log.log_format = log.log_format.take().or(before.log.log_format);
         Ok((command, merged))
     }
 }
@@ -234,13 +231,13 @@ pub enum LogFormatArg {
 impl Options {
     /// The flags that set config keys, as the config's top layer.
     pub fn flags(&self) -> Vec<Flag> {
-        let format = self.log_format.map(|format| match format {
+        let format = self.log.log_format.map(|format| match format {
             LogFormatArg::Text => "text".to_owned(),
             LogFormatArg::Json => "json".to_owned(),
         });
         [
-            ("--web.listen-address", "web.listen_address", self.listen_address.clone()),
-            ("--log.level", "log.level", self.log_level.clone()),
+            ("--web.listen-address", "web.listen_address", self.web.listen_address.clone()),
+            ("--log.level", "log.level", self.log.log_level.clone()),
             ("--log.format", "log.format", format),
         ]
         .into_iter()
