@@ -20,7 +20,7 @@
       // Recording rules' results.
       names('instance(_result)?:jitterd_.+'),
       // What runs and its settings: info and threshold gauges.
-      names('jitterd_(build_info|experiment_info|array_size_elements|heartbeat_period_seconds|drift_threshold_seconds|jitter_threshold_seconds|drift_window_length_seconds)'),
+      names('jitterd_(build_info|experiment_info|array_size_elements|duty_cycle_ratio|heartbeat_period_seconds|drift_threshold_seconds|jitter_threshold_seconds|drift_window_length_seconds)'),
       // Timekeeping gauges, the window summaries' quantiles among them.
       names('jitterd_(heartbeat_lateness_window_seconds|control_lateness_window_seconds|drift_window_seconds|heartbeat_drift_seconds|heartbeat_last_timestamp_seconds)'),
       // Counters and the reload gauge.

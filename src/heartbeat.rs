@@ -41,6 +41,10 @@ impl Probe for NoProbe {
 pub trait Sink {
     fn record(&mut self, beat: &Beat, check: Check);
 
+    /// The next beat is due at `scheduled`: called before the heartbeat
+    /// sleeps for it, for a sink that publishes it.
+    fn next_due(&mut self, _scheduled: MonoTime) {}
+
     /// The totals to log when the heartbeat stops, for a sink that keeps them.
     fn into_summary(self) -> Option<Summary>
     where
@@ -73,6 +77,7 @@ pub fn run_blocking(
     let timer = DeadlineTimer::new()?;
     loop {
         let scheduled = scheduler.due();
+        sink.next_due(scheduled);
         if timer.sleep_until(scheduled, stop)? == Wake::Stopped {
             return Ok(());
         }
@@ -92,6 +97,7 @@ pub async fn run_async(
 ) -> std::io::Result<()> {
     loop {
         let scheduled = scheduler.due();
+        sink.next_due(scheduled);
         if timer.sleep_until(scheduled).await? == Wake::Stopped {
             return Ok(());
         }
@@ -99,6 +105,24 @@ pub async fn run_async(
         let Some((accessed, check)) = probe.probe() else { return Ok(()) };
         let done = MonoTime::now();
         sink.record(&scheduler.complete(BeatTimes { scheduled, woke, accessed, done }), check);
+    }
+}
+
+/// When the main heartbeat is next due, published for the counter: a
+/// duty-cycled counter centres its running windows on it. Under the relative
+/// schedule it moves with every beat's lateness, so the counter cannot work
+/// it out on its own.
+#[derive(Debug, Default)]
+pub struct NextDue(AtomicU64);
+
+impl NextDue {
+    pub fn publish(&self, due: MonoTime) {
+        self.0.store(due.0, Ordering::Relaxed);
+    }
+
+    /// `None` until the heartbeat has published its first due time.
+    pub fn get(&self) -> Option<MonoTime> {
+        Some(MonoTime(self.0.load(Ordering::Relaxed))).filter(|due| due.0 != 0)
     }
 }
 
@@ -230,6 +254,7 @@ pub struct Recorder {
     drift: Threshold,
     jitter: Threshold,
     tap: Option<Tap>,
+    next_due: Option<Arc<NextDue>>,
     pub summary: Summary,
 }
 
@@ -247,6 +272,7 @@ impl Recorder {
             drift: Threshold::new(drift, settings.drift_threshold, true),
             jitter: Threshold::new("jitter", settings.jitter_threshold, false),
             tap: None,
+            next_due: None,
             summary: Summary::default(),
         }
     }
@@ -255,11 +281,22 @@ impl Recorder {
     pub fn tapped(self, tap: Option<Tap>) -> Recorder {
         Recorder { tap, ..self }
     }
+
+    /// Also publishes when each beat is next due, for the counter.
+    pub fn publishing(self, next_due: Arc<NextDue>) -> Recorder {
+        Recorder { next_due: Some(next_due), ..self }
+    }
 }
 
 impl Sink for Recorder {
     fn into_summary(self) -> Option<Summary> {
         Some(self.summary)
+    }
+
+    fn next_due(&mut self, scheduled: MonoTime) {
+        if let Some(next_due) = &self.next_due {
+            next_due.publish(scheduled);
+        }
     }
 
     fn record(&mut self, beat: &Beat, check: Check) {

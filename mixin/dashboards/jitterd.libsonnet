@@ -25,10 +25,16 @@ local g = import '../lib/grafana.libsonnet';
     |||, 'none', [g.target('jitterd_experiment_info{%s}' % q, '{{instance}}: {{strategy}} ({{schedule}})')], 'name'), 6, 4],
     [g.stat('Array size', |||
       Elements the counter increments every pass (counter.size).
-    |||, 'short', [g.target('jitterd_array_size_elements{%s}' % q, '{{instance}}')]), 6, 4],
+    |||, 'short', [g.target('jitterd_array_size_elements{%s}' % q, '{{instance}}')]), 4, 4],
     [g.stat('Heartbeat period', |||
       How often the heartbeat is due (heartbeat.period).
-    |||, 's', [g.target('jitterd_heartbeat_period_seconds{%s}' % q, '{{instance}}')]), 6, 4],
+    |||, 's', [g.target('jitterd_heartbeat_period_seconds{%s}' % q, '{{instance}}')]), 4, 4],
+    [g.stat('Counter duty cycle', |||
+      Share of each heartbeat period the counter runs (counter.duty_cycle, jitterd_duty_cycle_ratio), in a window
+      centred on each beat, so every beat meets a running counter. 100 % runs it continuously, as the article's
+      experiment does, and costs a core; below that the counter sleeps between windows (fewer passes, a fraction of a
+      core). Compare instances only at the same duty cycle.
+    |||, 'percentunit', [g.target('jitterd_duty_cycle_ratio{%s}' % q, '{{instance}}')]), 4, 4],
     [g.stat('Version', |||
       jitterd version and git revision (jitterd_build_info).
     |||, 'none', [g.target('jitterd_build_info{%s}' % q, '{{instance}}: {{version}} ({{revision}})')], 'name'), 6, 4],
@@ -189,6 +195,7 @@ local g = import '../lib/grafana.libsonnet';
   local throughput = g.timeseries('Counter throughput', |||
     Passes per second the counter completes over the array (jitterd_array_passes_total, left axis), and elements
     incremented per second (passes times the array size, right axis): the contention the heartbeat competes with.
+    Below a duty cycle of 100 % the counter runs only in windows around the beats, so passes fall by about as much.
   |||, 'ops', [
     g.target('rate(jitterd_array_passes_total{%s}[$__rate_interval])' % q, '{{instance}} passes'),
     g.target(
@@ -200,8 +207,8 @@ local g = import '../lib/grafana.libsonnet';
 
   local cpu = g.timeseries('CPU used (cores)', |||
     CPU time the whole jitterd process uses per second of wall time (process_cpu_seconds_total), in cores: the
-    counter, both heartbeats and the exporter. With the counter running flat out it is about one core; that is the
-    experiment, and the cost of running it on every node.
+    counter, both heartbeats and the exporter. About the counter's duty cycle (top row) of one core: a whole core with
+    the counter flat out (duty cycle 100 %, the experiment as the article runs it), about 0.1 at 10 %.
   |||, 'short', [
     g.target('rate(process_cpu_seconds_total{%s}[$__rate_interval])' % q, '{{instance}} cores'),
   ]),

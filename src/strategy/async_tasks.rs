@@ -7,29 +7,27 @@
 //! `Rc<RefCell<Vec<u64>>>` on a `LocalSet`. The heartbeat's lateness is about
 //! one pass (it runs when the counter yields) plus the timer: a timerfd
 //! registered with the runtime, so it is not rounded up to tokio's
-//! millisecond timer wheel.
+//! millisecond timer wheel. Between its duty-cycle windows the counter task
+//! sleeps on the same kind of timer, so the runtime idles in `epoll`.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::{Setup, Worker};
+use super::{Setup, Worker, duty_cycle};
 use crate::array;
 use crate::clock::MonoTime;
 use crate::heartbeat::Probe;
 
 pub fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
     let values = setup.zeroed_array()?;
-    let passes = setup.metrics.array_passes_total.clone();
+    let (passes, windows) = (setup.metrics.array_passes_total.clone(), setup.counter_windows());
     // Slack only: priority would also apply to the counter on this thread.
     let worker = setup.spawn_async(setup.tuning().without_priority(), move |stop| {
         let values = Rc::new(RefCell::new(values));
         let counter_values = Rc::clone(&values);
         let counter = tokio::task::spawn_local(async move {
-            while !stop.is_triggered() {
-                array::increment(&mut counter_values.borrow_mut());
-                passes.inc();
-                tokio::task::yield_now().await;
-            }
+            let pass = || array::increment(&mut counter_values.borrow_mut());
+            duty_cycle::run_async(pass, &stop, &passes, windows.as_ref()).await;
         });
         (LocalProbe { values }, counter)
     })?;

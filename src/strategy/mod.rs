@@ -6,10 +6,12 @@
 //! heartbeat) is in [`Setup`] and [`Experiment`], so a strategy file holds
 //! only what makes it different. t0 is taken by [`Experiment::start`] once
 //! the strategy has built its array and started its threads; the heartbeats
-//! wait for it at a [`StartGate`].
+//! wait for it at a [`StartGate`]. Every counter keeps to
+//! `counter.duty_cycle` the same way ([`duty_cycle`]).
 
 mod async_blocking;
 mod async_tasks;
+mod duty_cycle;
 mod threads_channel;
 mod threads_fair_mutex;
 mod threads_mutex;
@@ -24,10 +26,13 @@ use anyhow::Context as _;
 
 use crate::clock::MonoTime;
 use crate::experiment::{Settings, Strategy};
-use crate::heartbeat::{self, ControlRecorder, Liveness, NoProbe, Probe, Recorder, Sink, StartGate, Summary, Tap};
+use crate::heartbeat::{
+    self, ControlRecorder, Liveness, NextDue, NoProbe, Probe, Recorder, Sink, StartGate, Summary, Tap,
+};
 use crate::measure::{Scheduler, control_origin};
 use crate::metrics::Metrics;
 use crate::timer::Stop;
+use duty_cycle::{Counter, DutyCycle, Windows};
 
 /// What a strategy gets to start with.
 pub struct Setup {
@@ -37,6 +42,8 @@ pub struct Setup {
     pub stop: Stop,
     gate: Arc<StartGate>,
     tap: Option<Tap>,
+    /// The main heartbeat's next due time, which the counter's windows follow.
+    next_due: Arc<NextDue>,
 }
 
 /// A thread of the experiment; heartbeats return their summary.
@@ -59,25 +66,30 @@ impl Setup {
     }
 
     /// What the main heartbeat starts with once t0 is known: its schedule
-    /// and its sink.
+    /// and its sink, which publishes each next due time for the counter.
     fn main_heartbeat(&self) -> impl FnOnce(MonoTime) -> (Scheduler, Recorder) + Send + 'static {
         let (settings, metrics, liveness, tap) =
             (self.settings.clone(), self.metrics.clone(), Arc::clone(&self.liveness), self.tap.clone());
+        let next_due = Arc::clone(&self.next_due);
         move |t0| {
             let scheduler = Scheduler::new(settings.schedule, settings.period, t0);
-            (scheduler, Recorder::new(&settings, metrics, liveness, t0).tapped(tap))
+            (scheduler, Recorder::new(&settings, metrics, liveness, t0).tapped(tap).publishing(next_due))
         }
     }
 
-    /// Starts the counter on a thread of its own: `pass` until stopped.
-    fn spawn_counter(&self, mut pass: impl FnMut() + Send + 'static) -> anyhow::Result<Worker> {
-        let stop = self.stop.clone();
-        let passes = self.metrics.array_passes_total.clone();
+    /// When the counter runs: `None` continuously (`counter.duty_cycle = 1`).
+    fn counter_windows(&self) -> Option<Windows> {
+        DutyCycle::new(self.settings.duty_cycle, self.settings.period_ns())
+            .map(|cycle| Windows::new(cycle, Arc::clone(&self.next_due)))
+    }
+
+    /// Starts the counter on a thread of its own: passes until stopped, in
+    /// its duty cycle's windows.
+    fn spawn_counter(&self, mut counter: impl Counter) -> anyhow::Result<Worker> {
+        let (stop, passes, windows) =
+            (self.stop.clone(), self.metrics.array_passes_total.clone(), self.counter_windows());
         spawn("jitterd-counter", move || {
-            while !stop.is_triggered() {
-                pass();
-                passes.inc();
-            }
+            duty_cycle::run_blocking(&mut counter, &stop, &passes, windows.as_ref());
             None
         })
     }
@@ -215,6 +227,7 @@ impl Experiment {
             stop: Stop::new().context("cannot create the stop eventfd")?,
             gate: Arc::default(),
             tap,
+            next_due: Arc::default(),
         };
         let shares_thread = settings.strategy.heartbeat_shares_thread();
         if settings.priority.is_some() && shares_thread {
