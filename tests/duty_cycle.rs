@@ -10,16 +10,9 @@
 //! whole one): the 2-core host is shared. The figure the setting is meant
 //! to reach (about 0.25 cores at most) is measured in docs/benchmarks.md.
 
-mod common;
-
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, Metrics};
-
-/// One daemon at a time: each one's CPU use is measured on a host not busy
-/// with another's.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+use crate::common::{Daemon, Metrics};
 
 const STRATEGIES: [&str; 8] = [
     "threads-unsync",
@@ -56,7 +49,7 @@ fn cpu_time(pid: i32) -> Duration {
 }
 
 fn exercise(strategy: &str, schedule: &str) {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _alone = crate::common::alone();
     let daemon = Daemon::start(&config(strategy, "100ms", schedule));
     let first = daemon
         .wait_for_metrics(Duration::from_secs(10), "two heartbeats", |m| m.get("jitterd_heartbeats_total") >= 2.0);
@@ -129,7 +122,7 @@ fn relative_windows_follow_the_heartbeat() {
 /// it asleep (before its first window, here) and must still end it at once.
 #[test]
 fn sigterm_ends_a_long_rest() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _alone = crate::common::alone();
     // They all sleep, so they can sleep side by side.
     let daemons: Vec<(Daemon, &str)> =
         STRATEGIES.iter().map(|&strategy| (Daemon::start(&config(strategy, "2s", "absolute")), strategy)).collect();
@@ -168,7 +161,7 @@ fn count_above(metrics: &Metrics, histogram: &str, seconds: f64) -> f64 {
 /// once, not when that window opens.
 #[test]
 fn a_late_beat_is_answered_while_the_counter_rests() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _alone = crate::common::alone();
     // Windows of 100 ms every second. A stop of more than two periods
     // swallows a due time and ends over a period after it, so the late beat
     // also misses a slot, which tells when it has been recorded.

@@ -12,6 +12,7 @@ mod cli_config;
 mod compare;
 mod container;
 mod deploy;
+mod duty_cycle;
 mod http;
 mod http_hardening;
 mod http_limits;
