@@ -23,7 +23,7 @@ use crate::web_config::WebSecurity;
 use crate::{clock, http, notify};
 
 /// Runs until a stop signal; returns the failure that ended it early, if any.
-pub fn run(
+pub(crate) fn run(
     config: Config,
     sources: Sources,
     web: WebSecurity,

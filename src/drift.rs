@@ -14,7 +14,7 @@ use crate::clock::MonoTime;
 
 /// Samples kept per window: the window's start is known to a 60th of it,
 /// whatever the period, in constant memory.
-pub const SAMPLES_PER_WINDOW: u64 = 60;
+pub(crate) const SAMPLES_PER_WINDOW: u64 = 60;
 
 const RING: usize = SAMPLES_PER_WINDOW as usize + 1;
 
@@ -28,7 +28,7 @@ const RING: usize = SAMPLES_PER_WINDOW as usize + 1;
 /// where drift is 0. *Interpretation*: a stall adds its length for one
 /// window and then drops out; steady losses keep it up.
 #[derive(Debug, Clone)]
-pub struct DriftGained {
+pub(crate) struct DriftGained {
     t0: MonoTime,
     step_ns: u64,
     /// `(step, drift at the start of that step)`, indexed by `step % RING`.
@@ -38,7 +38,7 @@ pub struct DriftGained {
 }
 
 impl DriftGained {
-    pub fn new(t0: MonoTime, window: Duration) -> DriftGained {
+    pub(crate) fn new(t0: MonoTime, window: Duration) -> DriftGained {
         let window_ns = u64::try_from(window.as_nanos()).unwrap_or(u64::MAX);
         let mut ring = [(u64::MAX, 0); RING];
         ring[0] = (0, 0);
@@ -47,7 +47,7 @@ impl DriftGained {
 
     /// A beat finished at `done` with this drift; returns the drift gained
     /// within the window.
-    pub fn observe(&mut self, done: MonoTime, drift_ns: i64) -> i64 {
+    pub(crate) fn observe(&mut self, done: MonoTime, drift_ns: i64) -> i64 {
         let step = done.since(self.t0) / self.step_ns;
         if step > self.last_step {
             // Every step boundary crossed since the previous beat began with

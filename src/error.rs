@@ -7,14 +7,14 @@
 use crate::config::ConfigError;
 
 /// Exit codes of the contract (sysexits where one fits).
-pub mod exit {
-    pub const OK: u8 = 0;
-    pub const FAILURE: u8 = 1;
-    pub const USAGE: u8 = 64;
-    pub const UNAVAILABLE: u8 = 69;
-    pub const CONFIG: u8 = 78;
+pub(crate) mod exit {
+    pub(crate) const OK: u8 = 0;
+    pub(crate) const FAILURE: u8 = 1;
+    pub(crate) const USAGE: u8 = 64;
+    pub(crate) const UNAVAILABLE: u8 = 69;
+    pub(crate) const CONFIG: u8 = 78;
     /// A second SIGINT/SIGTERM: exit at once, whatever was still stopping.
-    pub const FORCED: u8 = 130;
+    pub(crate) const FORCED: u8 = 130;
 }
 
 /// Why a command failed, and so which exit code it ends with.

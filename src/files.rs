@@ -12,7 +12,7 @@ use std::path::Path;
 
 /// Why a file was not read.
 #[derive(Debug)]
-pub enum ReadError {
+pub(crate) enum ReadError {
     /// It could not be opened or read.
     Io(std::io::Error),
     /// It is not a regular file: "a directory", "a FIFO", …
@@ -23,7 +23,7 @@ pub enum ReadError {
 
 /// Reads a regular file of at most `max_bytes`, reading no more than one
 /// byte past the bound.
-pub fn read_bounded(path: &Path, max_bytes: u64) -> Result<Vec<u8>, ReadError> {
+pub(crate) fn read_bounded(path: &Path, max_bytes: u64) -> Result<Vec<u8>, ReadError> {
     let file_type = std::fs::metadata(path).map_err(ReadError::Io)?.file_type();
     if !file_type.is_file() {
         return Err(ReadError::NotAFile(if file_type.is_dir() {

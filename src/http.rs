@@ -33,11 +33,10 @@ use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-pub use self::auth::{BCRYPT_AT_ONCE, BCRYPT_WAITING};
+pub(crate) use self::auth::BCRYPT_AT_ONCE;
 use self::auth::{Gate, Verdict};
-pub use self::connections::MAX_OPEN_CONNECTIONS;
 use self::connections::{Connection, Connections};
-pub use self::routes::route;
+pub(crate) use self::routes::route;
 use self::routes::{Reply, text};
 use self::write_deadline::WriteDeadline;
 use crate::heartbeat::Liveness;
@@ -49,19 +48,19 @@ use crate::web_config::WebSecurity;
 /// built (as node_exporter's `--web.max-requests`); more get 503 at once.
 /// Writing the response is not counted: `write_timeout` bounds it, so
 /// clients that do not read cannot take these places.
-pub const MAX_REQUESTS: usize = 40;
+pub(crate) const MAX_REQUESTS: usize = 40;
 /// Largest request head accepted; larger ones get 431 (414 for a long URL).
 /// It is also hyper's read buffer limit, so what a connection buffers.
-pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Pause between attempts to accept while descriptors (or memory) run out.
-pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// Shedding is logged at most this often.
 const SHED_LOG_INTERVAL: Duration = Duration::from_secs(60);
 
 /// How connections are served: timeouts from the config, TLS and basic
 /// auth from the web config file.
 #[derive(Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// Time a client has to finish the TLS handshake and send a request
     /// head, counted from the connection's start or the previous response:
     /// a client that stalls, or sits idle on keep-alive, is disconnected.
@@ -74,7 +73,7 @@ pub struct Settings {
 
 /// What the HTTP thread shows.
 #[derive(Clone)]
-pub struct State {
+pub(crate) struct State {
     pub metrics: Metrics,
     pub liveness: Arc<Liveness>,
     pub telemetry_path: String,
@@ -87,10 +86,10 @@ pub struct State {
 /// library's 128 is too few: a burst of clients fills it, and the kernel
 /// then drops new connections' SYNs, a scrape's too, which the client
 /// repeats only a second later.
-pub const LISTEN_BACKLOG: i32 = 4096;
+pub(crate) const LISTEN_BACKLOG: i32 = 4096;
 
 /// Binds the listen address; the caller maps failure to exit code 69.
-pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+pub(crate) fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     // As the standard library does: a restart can bind at once.
@@ -103,7 +102,12 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 
 /// Serves on `listener` from a thread of its own until `stop`. Raises the
 /// process's soft limit on open files to the hard limit first.
-pub fn spawn(listener: TcpListener, state: State, settings: Settings, stop: Stop) -> anyhow::Result<JoinHandle<()>> {
+pub(crate) fn spawn(
+    listener: TcpListener,
+    state: State,
+    settings: Settings,
+    stop: Stop,
+) -> anyhow::Result<JoinHandle<()>> {
     let soft_limit = connections::raise_descriptor_limit();
     let connections = Connections::new(connections::cap_for(soft_limit));
     tracing::debug!(open_files = soft_limit, max_connections = connections.cap(), "connection cap");
@@ -135,7 +139,7 @@ pub fn spawn(listener: TcpListener, state: State, settings: Settings, stop: Stop
 }
 
 /// Nice value of the HTTP thread.
-pub const HTTP_NICE: i32 = 10;
+pub(crate) const HTTP_NICE: i32 = 10;
 
 /// Lowers this thread's CPU priority: when scrapes and the experiment
 /// compete for a core, the experiment wins and a scrape waits a little,

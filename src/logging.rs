@@ -34,7 +34,7 @@ impl TryFrom<String> for LogFormat {
 }
 
 /// Parses a level or filter directive, naming what is valid when it fails.
-pub fn parse_filter(level: &str) -> Result<EnvFilter, String> {
+pub(crate) fn parse_filter(level: &str) -> Result<EnvFilter, String> {
     let plain = ["error", "warn", "info", "debug", "trace", "off"];
     let looks_like_directive = level.contains('=') || level.contains(',') || level.contains("::");
     if level.trim().is_empty() || (!looks_like_directive && !plain.contains(&level.to_ascii_lowercase().as_str())) {
@@ -46,12 +46,12 @@ pub fn parse_filter(level: &str) -> Result<EnvFilter, String> {
 }
 
 /// Changes the level after start, unless `RUST_LOG` pinned it.
-pub struct LevelHandle {
+pub(crate) struct LevelHandle {
     handle: Option<reload::Handle<EnvFilter, tracing_subscriber::Registry>>,
 }
 
 impl LevelHandle {
-    pub fn set(&self, level: &str) {
+    pub(crate) fn set(&self, level: &str) {
         let Some(handle) = &self.handle else { return };
         if let Ok(filter) = parse_filter(level)
             && let Err(err) = handle.reload(filter)
@@ -62,7 +62,7 @@ impl LevelHandle {
 }
 
 /// Installs the global subscriber. Called once, before anything logs.
-pub fn init(level: &str, format: LogFormat) -> LevelHandle {
+pub(crate) fn init(level: &str, format: LogFormat) -> LevelHandle {
     let from_env = std::env::var("RUST_LOG").ok().filter(|v| !v.trim().is_empty());
     let pinned = from_env.is_some();
     let filter = from_env

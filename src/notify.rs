@@ -18,12 +18,12 @@ fn send(states: &[NotifyState]) {
     }
 }
 
-pub fn ready(status: &str) {
+pub(crate) fn ready(status: &str) {
     send(&[NotifyState::Ready, NotifyState::Status(status)]);
 }
 
 /// `RELOADING=1` with the `MONOTONIC_USEC` that `Type=notify-reload` wants.
-pub fn reloading() {
+pub(crate) fn reloading() {
     let mut states = vec![NotifyState::Reloading];
     if let Ok(now) = NotifyState::monotonic_usec_now() {
         states.push(now);
@@ -31,14 +31,17 @@ pub fn reloading() {
     send(&states);
 }
 
-pub fn stopping() {
+pub(crate) fn stopping() {
     send(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
 }
 
 /// When `WATCHDOG_USEC` is set, pings systemd at half that interval for as
 /// long as the heartbeat is live, so a stalled heartbeat (not merely a late
 /// one) gets the service restarted. Returns at `stop`.
-pub fn spawn_watchdog(liveness: Arc<Liveness>, stop: Stop) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
+pub(crate) fn spawn_watchdog(
+    liveness: Arc<Liveness>,
+    stop: Stop,
+) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
     let Some(interval) = sd_notify::watchdog_enabled() else { return Ok(None) };
     let every = (interval / 2).max(Duration::from_millis(10));
     std::thread::Builder::new()

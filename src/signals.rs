@@ -19,7 +19,7 @@ use crate::error::exit;
 
 /// What a signal asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
+pub(crate) enum Event {
     /// SIGINT or SIGTERM (the signal's number).
     Stop(i32),
     /// SIGHUP.
@@ -27,20 +27,20 @@ pub enum Event {
 }
 
 /// The signals as they arrive, and whether a stop was asked for.
-pub struct Listener {
+pub(crate) struct Listener {
     pub events: Receiver<Event>,
     stop_requested: Arc<AtomicBool>,
 }
 
 impl Listener {
     /// A flag set at the first stop signal, for loops that poll rather than wait.
-    pub fn stop_requested(&self) -> Arc<AtomicBool> {
+    pub(crate) fn stop_requested(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.stop_requested)
     }
 }
 
 /// Starts reading SIGINT, SIGTERM and, when `reload` is set, SIGHUP.
-pub fn listen(reload: bool) -> anyhow::Result<Listener> {
+pub(crate) fn listen(reload: bool) -> anyhow::Result<Listener> {
     let wanted: &[i32] = if reload { &[SIGINT, SIGTERM, SIGHUP] } else { &[SIGINT, SIGTERM] };
     let mut signals = Signals::new(wanted).context("cannot install signal handlers")?;
     let (events, receiver) = mpsc::channel();

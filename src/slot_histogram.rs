@@ -21,12 +21,12 @@ use prometheus::proto::{self, MetricFamily, MetricType};
 use crate::measure::{missed_slot_runs, missed_slot_sum_ns};
 
 /// Buckets per octave of the lateness histograms.
-pub const BUCKETS_PER_OCTAVE: u32 = 4;
+pub(crate) const BUCKETS_PER_OCTAVE: u32 = 4;
 
 /// Upper bounds of the lateness buckets in nanoseconds: `2^(i/4)` µs for
 /// i = 0..=104 (1 µs to 67.1 s) rounded to three significant digits, so the
 /// `le` labels stay short (`0.00000119`, `0.262`).
-pub static LATENESS_BOUNDS_NS: LazyLock<Vec<u64>> = LazyLock::new(|| {
+pub(crate) static LATENESS_BOUNDS_NS: LazyLock<Vec<u64>> = LazyLock::new(|| {
     (0..=26 * BUCKETS_PER_OCTAVE)
         .map(|i| {
             let exact = 1000.0 * f64::powf(2.0, f64::from(i) / f64::from(BUCKETS_PER_OCTAVE));
@@ -35,11 +35,6 @@ pub static LATENESS_BOUNDS_NS: LazyLock<Vec<u64>> = LazyLock::new(|| {
         })
         .collect()
 });
-
-/// The lateness bucket bounds in seconds, as the `le` labels show them.
-pub fn lateness_bounds_seconds() -> Vec<f64> {
-    LATENESS_BOUNDS_NS.iter().map(|&ns| ns as f64 / 1e9).collect()
-}
 
 /// Index of the bucket `value_ns` falls in (`le` semantics: at or below the
 /// bound); the bounds' length for the `+Inf` bucket.
@@ -202,7 +197,7 @@ mod tests {
         // give or take the rounding to three digits.
         assert_eq!(bounds.len(), 105);
         assert!(bounds.windows(2).all(|w| (w[1] as f64 / w[0] as f64) < 1.2));
-        assert_eq!(lateness_bounds_seconds()[72], 0.262);
+        assert_eq!(LATENESS_BOUNDS_NS[72] as f64 / 1e9, 0.262);
     }
 
     #[test]

@@ -77,12 +77,12 @@ pub enum Wake {
 }
 
 /// A `CLOCK_MONOTONIC` timerfd armed with absolute deadlines.
-pub struct DeadlineTimer {
+pub(crate) struct DeadlineTimer {
     fd: TimerFd,
 }
 
 impl DeadlineTimer {
-    pub fn new() -> std::io::Result<DeadlineTimer> {
+    pub(crate) fn new() -> std::io::Result<DeadlineTimer> {
         let fd = TimerFd::new(ClockId::CLOCK_MONOTONIC, TimerFlags::TFD_CLOEXEC | TimerFlags::TFD_NONBLOCK)?;
         Ok(DeadlineTimer { fd })
     }
@@ -97,7 +97,7 @@ impl DeadlineTimer {
     }
 
     /// Blocks the thread until `deadline` or the stop, whichever comes first.
-    pub fn sleep_until(&self, deadline: MonoTime, stop: &Stop) -> std::io::Result<Wake> {
+    pub(crate) fn sleep_until(&self, deadline: MonoTime, stop: &Stop) -> std::io::Result<Wake> {
         arm(&self.fd, deadline)?;
         loop {
             if stop.is_triggered() {
@@ -118,7 +118,7 @@ impl DeadlineTimer {
     }
 
     /// Registers the timer with the current tokio runtime.
-    pub fn into_async(self, stop: &Stop) -> std::io::Result<AsyncDeadlineTimer> {
+    pub(crate) fn into_async(self, stop: &Stop) -> std::io::Result<AsyncDeadlineTimer> {
         let readiness = register(self.fd.as_fd())?;
         Ok(AsyncDeadlineTimer { timer: self.fd, readiness, stop: stop.async_fd()?, stop_flag: stop.clone() })
     }
@@ -173,7 +173,7 @@ fn arm(fd: &TimerFd, deadline: MonoTime) -> std::io::Result<()> {
 /// Applies `heartbeat.timer_slack` and `heartbeat.priority` to the calling
 /// thread. Returns a warning for what could not be applied; the heartbeat
 /// runs on without it.
-pub fn tune_current_thread(timer_slack: Option<Duration>, priority: Option<u8>) -> Vec<String> {
+pub(crate) fn tune_current_thread(timer_slack: Option<Duration>, priority: Option<u8>) -> Vec<String> {
     let mut warnings = Vec::new();
     if let Some(slack) = timer_slack {
         let ns = u64::try_from(slack.as_nanos()).unwrap_or(u64::MAX).max(1);

@@ -48,7 +48,7 @@ struct RawTls {
 
 /// What the web config file asks for, ready to use.
 #[derive(Clone, Default)]
-pub struct WebSecurity {
+pub(crate) struct WebSecurity {
     /// Serve HTTPS with this.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// The server's own certificate, which `jitterd healthcheck` trusts.
@@ -59,7 +59,7 @@ pub struct WebSecurity {
 
 impl WebSecurity {
     /// No file: plain HTTP, no auth.
-    pub fn load(path: Option<&Path>) -> Result<WebSecurity, ConfigError> {
+    pub(crate) fn load(path: Option<&Path>) -> Result<WebSecurity, ConfigError> {
         let Some(path) = path else { return Ok(WebSecurity::default()) };
         let fail = |key: Option<&str>, message: String| ConfigError {
             key: key.map(str::to_owned),
@@ -192,7 +192,7 @@ fn tls_config(raw: &RawTls, base: &Path) -> Result<(rustls::ServerConfig, Certif
 /// purpose (tens of milliseconds), so credentials that passed are
 /// remembered: a scrape every few seconds costs one check, not one each.
 /// How often checks may run is up to the caller (`crate::http`).
-pub struct BasicAuth {
+pub(crate) struct BasicAuth {
     users: BTreeMap<String, String>,
     passed: Mutex<HashSet<String>>,
 }
@@ -207,13 +207,13 @@ impl BasicAuth {
 
     /// Whether these credentials (`user:password`, see [`credentials`])
     /// passed before. Cheap: no bcrypt.
-    pub fn remembered(&self, credentials: &str) -> bool {
+    pub(crate) fn remembered(&self, credentials: &str) -> bool {
         self.passed.lock().is_ok_and(|passed| passed.contains(credentials))
     }
 
     /// Whether these credentials name a user with the right password; they
     /// are remembered if so. Blocking (bcrypt): call it off the async runtime.
-    pub fn verify(&self, credentials: &str) -> bool {
+    pub(crate) fn verify(&self, credentials: &str) -> bool {
         if self.remembered(credentials) {
             return true;
         }
@@ -241,7 +241,7 @@ impl BasicAuth {
 
 /// The credentials of an `Authorization` header: `Basic dXNlcjpwYXNz` →
 /// `user:pass`; `None` for another scheme or a malformed value.
-pub fn credentials(header: &[u8]) -> Option<String> {
+pub(crate) fn credentials(header: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(header).ok()?;
     let (scheme, value) = text.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {

@@ -18,7 +18,7 @@ use crate::heartbeat::Source;
 use crate::measure::{Beat, missed_slot_runs};
 
 /// Chart points kept per strategy; beyond that neighbours are merged.
-pub const MAX_POINTS: usize = 2000;
+pub(super) const MAX_POINTS: usize = 2000;
 
 /// One hour in nanoseconds: the largest value a histogram tells apart.
 const HISTOGRAM_MAX_NS: u64 = 3_600_000_000_000;
@@ -47,18 +47,18 @@ impl Point {
 /// Per-beat lateness and drift, bounded: when full, pairs of neighbours are
 /// merged and each point stands for twice as many beats from then on.
 #[derive(Debug, Clone)]
-pub struct Series {
+pub(super) struct Series {
     points: Vec<Point>,
     beats_per_point: u64,
     max_points: usize,
 }
 
 impl Series {
-    pub fn new(max_points: usize) -> Series {
+    pub(super) fn new(max_points: usize) -> Series {
         Series { points: Vec::new(), beats_per_point: 1, max_points: max_points.max(2) }
     }
 
-    pub fn push(&mut self, point: Point) {
+    pub(super) fn push(&mut self, point: Point) {
         match self.points.last_mut() {
             Some(last) if last.beats < self.beats_per_point => *last = last.merge(point),
             _ => self.points.push(point),
@@ -69,7 +69,7 @@ impl Series {
         }
     }
 
-    pub fn points(&self) -> &[Point] {
+    pub(super) fn points(&self) -> &[Point] {
         &self.points
     }
 }
@@ -200,13 +200,13 @@ impl BeatLog {
 }
 
 /// `count` per second over `elapsed_ns`; `None` for an empty interval.
-pub fn rate(count: u64, elapsed_ns: u64) -> Option<f64> {
+pub(super) fn rate(count: u64, elapsed_ns: u64) -> Option<f64> {
     (elapsed_ns > 0).then(|| count as f64 * 1e9 / elapsed_ns as f64)
 }
 
 /// Points of the cumulative distribution, `(value_ns, fraction at or below)`:
 /// evenly spaced fractions plus the tail, where the strategies differ.
-pub fn cdf(histogram: &Histogram<u64>) -> Vec<(u64, f64)> {
+pub(super) fn cdf(histogram: &Histogram<u64>) -> Vec<(u64, f64)> {
     if histogram.is_empty() {
         return Vec::new();
     }

@@ -15,7 +15,7 @@ const TOP: f64 = 16.0;
 const BOTTOM: f64 = 44.0;
 
 /// Escapes text for HTML and SVG content and attributes.
-pub fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -31,13 +31,13 @@ pub fn escape(text: &str) -> String {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scale {
+pub(super) enum Scale {
     Linear,
     /// Decades; values at or below zero are left out.
     Log,
 }
 
-pub struct Axis {
+pub(super) struct Axis {
     pub label: &'static str,
     pub scale: Scale,
     /// Tick labels.
@@ -46,13 +46,13 @@ pub struct Axis {
     pub include_zero: bool,
 }
 
-pub struct Line {
+pub(super) struct Line {
     pub name: String,
     pub color: &'static str,
     pub points: Vec<(f64, f64)>,
 }
 
-pub struct LineChart {
+pub(super) struct LineChart {
     pub x: Axis,
     pub y: Axis,
     pub lines: Vec<Line>,
@@ -151,7 +151,7 @@ fn legend(out: &mut String, entries: impl Iterator<Item = (String, &'static str)
 }
 
 impl LineChart {
-    pub fn svg(&self, label: &str) -> String {
+    pub(super) fn svg(&self, label: &str) -> String {
         let (left, right, top, bottom) = (LEFT, WIDTH - RIGHT, TOP, HEIGHT - BOTTOM);
         let mut out = String::new();
         open_svg(&mut out, HEIGHT, label);
@@ -228,14 +228,14 @@ impl LineChart {
     }
 }
 
-pub struct Bar {
+pub(super) struct Bar {
     pub name: String,
     pub color: &'static str,
     pub value: Option<f64>,
 }
 
 /// Horizontal bars from zero, one per entry, with the value written beside each.
-pub fn bar_chart(label: &str, bars: &[Bar], format: fn(f64) -> String) -> String {
+pub(super) fn bar_chart(label: &str, bars: &[Bar], format: fn(f64) -> String) -> String {
     let row = 26.0;
     let height = TOP + BOTTOM / 2.0 + row * bars.len().max(1) as f64;
     let (left, right) = (190.0, WIDTH - 120.0);

@@ -16,7 +16,7 @@ use crate::clock::seconds;
 use crate::experiment::Strategy;
 
 /// The ids of the figures the page holds, in order.
-pub const FIGURES: [&str; 4] = ["lateness", "drift", "lateness-cdf", "passes"];
+pub(super) const FIGURES: [&str; 4] = ["lateness", "drift", "lateness-cdf", "passes"];
 
 /// One colour per strategy (Tableau 10), the same in every report.
 fn color(strategy: Strategy) -> &'static str {
@@ -56,7 +56,7 @@ figure{margin:2em 0}figcaption{margin-bottom:0.5em}figcaption b{display:block;fo
 .plot{fill:none;stroke:#999}.grid{stroke:#eee}.tick{font-size:11px;fill:#555}.axis{font-size:12px;fill:#333}\
 .legend{font-size:12px;fill:#222}.empty{font-size:14px;fill:#999}.facts{color:#555;font-size:0.9em}";
 
-pub fn html(comparison: &Comparison) -> String {
+pub(super) fn html(comparison: &Comparison) -> String {
     let mut page = String::from("<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>");
     let _ = write!(
         page,

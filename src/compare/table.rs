@@ -16,7 +16,7 @@ use crate::clock::seconds;
 
 /// One figure's value, typed for formatting.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Value {
+pub(super) enum Value {
     Count(u64),
     /// Seconds, signed; `None` when nothing was measured.
     Seconds(Option<f64>),
@@ -26,7 +26,7 @@ pub enum Value {
 
 impl Value {
     /// For people: `1.23ms`, `45.6µs`, `-2.10ms`, `8123`; `-` for nothing.
-    pub fn text(self) -> String {
+    pub(super) fn text(self) -> String {
         match self {
             Value::Count(n) => n.to_string(),
             Value::Seconds(Some(s)) => human_seconds(s),
@@ -36,7 +36,7 @@ impl Value {
         }
     }
 
-    pub fn json(self) -> serde_json::Value {
+    pub(super) fn json(self) -> serde_json::Value {
         match self {
             Value::Count(n) => json!(n),
             Value::Seconds(s) | Value::PerSecond(s) => json!(s),
@@ -46,7 +46,7 @@ impl Value {
 }
 
 /// A figure: its headers and its value for one strategy.
-pub struct Column {
+pub(super) struct Column {
     /// Header of the text table, kept short so eight columns fit a terminal.
     pub short: &'static str,
     /// Header of the Markdown and HTML tables.
@@ -62,7 +62,7 @@ fn secs(ns: Option<u64>) -> Value {
     Value::Seconds(ns.map(seconds))
 }
 
-pub const COLUMNS: &[Column] = &[
+pub(super) const COLUMNS: &[Column] = &[
     Column { short: "beats", header: "beats", json: "beats", in_table: true, value: |f| Value::Count(f.beats) },
     Column {
         short: "missed",
@@ -221,12 +221,12 @@ pub const COLUMNS: &[Column] = &[
 ];
 
 /// The columns the tables show.
-pub fn table_columns() -> impl Iterator<Item = &'static Column> {
+pub(super) fn table_columns() -> impl Iterator<Item = &'static Column> {
     COLUMNS.iter().filter(|c| c.in_table)
 }
 
 /// Seconds with three significant digits and a unit that suits them.
-pub fn human_seconds(value: f64) -> String {
+pub(super) fn human_seconds(value: f64) -> String {
     let sign = if value < 0.0 { "-" } else { "" };
     let abs = value.abs();
     let (scaled, unit) = match abs {
@@ -257,7 +257,7 @@ fn rows(comparison: &Comparison) -> Vec<Vec<String>> {
 }
 
 /// An aligned table for a terminal, with a line saying what the run was.
-pub fn text(comparison: &Comparison) -> String {
+pub(super) fn text(comparison: &Comparison) -> String {
     let headers: Vec<String> =
         std::iter::once("strategy").chain(table_columns().map(|c| c.short)).map(String::from).collect();
     let rows = rows(comparison);
@@ -284,7 +284,7 @@ pub fn text(comparison: &Comparison) -> String {
 }
 
 /// A GitHub-flavoured Markdown table.
-pub fn markdown(comparison: &Comparison) -> String {
+pub(super) fn markdown(comparison: &Comparison) -> String {
     let mut out = String::from("| strategy |");
     for column in table_columns() {
         let _ = write!(out, " {} |", column.header);
@@ -300,7 +300,7 @@ pub fn markdown(comparison: &Comparison) -> String {
 }
 
 /// What was run, where: one line under the tables.
-pub fn settings_line(comparison: &Comparison) -> String {
+pub(super) fn settings_line(comparison: &Comparison) -> String {
     let s = &comparison.settings;
     let h = &comparison.host;
     let mut line = format!(
@@ -321,7 +321,7 @@ pub fn settings_line(comparison: &Comparison) -> String {
 }
 
 /// The JSON document: settings, host, and one object per strategy.
-pub fn json(comparison: &Comparison) -> serde_json::Value {
+pub(super) fn json(comparison: &Comparison) -> serde_json::Value {
     let strategies: Vec<serde_json::Value> = comparison
         .strategies
         .iter()

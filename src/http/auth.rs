@@ -16,13 +16,13 @@ use tokio::sync::Semaphore;
 use crate::web_config::{BasicAuth, credentials};
 
 /// bcrypt checks running at once: the runtime's blocking threads.
-pub const BCRYPT_AT_ONCE: usize = 1;
+pub(crate) const BCRYPT_AT_ONCE: usize = 1;
 /// bcrypt checks waiting for their turn at most; beyond them, 429.
-pub const BCRYPT_WAITING: usize = 4;
+pub(crate) const BCRYPT_WAITING: usize = 4;
 
 /// What basic auth says about a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(super) enum Verdict {
     Allowed,
     /// No, wrong or malformed credentials: 401.
     Denied,
@@ -31,20 +31,20 @@ pub enum Verdict {
 }
 
 /// Basic auth with its bounded queue of bcrypt checks.
-pub struct Gate {
+pub(super) struct Gate {
     auth: Arc<BasicAuth>,
     checks: Arc<Semaphore>,
 }
 
 impl Gate {
-    pub fn new(auth: Arc<BasicAuth>) -> Gate {
+    pub(super) fn new(auth: Arc<BasicAuth>) -> Gate {
         Gate { auth, checks: Arc::new(Semaphore::new(BCRYPT_AT_ONCE + BCRYPT_WAITING)) }
     }
 
     /// Checks an `Authorization` header. Must run on a runtime whose
     /// blocking threads are limited to [`BCRYPT_AT_ONCE`] and start with
     /// [`lowest_priority`].
-    pub async fn check(&self, header: Option<&HeaderValue>) -> Verdict {
+    pub(super) async fn check(&self, header: Option<&HeaderValue>) -> Verdict {
         let Some(credentials) = header.and_then(|value| credentials(value.as_bytes())) else {
             return Verdict::Denied;
         };
@@ -64,13 +64,13 @@ impl Gate {
 }
 
 /// Nice value of the bcrypt thread: the lowest there is.
-pub const BCRYPT_NICE: i32 = 19;
+pub(super) const BCRYPT_NICE: i32 = 19;
 
 /// Puts the calling thread at the lowest nice value. Not `SCHED_IDLE`: on a
 /// host whose cores are all busy (a fleet node running its workloads) that
 /// gets so little CPU that a new credential, Prometheus's after a restart,
 /// took 8 s to check beside a build, where nice 19 still gets a small share.
-pub fn lowest_priority() {
+pub(super) fn lowest_priority() {
     // SAFETY: gettid(2) and setpriority(2) on the calling thread; no memory is passed.
     let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, BCRYPT_NICE) };
     if rc != 0 {

@@ -17,14 +17,14 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::Notify;
 
 /// Connections kept open at most, whatever the descriptor limit.
-pub const MAX_OPEN_CONNECTIONS: usize = 1024;
+pub(crate) const MAX_OPEN_CONNECTIONS: usize = 1024;
 /// The cap never goes below this, however low the descriptor limit.
 const MIN_OPEN_CONNECTIONS: usize = 8;
 
 /// Raises the soft limit on open files to the hard limit, as Go programs do
 /// at start (the soft limit is often 1024 for compatibility with `select`,
 /// which jitterd does not use). Returns the soft limit now in force.
-pub fn raise_descriptor_limit() -> u64 {
+pub(super) fn raise_descriptor_limit() -> u64 {
     let Some(mut limit) = descriptor_limit() else { return 0 };
     if limit.rlim_cur < limit.rlim_max {
         let before = limit.rlim_cur;
@@ -42,7 +42,7 @@ pub fn raise_descriptor_limit() -> u64 {
 
 /// The soft limit on open files now (an operator may have changed it with
 /// `prlimit` since the start); 0 if it cannot be read.
-pub fn soft_descriptor_limit() -> u64 {
+pub(super) fn soft_descriptor_limit() -> u64 {
     descriptor_limit().map_or(0, |limit| limit.rlim_cur)
 }
 
@@ -55,13 +55,13 @@ fn descriptor_limit() -> Option<libc::rlimit> {
 /// The cap for a soft descriptor limit: half of it, so the rest of the
 /// process (metrics reading `/proc`, a config reload) always finds a
 /// descriptor, and at most [`MAX_OPEN_CONNECTIONS`].
-pub fn cap_for(soft_limit: u64) -> usize {
+pub(super) fn cap_for(soft_limit: u64) -> usize {
     let half = usize::try_from(soft_limit / 2).unwrap_or(usize::MAX);
     half.clamp(MIN_OPEN_CONNECTIONS, MAX_OPEN_CONNECTIONS)
 }
 
 /// The open connections of one server.
-pub struct Connections {
+pub(super) struct Connections {
     inner: Mutex<Inner>,
 }
 
@@ -76,7 +76,7 @@ struct Inner {
 }
 
 impl Connections {
-    pub fn new(cap: usize) -> Arc<Connections> {
+    pub(super) fn new(cap: usize) -> Arc<Connections> {
         let inner = Inner { open: 0, cap, next_ticket: 1, waiting: BTreeMap::new(), shed: 0 };
         Arc::new(Connections { inner: Mutex::new(inner) })
     }
@@ -89,7 +89,7 @@ impl Connections {
     /// the cap is reached. `None` if the cap is reached and every open
     /// connection has a request being handled: then the newcomer is turned
     /// away, so the cap holds.
-    pub fn admit(self: &Arc<Self>) -> Option<Connection> {
+    pub(super) fn admit(self: &Arc<Self>) -> Option<Connection> {
         let mut inner = self.lock();
         if inner.open >= inner.cap && !inner.shed_oldest() {
             return None;
@@ -108,23 +108,23 @@ impl Connections {
     /// Sets the cap (after the descriptor limit was found lower than
     /// thought) and sheds waiting connections down to it. Returns the cap
     /// before.
-    pub fn set_cap(&self, cap: usize) -> usize {
+    pub(super) fn set_cap(&self, cap: usize) -> usize {
         let mut inner = self.lock();
         let before = std::mem::replace(&mut inner.cap, cap);
         while inner.open > inner.cap && inner.shed_oldest() {}
         before
     }
 
-    pub fn cap(&self) -> usize {
+    pub(super) fn cap(&self) -> usize {
         self.lock().cap
     }
 
-    pub fn open(&self) -> usize {
+    pub(super) fn open(&self) -> usize {
         self.lock().open
     }
 
     /// How many connections were shed since the last call.
-    pub fn take_shed(&self) -> u64 {
+    pub(super) fn take_shed(&self) -> u64 {
         std::mem::take(&mut self.lock().shed)
     }
 }
@@ -150,7 +150,7 @@ impl Inner {
 }
 
 /// One open connection's place; leaving it (on drop) frees the place.
-pub struct Connection {
+pub(super) struct Connection {
     connections: Arc<Connections>,
     /// Its ticket in the waiting line; 0 while a request is being handled,
     /// and `u64::MAX` once shed.
@@ -166,7 +166,7 @@ const SHED: u64 = u64::MAX;
 impl Connection {
     /// A request head arrived: the connection leaves the waiting line
     /// while the request is handled, and cannot be shed meanwhile.
-    pub fn handling(&self) {
+    pub(super) fn handling(&self) {
         self.heads.fetch_add(1, Ordering::Relaxed);
         let mut inner = self.connections.lock();
         let ticket = self.ticket.load(Ordering::Relaxed);
@@ -180,7 +180,7 @@ impl Connection {
 
     /// The response is built: the connection waits on its client again
     /// (to read it, then to send the next head), at the back of the line.
-    pub fn waiting(&self) {
+    pub(super) fn waiting(&self) {
         if self.ticket.load(Ordering::Relaxed) != HANDLING {
             return;
         }
@@ -189,12 +189,12 @@ impl Connection {
     }
 
     /// Request heads received so far.
-    pub fn heads(&self) -> u64 {
+    pub(super) fn heads(&self) -> u64 {
         self.heads.load(Ordering::Relaxed)
     }
 
     /// Resolves when the connection is told to give way.
-    pub async fn shed(&self) {
+    pub(super) async fn shed(&self) {
         self.shed.notified().await;
         self.ticket.store(SHED, Ordering::Relaxed);
     }

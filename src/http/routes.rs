@@ -10,7 +10,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use super::State;
 use crate::clock::MonoTime;
 
-pub type Reply = Response<Full<Bytes>>;
+pub(super) type Reply = Response<Full<Bytes>>;
 
 fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Reply {
     let mut response = Response::new(Full::new(body.into()));
@@ -19,12 +19,12 @@ fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>)
     response
 }
 
-pub fn text(status: StatusCode, body: impl Into<Bytes>) -> Reply {
+pub(super) fn text(status: StatusCode, body: impl Into<Bytes>) -> Reply {
     reply(status, "text/plain; charset=utf-8", body)
 }
 
 /// Answers one request. Pure but for reading the shared state.
-pub fn route(state: &State, req: &Request<Incoming>) -> Reply {
+pub(crate) fn route(state: &State, req: &Request<Incoming>) -> Reply {
     let path = req.uri().path();
     let known = path == "/" || path == state.telemetry_path || path == "/-/healthy" || path == "/-/ready";
     if !known {

@@ -11,14 +11,14 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// A stream whose writes fail with `TimedOut` once one has made no progress
 /// for the timeout: a client that stops reading cannot hold a connection.
-pub struct WriteDeadline<S> {
+pub(super) struct WriteDeadline<S> {
     inner: S,
     timeout: Duration,
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<S> WriteDeadline<S> {
-    pub fn new(inner: S, timeout: Duration) -> Self {
+    pub(super) fn new(inner: S, timeout: Duration) -> Self {
         WriteDeadline { inner, timeout, sleep: None }
     }
 

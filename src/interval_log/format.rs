@@ -26,7 +26,7 @@ const LEGEND: &str = "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"
 
 /// A section's header: `start_time` is when this log began, `base_time`
 /// what the section's interval timestamps count from.
-pub fn header(start_time: SystemTime, base_time: SystemTime) -> Vec<u8> {
+pub(super) fn header(start_time: SystemTime, base_time: SystemTime) -> Vec<u8> {
     let mut text = Vec::new();
     let mut serializer = V2DeflateSerializer::new();
     let begun = IntervalLogWriterBuilder::new()
@@ -44,7 +44,7 @@ pub fn header(start_time: SystemTime, base_time: SystemTime) -> Vec<u8> {
 }
 
 /// One line per `(tag, interval)`, timestamps counted from `base_time`.
-pub fn lines(
+pub(super) fn lines(
     intervals: &[(&str, &IntervalHistogram)],
     base_time: SystemTime,
     serializer: &mut V2DeflateSerializer,

@@ -17,7 +17,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-pub struct LogFile {
+pub(super) struct LogFile {
     path: PathBuf,
     open: Option<Open>,
 }
@@ -35,7 +35,7 @@ struct Open {
 
 /// What the next append must start with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Section {
+pub(super) enum Section {
     /// The current section goes on: lines only.
     Continues,
     /// A header first; after a newline if the file ends mid-line.
@@ -43,17 +43,17 @@ pub enum Section {
 }
 
 impl LogFile {
-    pub fn new(path: PathBuf) -> LogFile {
+    pub(super) fn new(path: PathBuf) -> LogFile {
         LogFile { path, open: None }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(super) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Opens the file if it is not open (or no longer the file at the path)
     /// and says whether the next append starts a section.
-    pub fn prepare(&mut self) -> io::Result<Section> {
+    pub(super) fn prepare(&mut self) -> io::Result<Section> {
         if let Some(open) = &self.open {
             let same = std::fs::metadata(&self.path).is_ok_and(|meta| (meta.dev(), meta.ino()) == open.identity);
             if !same {
@@ -73,7 +73,7 @@ impl LogFile {
     /// Appends `bytes` in one write. On failure the file is cut back to
     /// where it was (regular files) and closed, so the next append reopens
     /// it and starts a new section.
-    pub fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+    pub(super) fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
         let Some(open) = self.open.as_mut() else {
             return Err(io::Error::other("the interval log is not open"));
         };
@@ -99,7 +99,7 @@ impl LogFile {
 
 /// Opens `path` for appending, creating it if missing: what
 /// [`super::IntervalLog::check_writable`] checks.
-pub fn open_append(path: &Path) -> io::Result<File> {
+pub(super) fn open_append(path: &Path) -> io::Result<File> {
     OpenOptions::new().append(true).create(true).open(path)
 }
 

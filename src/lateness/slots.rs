@@ -18,7 +18,7 @@ use hdrhistogram::Histogram;
 /// Values above the histograms' highest trackable value are recorded as that
 /// value; a slot whose lateness would come out negative (the caller's
 /// `missed` larger than `lateness_ns / period_ns`) is recorded as 0.
-pub fn record<const N: usize>(targets: [&mut Histogram<u64>; N], lateness_ns: u64, period_ns: u64, missed: u64) {
+pub(super) fn record<const N: usize>(targets: [&mut Histogram<u64>; N], lateness_ns: u64, period_ns: u64, missed: u64) {
     let Some(layout) = targets.first() else { return };
     let highest_ns = layout.high();
     let record_run = |targets: &mut [&mut Histogram<u64>; N], value: u64, count: u64| {
@@ -56,7 +56,7 @@ pub fn record<const N: usize>(targets: [&mut Histogram<u64>; N], lateness_ns: u6
 
 /// The sum of the slots' true lateness in nanoseconds (no clamping at the
 /// top; slots that would be negative count as 0), as the summary's `_sum`.
-pub fn sum_ns(lateness_ns: u64, period_ns: u64, missed: u64) -> u128 {
+pub(super) fn sum_ns(lateness_ns: u64, period_ns: u64, missed: u64) -> u128 {
     let lateness = u128::from(lateness_ns);
     if period_ns == 0 {
         return lateness * (u128::from(missed) + 1);

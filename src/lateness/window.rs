@@ -20,12 +20,12 @@ use super::new_histogram;
 use crate::clock::MonoTime;
 
 /// Sub-windows per window: as client_golang's `DefAgeBuckets`.
-pub const AGE_BUCKETS: u64 = 5;
+pub(super) const AGE_BUCKETS: u64 = 5;
 
 /// The closed sub-windows a scrape merges after the lock is released.
-pub type Closed = [Option<Arc<Histogram<u64>>>; (AGE_BUCKETS - 1) as usize];
+pub(super) type Closed = [Option<Arc<Histogram<u64>>>; (AGE_BUCKETS - 1) as usize];
 
-pub struct Window {
+pub(super) struct Window {
     sub_window_ns: u64,
     origin: MonoTime,
     current_age: u64,
@@ -38,7 +38,7 @@ pub struct Window {
 }
 
 impl Window {
-    pub fn new(window: Duration, now: MonoTime) -> Window {
+    pub(super) fn new(window: Duration, now: MonoTime) -> Window {
         let ring = AGE_BUCKETS as usize;
         let mut spares = Vec::with_capacity(ring);
         spares.extend((1..ring).map(|_| Arc::new(new_histogram())));
@@ -53,7 +53,7 @@ impl Window {
     }
 
     /// The histogram to record into at `now`.
-    pub fn current(&mut self, now: MonoTime) -> &mut Histogram<u64> {
+    pub(super) fn current(&mut self, now: MonoTime) -> &mut Histogram<u64> {
         self.rotate(now);
         // Never shared: scrapes copy the current histogram, they do not hold it.
         Arc::make_mut(&mut self.current)
@@ -62,7 +62,7 @@ impl Window {
     /// Copies the current sub-window into `into` (which must be empty, so
     /// this is one memory copy) and hands out the closed ones, for a scrape
     /// to merge after releasing the lock.
-    pub fn copy_out(&mut self, now: MonoTime, into: &mut Histogram<u64>, closed: &mut Closed) {
+    pub(super) fn copy_out(&mut self, now: MonoTime, into: &mut Histogram<u64>, closed: &mut Closed) {
         self.rotate(now);
         // Same layout, so this cannot fail; an error would only drop this sub-window from one scrape.
         let _ = into.add(&*self.current);
@@ -72,7 +72,7 @@ impl Window {
     }
 
     /// Forgets everything recorded; the sub-window boundaries stay.
-    pub fn clear(&mut self) {
+    pub(super) fn clear(&mut self) {
         while let Some((_, histogram)) = self.closed.pop_front() {
             self.recycle(histogram);
         }
@@ -80,7 +80,7 @@ impl Window {
     }
 
     /// A new span: forgets everything and starts sub-windows at `now`.
-    pub fn set_span(&mut self, window: Duration, now: MonoTime) {
+    pub(super) fn set_span(&mut self, window: Duration, now: MonoTime) {
         self.clear();
         self.sub_window_ns = sub_window_ns(window);
         self.origin = now;

@@ -6,7 +6,7 @@
 //! push their slots into its rings, each experiment start describes itself
 //! in it, and the HTTP thread reads it.
 
-pub mod ring;
+pub(crate) mod ring;
 
 use std::time::{Duration, Instant};
 

@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 use serde::Serialize;
 
 /// Slots kept per heartbeat.
-pub const CAPACITY: usize = 1000;
+pub(crate) const CAPACITY: usize = 1000;
 
 /// One slot of the schedule, as the live page shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

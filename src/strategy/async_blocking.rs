@@ -15,7 +15,7 @@ use super::threads_mutex::{MutexProbe, lock};
 use super::{Setup, Worker, duty_cycle};
 use crate::array;
 
-pub fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
+pub(super) fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
     let values = Arc::new(Mutex::new(setup.zeroed_array()?));
     let (passes, windows) = (setup.metrics.array_passes_total.clone(), setup.counter_windows());
     // This thread runs only the heartbeat task: slack and priority apply.

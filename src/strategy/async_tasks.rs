@@ -18,7 +18,7 @@ use crate::array;
 use crate::clock::MonoTime;
 use crate::heartbeat::Probe;
 
-pub fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
+pub(super) fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
     let values = setup.zeroed_array()?;
     let (passes, windows) = (setup.metrics.array_passes_total.clone(), setup.counter_windows());
     // Slack only: priority would also apply to the counter on this thread.

@@ -25,7 +25,7 @@ use crate::timer::{DeadlineTimer, Stop, Wake};
 
 /// The running windows of a duty cycle below 1, as pure arithmetic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DutyCycle {
+pub(super) struct DutyCycle {
     period_ns: u64,
     /// Half the window: it runs from `half_width_ns` before a due time to as long after.
     half_width_ns: u64,
@@ -33,7 +33,7 @@ pub struct DutyCycle {
 
 /// When the counter runs: from `start` to `end`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
+pub(super) struct Window {
     pub start: MonoTime,
     pub end: MonoTime,
 }
@@ -41,7 +41,7 @@ pub struct Window {
 impl DutyCycle {
     /// The windows that make up `ratio` of each period; `None` at 1: the
     /// counter runs continuously. `ratio` is validated by the config (0 < d ≤ 1).
-    pub fn new(ratio: f64, period_ns: u64) -> Option<DutyCycle> {
+    pub(super) fn new(ratio: f64, period_ns: u64) -> Option<DutyCycle> {
         if ratio.is_nan() || ratio >= 1.0 {
             return None;
         }
@@ -57,7 +57,7 @@ impl DutyCycle {
     /// projected along the period's grid: the next beat is due at least a
     /// period after it under either schedule, so the projection never
     /// starts a window after the beat it is for.
-    pub fn window(&self, due: MonoTime, now: MonoTime) -> Window {
+    pub(super) fn window(&self, due: MonoTime, now: MonoTime) -> Window {
         let first_end = due.plus_ns(self.half_width_ns);
         let ahead = if now < first_end { 0 } else { now.since(first_end) / self.period_ns + 1 };
         let centre = due.plus_ns(ahead.saturating_mul(self.period_ns));
@@ -67,13 +67,13 @@ impl DutyCycle {
 
 /// A duty cycle and the due times it follows.
 #[derive(Debug, Clone)]
-pub struct Windows {
+pub(super) struct Windows {
     cycle: DutyCycle,
     next_due: Arc<NextDue>,
 }
 
 impl Windows {
-    pub fn new(cycle: DutyCycle, next_due: Arc<NextDue>) -> Windows {
+    pub(super) fn new(cycle: DutyCycle, next_due: Arc<NextDue>) -> Windows {
         Windows { cycle, next_due }
     }
 
@@ -87,7 +87,7 @@ impl Windows {
 
 /// One strategy's counter: a pass over the array, and how it rests between
 /// windows.
-pub trait Counter: Send + 'static {
+pub(super) trait Counter: Send + 'static {
     fn pass(&mut self);
 
     /// Sleeps until `deadline` or the stop on `timer`. A counter that must
@@ -107,7 +107,7 @@ impl<F: FnMut() + Send + 'static> Counter for F {
 /// Runs `counter` on the calling thread until the stop: continuously, or in
 /// `windows`. A timer that fails stops the experiment rather than leave the
 /// counter flat out (or stopped) behind the operator's back.
-pub fn run_blocking(counter: &mut impl Counter, stop: &Stop, passes: &IntCounter, windows: Option<&Windows>) {
+pub(super) fn run_blocking(counter: &mut impl Counter, stop: &Stop, passes: &IntCounter, windows: Option<&Windows>) {
     let Some(windows) = windows else {
         while !stop.is_triggered() {
             counter.pass();
@@ -154,7 +154,7 @@ fn run_windows_blocking(
 /// As [`run_blocking`], as a task on the current tokio runtime that yields
 /// after every pass and sleeps on the heartbeat's kind of timer (a timerfd
 /// registered with the runtime, not tokio's millisecond wheel).
-pub async fn run_async(mut pass: impl FnMut(), stop: &Stop, passes: &IntCounter, windows: Option<&Windows>) {
+pub(super) async fn run_async(mut pass: impl FnMut(), stop: &Stop, passes: &IntCounter, windows: Option<&Windows>) {
     let Some(windows) = windows else {
         while !stop.is_triggered() {
             pass();

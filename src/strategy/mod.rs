@@ -35,7 +35,7 @@ use crate::timer::Stop;
 use duty_cycle::{Counter, DutyCycle, Windows};
 
 /// What a strategy gets to start with.
-pub struct Setup {
+pub(crate) struct Setup {
     pub settings: Settings,
     pub metrics: Metrics,
     pub liveness: Arc<Liveness>,
@@ -199,7 +199,7 @@ fn spawn(name: &str, body: impl FnOnce() -> Option<Summary> + Send + 'static) ->
 /// A running experiment: its threads and the signal that stops them.
 /// Dropping it stops it too, so a start that fails half-way (a `?` after
 /// some threads started) leaves nothing running.
-pub struct Experiment {
+pub(crate) struct Experiment {
     stop: Option<Stop>,
     gate: Arc<StartGate>,
     workers: Vec<Worker>,
@@ -208,12 +208,16 @@ pub struct Experiment {
 
 impl Experiment {
     /// Starts `settings.strategy` with a control heartbeat beside it when configured.
-    pub fn start(settings: &Settings, metrics: &Metrics, liveness: &Arc<Liveness>) -> anyhow::Result<Experiment> {
+    pub(crate) fn start(
+        settings: &Settings,
+        metrics: &Metrics,
+        liveness: &Arc<Liveness>,
+    ) -> anyhow::Result<Experiment> {
         Experiment::start_tapped(settings, metrics, liveness, None)
     }
 
     /// As [`Experiment::start`], and hands every beat of both heartbeats to `tap`.
-    pub fn start_tapped(
+    pub(crate) fn start_tapped(
         settings: &Settings,
         metrics: &Metrics,
         liveness: &Arc<Liveness>,
@@ -276,12 +280,12 @@ impl Experiment {
     }
 
     /// An experiment that runs nothing: a placeholder while one is replaced.
-    pub fn idle() -> Experiment {
+    pub(crate) fn idle() -> Experiment {
         Experiment { stop: None, gate: Arc::default(), workers: Vec::new(), liveness: Arc::new(Liveness::default()) }
     }
 
     /// Stops every thread, waits for them and returns the heartbeat's totals.
-    pub fn stop(mut self) -> Summary {
+    pub(crate) fn stop(mut self) -> Summary {
         self.halt()
     }
 

@@ -24,7 +24,7 @@ use crate::timer::{DeadlineTimer, Stop, Wake};
 
 type Reply = SyncSender<array::Check>;
 
-pub fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
+pub(super) fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
     let (requests, inbox) = mpsc::sync_channel::<Reply>(1);
     let counter = setup.spawn_counter(ChannelCounter { values: setup.zeroed_array()?, inbox })?;
     let heartbeat = setup.spawn_heartbeat(ChannelProbe { requests })?;

@@ -17,7 +17,7 @@ use crate::array;
 use crate::clock::MonoTime;
 use crate::heartbeat::Probe;
 
-pub fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
+pub(super) fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
     let values = Arc::new(FairMutex::new(setup.zeroed_array()?));
     let counter_values = Arc::clone(&values);
     let counter = setup.spawn_counter(move || array::increment(&mut counter_values.lock()))?;

@@ -17,7 +17,7 @@ use crate::array;
 use crate::clock::MonoTime;
 use crate::heartbeat::Probe;
 
-pub fn start(setup: &Setup, yield_before_lock: bool) -> anyhow::Result<Vec<Worker>> {
+pub(super) fn start(setup: &Setup, yield_before_lock: bool) -> anyhow::Result<Vec<Worker>> {
     let values = Arc::new(Mutex::new(setup.zeroed_array()?));
     let counter_values = Arc::clone(&values);
     let counter = setup.spawn_counter(move || {

@@ -17,7 +17,7 @@ use crate::array;
 use crate::clock::MonoTime;
 use crate::heartbeat::Probe;
 
-pub fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
+pub(super) fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
     let initial = setup.zeroed_array()?;
     let (mut input, output) = triple_buffer(&initial);
     drop(initial);

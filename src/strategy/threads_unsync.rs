@@ -15,7 +15,7 @@ use crate::array;
 use crate::clock::MonoTime;
 use crate::heartbeat::Probe;
 
-pub fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
+pub(super) fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
     let values: Arc<[AtomicU64]> = array::zeroed_atomic(setup.size_elements()?).map_err(anyhow::Error::msg)?.into();
     let counter_values = Arc::clone(&values);
     let counter = setup.spawn_counter(move || array::increment_atomic(&counter_values))?;

@@ -8,11 +8,11 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_jitterd");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_jitterd");
 
 /// A running daemon; killed on drop. It holds [`alone`] while it lives, so
 /// no two daemons' counters share the two cores.
-pub struct Daemon {
+pub(crate) struct Daemon {
     pub child: Child,
     pub addr: String,
     /// Holds the config file; removed when the daemon is dropped.
@@ -24,7 +24,7 @@ pub struct Daemon {
 
 /// How to start a daemon.
 #[derive(Default)]
-pub struct Start<'a> {
+pub(crate) struct Start<'a> {
     /// Config file contents (TOML), written to a temporary file.
     pub config: &'a str,
     pub args: &'a [&'a str],
@@ -34,17 +34,17 @@ pub struct Start<'a> {
 }
 
 /// A config for `strategy` at `period`, small enough to be quick.
-pub fn config(strategy: &str, period: &str) -> String {
+pub(crate) fn config(strategy: &str, period: &str) -> String {
     format!("strategy = \"{strategy}\"\n[heartbeat]\nperiod = \"{period}\"\n")
 }
 
 impl Daemon {
     /// Starts the daemon with this config and waits until it serves.
-    pub fn start(config: &str) -> Daemon {
+    pub(crate) fn start(config: &str) -> Daemon {
         Daemon::start_with(Start { config, ..Start::default() })
     }
 
-    pub fn start_with(start: Start<'_>) -> Daemon {
+    pub(crate) fn start_with(start: Start<'_>) -> Daemon {
         let alone = alone();
         let dir = tempfile::tempdir().expect("tempdir");
         let config_path = dir.path().join("jitterd.toml");
@@ -94,28 +94,28 @@ impl Daemon {
         panic!("jitterd did not start: {:?}", daemon.stderr_lines());
     }
 
-    pub fn pid(&self) -> i32 {
+    pub(crate) fn pid(&self) -> i32 {
         self.child.id() as i32
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
 
     /// GET `path`: status and body; status 0 when the request failed.
-    pub fn get(&self, path: &str) -> (u16, String) {
+    pub(crate) fn get(&self, path: &str) -> (u16, String) {
         http("GET", &self.url(path))
     }
 
     /// The current `/metrics`, parsed.
-    pub fn metrics(&self) -> Metrics {
+    pub(crate) fn metrics(&self) -> Metrics {
         let (status, body) = self.get("/metrics");
         assert_eq!(status, 200, "GET /metrics: {body}");
         Metrics::parse(&body)
     }
 
     /// Waits until `check` holds on a scrape; panics with the last scrape otherwise.
-    pub fn wait_for_metrics(&self, timeout: Duration, what: &str, check: impl Fn(&Metrics) -> bool) -> Metrics {
+    pub(crate) fn wait_for_metrics(&self, timeout: Duration, what: &str, check: impl Fn(&Metrics) -> bool) -> Metrics {
         let deadline = Instant::now() + timeout;
         loop {
             let metrics = self.metrics();
@@ -127,19 +127,19 @@ impl Daemon {
         }
     }
 
-    pub fn signal(&self, signal: i32) {
+    pub(crate) fn signal(&self, signal: i32) {
         // SAFETY: kill(2) on our own child's pid.
         let rc = unsafe { libc::kill(self.pid(), signal) };
         assert_eq!(rc, 0, "kill {signal}");
     }
 
     /// Waits for the process to exit; `None` on timeout.
-    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+    pub(crate) fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
         wait_child(&mut self.child, timeout)
     }
 
     /// `/proc` directories of the daemon's threads named `name` (15 bytes at most).
-    pub fn threads_named(&self, name: &str) -> Vec<PathBuf> {
+    pub(crate) fn threads_named(&self, name: &str) -> Vec<PathBuf> {
         let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid())).expect("read /proc task");
         tasks
             .map_while(Result::ok)
@@ -148,25 +148,25 @@ impl Daemon {
             .collect()
     }
 
-    pub fn stderr_lines(&self) -> Vec<String> {
+    pub(crate) fn stderr_lines(&self) -> Vec<String> {
         self.stderr.lock().expect("lines").clone()
     }
 
     /// A JSON log line whose message contains `message`, parsed.
-    pub fn log_line(&self, message: &str) -> Option<serde_json::Value> {
+    pub(crate) fn log_line(&self, message: &str) -> Option<serde_json::Value> {
         self.stderr_lines().iter().rev().find_map(|line| {
             let value: serde_json::Value = serde_json::from_str(line).ok()?;
             value.get("message")?.as_str()?.contains(message).then_some(value)
         })
     }
 
-    pub fn log_field(&self, message: &str, field: &str) -> Option<String> {
+    pub(crate) fn log_field(&self, message: &str, field: &str) -> Option<String> {
         let line = self.log_line(message)?;
         let value = line.get(field)?;
         Some(value.as_str().map_or_else(|| value.to_string(), str::to_owned))
     }
 
-    pub fn write_config(&self, text: &str) {
+    pub(crate) fn write_config(&self, text: &str) {
         write_atomically(&self.config_path, text);
     }
 }
@@ -178,13 +178,13 @@ impl Drop for Daemon {
     }
 }
 
-pub fn write_atomically(path: &Path, text: &str) {
+pub(crate) fn write_atomically(path: &Path, text: &str) {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, text).expect("write");
     std::fs::rename(&tmp, path).expect("rename");
 }
 
-pub fn wait_child(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+pub(crate) fn wait_child(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
     let deadline = Instant::now() + timeout;
     loop {
         if let Ok(Some(status)) = child.try_wait() {
@@ -198,7 +198,7 @@ pub fn wait_child(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
 }
 
 /// One HTTP request: status and body; status 0 when it failed to complete.
-pub fn http(method: &str, url: &str) -> (u16, String) {
+pub(crate) fn http(method: &str, url: &str) -> (u16, String) {
     let agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(10)))
         .http_status_as_error(false)
@@ -215,7 +215,7 @@ pub fn http(method: &str, url: &str) -> (u16, String) {
 }
 
 /// Runs the binary to completion: exit code, stdout, stderr.
-pub fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+pub(crate) fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let mut command = Command::new(BIN);
     command.args(args).env_remove("RUST_LOG").stdin(Stdio::null());
     for (name, value) in env {
@@ -230,13 +230,13 @@ pub fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
 }
 
 /// A parsed Prometheus text exposition: series (name plus labels as printed) to value.
-pub struct Metrics {
+pub(crate) struct Metrics {
     pub text: String,
     pub series: BTreeMap<String, f64>,
 }
 
 impl Metrics {
-    pub fn parse(text: &str) -> Metrics {
+    pub(crate) fn parse(text: &str) -> Metrics {
         let mut series = BTreeMap::new();
         for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
             if let Some((name, value)) = line.rsplit_once(' ') {
@@ -253,18 +253,18 @@ impl Metrics {
 
     /// The value of a series, e.g. `jitterd_heartbeats_total` or
     /// `jitterd_consistency_checks_total{result="consistent"}`; 0 if absent.
-    pub fn get(&self, series: &str) -> f64 {
+    pub(crate) fn get(&self, series: &str) -> f64 {
         self.series.get(series).copied().unwrap_or(0.0)
     }
 
-    pub fn has(&self, family: &str) -> bool {
+    pub(crate) fn has(&self, family: &str) -> bool {
         self.text.lines().any(|l| l.starts_with(&format!("# TYPE {family} ")))
     }
 
     /// Observations in a histogram above `le_seconds` (count − bucket{le}).
     /// Observations above the bucket bound `le`, which must be one of the
     /// histogram's bounds as exported (a missing one would count everything).
-    pub fn count_above(&self, histogram: &str, le: &str) -> f64 {
+    pub(crate) fn count_above(&self, histogram: &str, le: &str) -> f64 {
         let bucket = format!("{histogram}_bucket{{le=\"{le}\"}}");
         let below = self.series.get(&bucket).copied().unwrap_or_else(|| panic!("no bucket {bucket} in the scrape"));
         self.get(&format!("{histogram}_count")) - below
@@ -272,7 +272,7 @@ impl Metrics {
 }
 
 /// Every metric family the daemon registers, read from its registry.
-pub fn metric_families() -> Vec<String> {
+pub(crate) fn metric_families() -> Vec<String> {
     let metrics = jitterd::metrics::Metrics::new().expect("metrics");
     metrics.registry.gather().iter().map(|family| family.name().to_owned()).collect()
 }
@@ -280,20 +280,20 @@ pub fn metric_families() -> Vec<String> {
 /// Held by a test that measures time or loads the machine (and by every
 /// [`Daemon`]): such tests take turns, so each shares the two cores only
 /// with its own clients. Re-entrant, so a test that holds it can start a daemon.
-pub type Alone = parking_lot::ReentrantMutexGuard<'static, ()>;
+pub(crate) type Alone = parking_lot::ReentrantMutexGuard<'static, ()>;
 
-pub fn alone() -> Alone {
+pub(crate) fn alone() -> Alone {
     static ALONE: parking_lot::ReentrantMutex<()> = parking_lot::ReentrantMutex::new(());
     ALONE.lock()
 }
 
 /// xorshift64*: enough randomness to choose test moments and variants,
 /// reproducible from the seed it prints (`JITTERD_TEST_SEED`).
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
     /// Seeded from `JITTERD_TEST_SEED` or the clock; prints the seed under `label`.
-    pub fn new(label: &str) -> Rng {
+    pub(crate) fn new(label: &str) -> Rng {
         let seed = std::env::var("JITTERD_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
         });
@@ -301,7 +301,7 @@ impl Rng {
         Rng(seed.max(1))
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -309,17 +309,17 @@ impl Rng {
     }
 
     /// A number in `0..n`.
-    pub fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
     }
 
     /// A duration below `below` milliseconds, in microsecond steps.
-    pub fn millis(&mut self, below: u64) -> Duration {
+    pub(crate) fn millis(&mut self, below: u64) -> Duration {
         Duration::from_micros(self.next() % (below * 1000).max(1))
     }
 
     /// SIGTERM or SIGINT.
-    pub fn stop_signal(&mut self) -> i32 {
+    pub(crate) fn stop_signal(&mut self) -> i32 {
         if self.next().is_multiple_of(2) { libc::SIGTERM } else { libc::SIGINT }
     }
 }
@@ -329,7 +329,7 @@ impl Rng {
 /// assertion means something only on a host no busier than CI's worst case
 /// (a busy loop holding one core); on a busier one the test says it cannot
 /// tell rather than fail or pass silently.
-pub struct HostLoad {
+pub(crate) struct HostLoad {
     started: Instant,
     busy_ticks: u64,
     own_ticks: u64,
@@ -338,20 +338,20 @@ pub struct HostLoad {
 
 /// More than a busy loop's one core (plus the noise of a shared VM): the
 /// host is busier than the suite is built to measure on.
-pub const BUSY_HOST_CORES: f64 = 1.3;
+pub(crate) const BUSY_HOST_CORES: f64 = 1.3;
 
 impl HostLoad {
-    pub fn start(pids: &[i32]) -> HostLoad {
+    pub(crate) fn start(pids: &[i32]) -> HostLoad {
         let pids = pids.to_vec();
         HostLoad { started: Instant::now(), busy_ticks: host_busy_ticks(), own_ticks: own_ticks(&pids), pids }
     }
 
-    pub fn elapsed_seconds(&self) -> f64 {
+    pub(crate) fn elapsed_seconds(&self) -> f64 {
         self.started.elapsed().as_secs_f64()
     }
 
     /// Cores the rest of the host kept busy since the start.
-    pub fn other_cores(&self) -> f64 {
+    pub(crate) fn other_cores(&self) -> f64 {
         let busy = host_busy_ticks().saturating_sub(self.busy_ticks);
         let own = own_ticks(&self.pids).saturating_sub(self.own_ticks);
         let seconds = self.started.elapsed().as_secs_f64().max(1e-3);
@@ -360,7 +360,7 @@ impl HostLoad {
 
     /// Asserts `holds` when the host was quiet enough to tell; otherwise
     /// prints that this was not tested, and why.
-    pub fn assert_if_quiet(&self, holds: bool, what: &str) {
+    pub(crate) fn assert_if_quiet(&self, holds: bool, what: &str) {
         let other = self.other_cores();
         if other > BUSY_HOST_CORES {
             println!("NOT TESTED: {what}: the rest of the host kept {other:.2} cores busy");

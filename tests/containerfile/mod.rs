@@ -4,15 +4,15 @@
 
 use std::path::Path;
 
-pub const CONTAINERFILE: &str = "deploy/container/Containerfile";
+pub(crate) const CONTAINERFILE: &str = "deploy/container/Containerfile";
 
-pub fn text() -> String {
+pub(crate) fn text() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(CONTAINERFILE);
     std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{CONTAINERFILE}: {err}"))
 }
 
 /// The instructions as (INSTRUCTION, arguments), continuation lines joined.
-pub fn instructions() -> Vec<(String, String)> {
+pub(crate) fn instructions() -> Vec<(String, String)> {
     text()
         .replace("\\\n", " ")
         .lines()
@@ -24,7 +24,7 @@ pub fn instructions() -> Vec<(String, String)> {
 }
 
 /// The arguments of the last `name` instruction.
-pub fn last(name: &str) -> String {
+pub(crate) fn last(name: &str) -> String {
     instructions()
         .into_iter()
         .rev()
@@ -34,7 +34,7 @@ pub fn last(name: &str) -> String {
 }
 
 /// An instruction in exec form (ENTRYPOINT, or HEALTHCHECK's CMD) as its words.
-pub fn exec_form(name: &str) -> Vec<String> {
+pub(crate) fn exec_form(name: &str) -> Vec<String> {
     let rest = last(name);
     let json = match name {
         "HEALTHCHECK" => rest.split_once("CMD").expect("HEALTHCHECK … CMD").1.trim(),
@@ -44,7 +44,7 @@ pub fn exec_form(name: &str) -> Vec<String> {
 }
 
 /// The config file a command reads: its one `--config.file=PATH`.
-pub fn config_path(command: &[String]) -> String {
+pub(crate) fn config_path(command: &[String]) -> String {
     let paths: Vec<&str> = command.iter().filter_map(|arg| arg.strip_prefix("--config.file=")).collect();
     assert_eq!(paths.len(), 1, "one --config.file=PATH in {command:?}");
     paths[0].to_owned()
