@@ -301,6 +301,10 @@ impl Sink for Recorder {
 
     fn record(&mut self, beat: &Beat, check: Check) {
         let m = &self.metrics;
+        // The check is counted before the beat, so a scrape in between sees
+        // at most one check more than beats, never fewer.
+        let result = if check.is_consistent() { "consistent" } else { "inconsistent" };
+        m.consistency_checks_total.with_label_values(&[result]).inc();
         m.heartbeat_slots.record(beat.lateness_ns, self.period_ns, beat.missed_slots);
         m.heartbeat_lateness_window.record_slots(beat.lateness_ns, self.period_ns, beat.missed_slots);
         m.heartbeat_wake_lateness_seconds.observe(seconds(beat.wake_lateness_ns));
@@ -310,8 +314,6 @@ impl Sink for Recorder {
         let drift_gained_ns = self.drift_gained.observe(beat.times.done, beat.drift_ns);
         m.drift_window_seconds.set(seconds_signed(drift_gained_ns));
         m.consistency_check_duration_seconds.observe(seconds(beat.check_duration_ns));
-        let result = if check.is_consistent() { "consistent" } else { "inconsistent" };
-        m.consistency_checks_total.with_label_values(&[result]).inc();
         m.consistency_mismatched_elements.set(i64::try_from(check.mismatched_elements).unwrap_or(i64::MAX));
         m.array_value.set(check.value as f64);
         let unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
