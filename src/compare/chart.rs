@@ -176,8 +176,9 @@ fn legend(out: &mut String, layout: Layout, frame: &Frame, entries: &[(&str, &st
             }
         }
         let _ = write!(out, r#"<text x="{}" y="{}" class="legend">{}</text>"#, sx + 20.0, y + 4.0, escape(name));
-        // About 6.5 px per character at the legend's 12 px.
-        x += 34.0 + 6.5 * name.chars().count() as f64;
+        // Room for about 8 px per character: the legend's 12 px, or larger
+        // where a page enlarges it for a small screen.
+        x += 30.0 + 8.0 * name.chars().count() as f64;
     }
 }
 

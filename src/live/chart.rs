@@ -29,7 +29,12 @@ pub fn svg(live: &Live, heartbeat: Heartbeat) -> String {
     let (slots, _) = own.after(0, CAPACITY);
     let dots = slots
         .iter()
-        .map(|slot| Dot { x: slot.scheduled_offset_seconds, y: slot.lateness_seconds, index: slot.index, missed: slot.missed })
+        .map(|slot| Dot {
+            x: slot.scheduled_offset_seconds,
+            y: slot.lateness_seconds,
+            index: slot.index,
+            missed: slot.missed,
+        })
         .collect();
     let experiment = live.experiment();
     let rules = experiment
@@ -41,7 +46,12 @@ pub fn svg(live: &Live, heartbeat: Heartbeat) -> String {
         })
         .collect();
     let chart = LineChart {
-        x: Axis { label: "due at (seconds since the experiment started)", scale: Scale::Linear, format: tick_time, include_zero: false },
+        x: Axis {
+            label: "due at (seconds since the experiment started)",
+            scale: Scale::Linear,
+            format: tick_time,
+            include_zero: false,
+        },
         y: Axis { label: "lateness", scale: Scale::Log, format: tick_seconds, include_zero: false },
         lines: Vec::new(),
         dots: vec![Dots { name: name.into(), color, value_name: "lateness", dots }],

@@ -16,9 +16,10 @@ function seconds(value) {
   if (value === null || value === undefined || Number.isNaN(value)) return "–";
   const abs = Math.abs(value);
   if (abs === 0) return "0";
-  if (abs < 1e-3) return (value * 1e6).toFixed(abs < 1e-5 ? 2 : 0) + " µs";
-  if (abs < 1) return (value * 1e3).toFixed(abs < 1e-2 ? 2 : 1) + " ms";
-  return value.toFixed(abs < 10 ? 3 : 1) + " s";
+  const [scale, unit] = abs < 1e-6 ? [1e9, " ns"] : abs < 1e-3 ? [1e6, " µs"] : abs < 1 ? [1e3, " ms"] : [1, " s"];
+  const scaled = value * scale;
+  // Three significant digits: 29 µs, 1.58 ms, 100 ms, 2.22 s.
+  return (Math.abs(scaled) >= 100 ? scaled.toFixed(0) : String(Number(scaled.toPrecision(3)))) + unit;
 }
 
 function duration(totalSeconds) {

@@ -120,9 +120,11 @@ impl SlotRing {
     /// The least and the greatest lateness the ring holds, in seconds.
     pub fn lateness_range(&self) -> Option<(f64, f64)> {
         let inner = self.inner.lock();
-        inner.slots.iter().map(|slot| slot.lateness_seconds).fold(None, |range, v| {
-            Some(range.map_or((v, v), |(low, high): (f64, f64)| (low.min(v), high.max(v))))
-        })
+        inner
+            .slots
+            .iter()
+            .map(|slot| slot.lateness_seconds)
+            .fold(None, |range, v| Some(range.map_or((v, v), |(low, high): (f64, f64)| (low.min(v), high.max(v)))))
     }
 
     /// How many slots the ring holds now.
