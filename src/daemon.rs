@@ -6,7 +6,7 @@
 //! the first, reconfigured at each reload, and stopped after the last, so it
 //! covers every slot.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 
@@ -45,13 +45,11 @@ pub(crate) fn run(
         None => None,
     };
     let liveness = Arc::new(Liveness::default());
-    let experiment_label = Arc::new(RwLock::new(describe(&config)));
     let serving = Stop::new().context("cannot create the stop eventfd").map_err(Failure::Other)?;
     let state = http::State {
         metrics: metrics.clone(),
         liveness: Arc::clone(&liveness),
         telemetry_path: config.web.telemetry_path.clone(),
-        experiment: Arc::clone(&experiment_label),
     };
     let settings = http::Settings {
         read_header_timeout: config.web.read_header_timeout,
@@ -105,9 +103,6 @@ pub(crate) fn run(
                 }
                 // A --log.level flag is a layer of its own, so it still wins here.
                 log_level.set(&config.log.level);
-                if let Ok(mut label) = experiment_label.write() {
-                    *label = describe(config);
-                }
                 notify::ready(&format!("measuring {}", describe(config)));
             }
         }

@@ -20,7 +20,7 @@ mod write_deadline;
 
 use std::convert::Infallible;
 use std::net::{SocketAddr, TcpListener};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -77,8 +77,6 @@ pub(crate) struct State {
     pub metrics: Metrics,
     pub liveness: Arc<Liveness>,
     pub telemetry_path: String,
-    /// Strategy and schedule of the running experiment, for the landing page.
-    pub experiment: Arc<RwLock<String>>,
 }
 
 /// Connections the kernel completes and queues for `accept` at most (it

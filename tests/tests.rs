@@ -18,6 +18,7 @@ mod http_hardening;
 mod http_limits;
 mod interval_log_python;
 mod lifecycle;
+mod live;
 mod mixin;
 mod prometheus_e2e;
 mod prometheus_rules;

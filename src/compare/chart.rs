@@ -1,21 +1,26 @@
-//! Inline SVG charts for the report: line charts on linear or logarithmic
-//! axes, and horizontal bars.
+//! Inline SVG charts, shared by `compare --report` and the live page: line
+//! and dot charts on linear or logarithmic axes, with horizontal rules, and
+//! horizontal bars.
 //!
-//! Plain SVG text, no script and no external file, so the page opens offline
+//! Plain SVG text, no script and no external file, so a page opens offline
 //! and in any browser, and stays well-formed XML that a test can parse. Each
-//! line carries a `<title>`, which browsers show on hover.
+//! line carries a `<title>`, which browsers show on hover; each dot carries
+//! its data (`data-index`, `data-<value>`), so a script or a test can read
+//! back what was drawn without decoding pixels.
+
+mod scale;
 
 use std::fmt::Write as _;
 
-const WIDTH: f64 = 900.0;
-const HEIGHT: f64 = 340.0;
-const LEFT: f64 = 72.0;
-const RIGHT: f64 = 190.0;
-const TOP: f64 = 16.0;
-const BOTTOM: f64 = 44.0;
+use self::scale::Mapping;
+pub use self::scale::Scale;
+use super::table::human_seconds;
+
+/// The colour of a missed slot's marker, whatever its series.
+pub const MISSED_COLOR: &str = "#d1361f";
 
 /// Escapes text for HTML and SVG content and attributes.
-pub(super) fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -30,14 +35,15 @@ pub(super) fn escape(text: &str) -> String {
     out
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Scale {
-    Linear,
-    /// Decades; values at or below zero are left out.
-    Log,
+/// Seconds on an axis: `10ms` rather than `10.0ms`.
+pub fn tick_seconds(value: f64) -> String {
+    let text = human_seconds(value);
+    let digits_end = text.find(|c: char| c.is_alphabetic() || c == 'µ').unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits_end);
+    if number.contains('.') { format!("{}{unit}", number.trim_end_matches('0').trim_end_matches('.')) } else { text }
 }
 
-pub(super) struct Axis {
+pub struct Axis {
     pub label: &'static str,
     pub scale: Scale,
     /// Tick labels.
@@ -46,130 +52,224 @@ pub(super) struct Axis {
     pub include_zero: bool,
 }
 
-pub(super) struct Line {
+pub struct Line {
     pub name: String,
     pub color: &'static str,
     pub points: Vec<(f64, f64)>,
 }
 
-pub(super) struct LineChart {
+/// One point of a dot series.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Dot {
+    pub x: f64,
+    pub y: f64,
+    /// Written as `data-index`: what the point stands for (a slot's index).
+    pub index: u64,
+    /// Drawn as a cross in [`MISSED_COLOR`] rather than a dot.
+    pub missed: bool,
+}
+
+/// Points drawn one by one, each an element carrying `data-index` and
+/// `data-<value_name>` (its y value, exactly), and `data-missed` when missed.
+pub struct Dots {
+    pub name: String,
+    pub color: &'static str,
+    /// Names the y value's attribute, e.g. `lateness` for `data-lateness`.
+    pub value_name: &'static str,
+    pub dots: Vec<Dot>,
+}
+
+/// A labelled horizontal line across the plot at `value` (a threshold).
+pub struct Rule {
+    pub name: String,
+    pub value: f64,
+    pub color: &'static str,
+}
+
+/// How a chart sits on its page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// The report's: wide, the legend right of the plot.
+    Wide,
+    /// One of several panels in a grid: narrower, the legend above the plot.
+    Panel,
+}
+
+/// The chart's size and its plot's edges, in pixels.
+struct Frame {
+    width: f64,
+    height: f64,
+    left: f64,
+    right: f64,
+    top: f64,
+    bottom: f64,
+}
+
+impl Layout {
+    fn frame(self) -> Frame {
+        let (width, height, left, right_margin, top, bottom_margin) = match self {
+            Layout::Wide => (900.0, 340.0, 72.0, 190.0, 16.0, 44.0),
+            Layout::Panel => (560.0, 320.0, 64.0, 14.0, 34.0, 44.0),
+        };
+        Frame { width, height, left, right: width - right_margin, top, bottom: height - bottom_margin }
+    }
+}
+
+pub struct LineChart {
     pub x: Axis,
     pub y: Axis,
     pub lines: Vec<Line>,
+    pub dots: Vec<Dots>,
+    pub rules: Vec<Rule>,
+    /// Values the y axis spans besides the points and rules: another
+    /// chart's extremes, so that charts side by side share a scale.
+    pub y_includes: Vec<f64>,
+    pub layout: Layout,
 }
 
-/// Where an axis's values go on the page.
-struct Mapping {
-    scale: Scale,
-    low: f64,
-    high: f64,
-    from_px: f64,
-    to_px: f64,
+/// What a legend entry shows beside its name.
+#[derive(Clone, Copy)]
+enum Swatch {
+    Bar,
+    Dot,
+    Cross,
+    Dash,
 }
 
-impl Mapping {
-    fn new(axis: &Axis, values: impl Iterator<Item = f64>, from_px: f64, to_px: f64) -> Option<Mapping> {
-        let usable: Vec<f64> = values.filter(|v| v.is_finite() && (axis.scale == Scale::Linear || *v > 0.0)).collect();
-        let mut low = usable.iter().copied().reduce(f64::min)?;
-        let mut high = usable.iter().copied().reduce(f64::max)?;
-        match axis.scale {
-            Scale::Linear => {
-                if axis.include_zero {
-                    low = low.min(0.0);
-                    high = high.max(0.0);
-                }
-                if high - low <= f64::EPSILON * high.abs().max(1e-12) {
-                    (low, high) = (low - 1e-9, high + 1e-9);
-                }
-            }
-            Scale::Log => {
-                low = 10f64.powf(low.log10().floor());
-                high = 10f64.powf(high.log10().ceil());
-                if high <= low {
-                    high = low * 10.0;
-                }
-            }
-        }
-        Some(Mapping { scale: axis.scale, low, high, from_px, to_px })
-    }
-
-    fn fraction(&self, value: f64) -> f64 {
-        match self.scale {
-            Scale::Linear => (value - self.low) / (self.high - self.low),
-            Scale::Log => (value.max(self.low).log10() - self.low.log10()) / (self.high.log10() - self.low.log10()),
-        }
-    }
-
-    fn px(&self, value: f64) -> f64 {
-        self.from_px + self.fraction(value) * (self.to_px - self.from_px)
-    }
-
-    fn ticks(&self) -> Vec<f64> {
-        match self.scale {
-            Scale::Linear => {
-                let step = nice_step((self.high - self.low) / 5.0);
-                let first = (self.low / step).ceil() as i64;
-                let last = (self.high / step).floor() as i64;
-                (first..=last).map(|i| i as f64 * step).collect()
-            }
-            Scale::Log => {
-                let (first, last) = (self.low.log10().round() as i32, self.high.log10().round() as i32);
-                let every = if last - first > 8 { 2 } else { 1 };
-                (first..=last).step_by(every).map(|e| 10f64.powi(e)).collect()
-            }
-        }
-    }
-}
-
-/// 1, 2 or 5 times a power of ten, at least `rough`.
-fn nice_step(rough: f64) -> f64 {
-    let magnitude = 10f64.powf(rough.abs().max(1e-15).log10().floor());
-    [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * magnitude).find(|s| *s >= rough).unwrap_or(10.0 * magnitude)
-}
-
-fn open_svg(out: &mut String, height: f64, label: &str) {
+fn open_svg(out: &mut String, width: f64, height: f64, label: &str) {
     let _ = write!(
         out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" aria-label="{}">"#,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="{}">"#,
         escape(label)
     );
 }
 
-fn legend(out: &mut String, entries: impl Iterator<Item = (String, &'static str)>) {
-    for (i, (name, color)) in entries.enumerate() {
-        let y = TOP + 8.0 + 20.0 * i as f64;
-        let x = WIDTH - RIGHT + 16.0;
-        let _ = write!(
-            out,
-            r#"<rect x="{x}" y="{}" width="14" height="4" fill="{color}"/><text x="{}" y="{}" class="legend">{}</text>"#,
-            y - 2.0,
-            x + 20.0,
-            y + 4.0,
-            escape(&name)
-        );
+fn cross(out: &mut String, x: f64, y: f64, color: &str) {
+    let _ =
+        write!(out, r#"<path d="M{:.1},{:.1}l6,6m0,-6l-6,6" stroke="{color}" stroke-width="1.5""#, x - 3.0, y - 3.0);
+}
+
+fn legend(out: &mut String, layout: Layout, frame: &Frame, entries: &[(&str, &str, Swatch)]) {
+    let mut x = frame.left;
+    for (i, &(name, color, swatch)) in entries.iter().enumerate() {
+        let (sx, y) = match layout {
+            Layout::Wide => (frame.right + 16.0, frame.top + 8.0 + 20.0 * i as f64),
+            Layout::Panel => (x, 14.0),
+        };
+        match swatch {
+            Swatch::Bar => {
+                let _ = write!(out, r#"<rect x="{sx}" y="{}" width="14" height="4" fill="{color}"/>"#, y - 2.0);
+            }
+            Swatch::Dot => {
+                let _ = write!(out, r#"<circle cx="{}" cy="{y}" r="3" fill="{color}"/>"#, sx + 7.0);
+            }
+            Swatch::Cross => {
+                cross(out, sx + 7.0, y, color);
+                out.push_str("/>");
+            }
+            Swatch::Dash => {
+                let _ = write!(
+                    out,
+                    r#"<line x1="{sx}" y1="{y}" x2="{}" y2="{y}" stroke="{color}" stroke-width="1.5" stroke-dasharray="4 3"/>"#,
+                    sx + 14.0
+                );
+            }
+        }
+        let _ = write!(out, r#"<text x="{}" y="{}" class="legend">{}</text>"#, sx + 20.0, y + 4.0, escape(name));
+        // Room for about 8 px per character: the legend's 12 px, or larger
+        // where a page enlarges it for a small screen.
+        x += 30.0 + 8.0 * name.chars().count() as f64;
     }
 }
 
 impl LineChart {
-    pub(super) fn svg(&self, label: &str) -> String {
-        let (left, right, top, bottom) = (LEFT, WIDTH - RIGHT, TOP, HEIGHT - BOTTOM);
-        let mut out = String::new();
-        open_svg(&mut out, HEIGHT, label);
-        let all = || self.lines.iter().flat_map(|l| l.points.iter());
-        let x = Mapping::new(&self.x, all().map(|p| p.0), left, right);
-        let y = Mapping::new(&self.y, all().map(|p| p.1), bottom, top);
+    /// A chart of lines only, laid out for the report.
+    pub fn of_lines(x: Axis, y: Axis, lines: Vec<Line>) -> LineChart {
+        LineChart { x, y, lines, dots: Vec::new(), rules: Vec::new(), y_includes: Vec::new(), layout: Layout::Wide }
+    }
+
+    pub fn svg(&self, label: &str) -> String {
+        let frame = self.layout.frame();
+        let Frame { left, right, top, bottom, .. } = frame;
+        let dot_count: usize = self.dots.iter().map(|d| d.dots.len()).sum();
+        let mut out = String::with_capacity(4096 + 100 * dot_count);
+        open_svg(&mut out, frame.width, frame.height, label);
+        let line_points = || self.lines.iter().flat_map(|l| l.points.iter().copied());
+        let dot_points = || self.dots.iter().flat_map(|d| d.dots.iter().map(|dot| (dot.x, dot.y)));
+        let x = Mapping::new(&self.x, line_points().chain(dot_points()).map(|p| p.0), left, right);
+        let y_values = line_points()
+            .chain(dot_points())
+            .map(|p| p.1)
+            .chain(self.rules.iter().map(|r| r.value))
+            .chain(self.y_includes.iter().copied());
+        let y = Mapping::new(&self.y, y_values, bottom, top);
         let (Some(x), Some(y)) = (x, y) else {
             let _ = write!(
                 out,
-                r#"<text x="{}" y="{}" class="empty">no beats measured</text></svg>"#,
-                WIDTH / 2.0,
-                HEIGHT / 2.0
+                r#"<text x="{}" y="{}" class="empty" text-anchor="middle">no beats measured</text></svg>"#,
+                frame.width / 2.0,
+                frame.height / 2.0
             );
             return out;
         };
+        self.axes(&mut out, &frame, &x, &y);
+        for line in &self.lines {
+            let mut points = String::new();
+            for &(vx, vy) in &line.points {
+                if self.x.scale.usable(vx) && self.y.scale.usable(vy) {
+                    let _ = write!(points, "{:.1},{:.1} ", x.px(vx), y.px(vy));
+                }
+            }
+            let _ = write!(
+                out,
+                r#"<polyline points="{}" fill="none" stroke="{}" stroke-width="1.5"><title>{}</title></polyline>"#,
+                points.trim_end(),
+                line.color,
+                escape(&line.name)
+            );
+        }
+        for rule in &self.rules {
+            let py = y.px(rule.value);
+            let _ = write!(
+                out,
+                r#"<line x1="{left}" y1="{py:.1}" x2="{right}" y2="{py:.1}" stroke="{color}" stroke-width="1.5" stroke-dasharray="6 4" class="rule"/><text x="{:.1}" y="{:.1}" class="rule-label" text-anchor="end" fill="{color}">{}</text>"#,
+                right - 4.0,
+                py - 4.0,
+                escape(&rule.name),
+                color = rule.color,
+            );
+        }
+        for series in &self.dots {
+            for dot in series.dots.iter().filter(|d| d.x.is_finite() && d.y.is_finite()) {
+                let (px, py) = (x.px(dot.x), y.px(dot.y));
+                if dot.missed {
+                    cross(&mut out, px, py, MISSED_COLOR);
+                    out.push_str(r#" class="missed" data-missed="true""#);
+                } else {
+                    let _ =
+                        write!(out, r#"<circle cx="{px:.1}" cy="{py:.1}" r="2" fill="{}" class="dot""#, series.color);
+                }
+                let _ = write!(out, r#" data-index="{}" data-{}="{}"/>"#, dot.index, series.value_name, dot.y);
+            }
+        }
+        let mut entries: Vec<(&str, &str, Swatch)> = Vec::new();
+        entries.extend(self.lines.iter().map(|l| (l.name.as_str(), l.color, Swatch::Bar)));
+        entries.extend(self.dots.iter().map(|d| (d.name.as_str(), d.color, Swatch::Dot)));
+        if !self.dots.is_empty() {
+            entries.push(("missed slot", MISSED_COLOR, Swatch::Cross));
+        }
+        entries.extend(self.rules.iter().map(|r| (r.name.as_str(), r.color, Swatch::Dash)));
+        legend(&mut out, self.layout, &frame, &entries);
+        out.push_str("</svg>");
+        out
+    }
+
+    /// The plot's frame, grid, ticks and axis labels.
+    fn axes(&self, out: &mut String, frame: &Frame, x: &Mapping, y: &Mapping) {
+        let Frame { left, right, top, bottom, .. } = *frame;
         let _ = write!(
             out,
-            r#"<rect x="{left}" y="{top}" width="{}" height="{}" class="plot"/>"#,
+            r#"<rect x="{left}" y="{top}" width="{}" height="{}" fill="none" class="plot"/>"#,
             right - left,
             bottom - top
         );
@@ -196,7 +296,7 @@ impl LineChart {
             out,
             r#"<text x="{:.1}" y="{}" class="axis" text-anchor="middle">{}</text>"#,
             (left + right) / 2.0,
-            HEIGHT - 6.0,
+            frame.height - 6.0,
             escape(self.x.label)
         );
         let _ = write!(
@@ -206,44 +306,26 @@ impl LineChart {
             (top + bottom) / 2.0,
             escape(self.y.label)
         );
-        for line in &self.lines {
-            let mut points = String::new();
-            for &(vx, vy) in &line.points {
-                let usable = |v: f64, axis: &Axis| v.is_finite() && (axis.scale == Scale::Linear || v > 0.0);
-                if usable(vx, &self.x) && usable(vy, &self.y) {
-                    let _ = write!(points, "{:.1},{:.1} ", x.px(vx), y.px(vy));
-                }
-            }
-            let _ = write!(
-                out,
-                r#"<polyline points="{}" fill="none" stroke="{}" stroke-width="1.5"><title>{}</title></polyline>"#,
-                points.trim_end(),
-                line.color,
-                escape(&line.name)
-            );
-        }
-        legend(&mut out, self.lines.iter().map(|l| (l.name.clone(), l.color)));
-        out.push_str("</svg>");
-        out
     }
 }
 
-pub(super) struct Bar {
+pub struct Bar {
     pub name: String,
     pub color: &'static str,
     pub value: Option<f64>,
 }
 
 /// Horizontal bars from zero, one per entry, with the value written beside each.
-pub(super) fn bar_chart(label: &str, bars: &[Bar], format: fn(f64) -> String) -> String {
+pub fn bar_chart(label: &str, bars: &[Bar], format: fn(f64) -> String) -> String {
+    let Frame { width, top, bottom, .. } = Layout::Wide.frame();
     let row = 26.0;
-    let height = TOP + BOTTOM / 2.0 + row * bars.len().max(1) as f64;
-    let (left, right) = (190.0, WIDTH - 120.0);
+    let height = top + (Layout::Wide.frame().height - bottom) / 2.0 + row * bars.len().max(1) as f64;
+    let (left, right) = (190.0, width - 120.0);
     let mut out = String::new();
-    open_svg(&mut out, height, label);
+    open_svg(&mut out, width, height, label);
     let max = bars.iter().filter_map(|b| b.value).filter(|v| v.is_finite()).fold(0.0, f64::max);
     for (i, bar) in bars.iter().enumerate() {
-        let y = TOP + row * i as f64;
+        let y = top + row * i as f64;
         let value = bar.value.filter(|v| v.is_finite()).unwrap_or(0.0);
         let width = if max > 0.0 { (value / max) * (right - left) } else { 0.0 };
         let text = bar.value.map_or_else(|| "-".into(), format);
@@ -275,29 +357,54 @@ mod tests {
     }
 
     #[test]
-    fn steps_and_ticks() {
-        assert_eq!(nice_step(0.3), 0.5);
-        assert_eq!(nice_step(7.0), 10.0);
-        assert_eq!(nice_step(1.0), 1.0);
-        let log = Mapping::new(&axis(Scale::Log), [3e-5, 2e-3, 0.0, -1.0].into_iter(), 0.0, 100.0);
-        let log = log.map(|m| m.ticks()).unwrap_or_default();
-        assert_eq!(log.len(), 4, "{log:?}");
-        let linear = Mapping::new(&axis(Scale::Linear), [0.0, 10.0].into_iter(), 0.0, 100.0);
-        assert_eq!(linear.map(|m| m.ticks()).unwrap_or_default(), vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
+    fn tick_labels() {
+        assert_eq!(tick_seconds(0.01), "10ms");
+        assert_eq!(tick_seconds(2.5e-3), "2.5ms");
+        assert_eq!(tick_seconds(-5e-3), "-5ms");
+        assert_eq!(tick_seconds(1e-4), "100µs");
+        assert_eq!(tick_seconds(0.0), "0");
     }
 
     #[test]
     fn escapes_and_handles_no_data() {
         assert_eq!(escape(r#"<a & "b">"#), "&lt;a &amp; &quot;b&quot;&gt;");
-        let chart = LineChart { x: axis(Scale::Linear), y: axis(Scale::Log), lines: Vec::new() };
+        let chart = LineChart::of_lines(axis(Scale::Linear), axis(Scale::Log), Vec::new());
         let svg = chart.svg("empty");
         assert!(svg.contains("no beats measured") && svg.ends_with("</svg>"));
-        let flat = LineChart {
-            x: axis(Scale::Linear),
-            y: axis(Scale::Linear),
-            lines: vec![Line { name: "a<b".into(), color: "#000", points: vec![(1.0, 5.0), (2.0, 5.0)] }],
-        };
+        let flat = LineChart::of_lines(
+            axis(Scale::Linear),
+            axis(Scale::Linear),
+            vec![Line { name: "a<b".into(), color: "#000", points: vec![(1.0, 5.0), (2.0, 5.0)] }],
+        );
         let svg = flat.svg("flat");
         assert!(svg.contains("a&lt;b") && !svg.contains("NaN"), "{svg}");
+    }
+
+    #[test]
+    fn dots_carry_their_data_and_rules_widen_the_range() {
+        let dots = vec![
+            Dot { x: 1.0, y: 2e-5, index: 7, missed: false },
+            Dot { x: 2.0, y: 0.000_123_456_789, index: 8, missed: true },
+        ];
+        let chart = LineChart {
+            dots: vec![Dots { name: "main".into(), color: "#123456", value_name: "lateness", dots }],
+            rules: vec![Rule { name: "threshold <50ms>".into(), value: 0.05, color: "#999" }],
+            layout: Layout::Panel,
+            ..LineChart::of_lines(axis(Scale::Linear), axis(Scale::Log), Vec::new())
+        };
+        let svg = chart.svg("dots");
+        let doc = roxmltree::Document::parse(&svg).expect("well-formed");
+        let drawn: Vec<_> = doc.descendants().filter(|n| n.has_attribute("data-index")).collect();
+        assert_eq!(drawn.len(), 2);
+        assert_eq!(drawn[0].attribute("data-lateness"), Some("0.00002"));
+        assert_eq!(drawn[1].attribute("data-lateness"), Some("0.000123456789"));
+        assert_eq!(drawn[1].attribute("data-missed"), Some("true"));
+        assert_eq!(drawn[1].tag_name().name(), "path");
+        // The rule sits inside the plot, above both dots (10 µs … 100 ms).
+        let rule = doc.descendants().find(|n| n.attribute("class") == Some("rule")).expect("rule");
+        let rule_y: f64 = rule.attribute("y1").and_then(|v| v.parse().ok()).expect("y1");
+        let dot_y: f64 = drawn[0].attribute("cy").and_then(|v| v.parse().ok()).expect("cy");
+        assert!(rule_y < dot_y && rule_y > 34.0, "rule at {rule_y}, dot at {dot_y}");
+        assert!(svg.contains("threshold &lt;50ms&gt;") && svg.contains("missed slot"));
     }
 }

@@ -10,8 +10,8 @@ use std::fmt::Write as _;
 
 use super::Comparison;
 use super::beats::Figures;
-use super::chart::{Axis, Bar, Line, LineChart, Scale, bar_chart, escape};
-use super::table::{self, human_seconds};
+use super::chart::{Axis, Bar, Line, LineChart, Scale, bar_chart, escape, tick_seconds};
+use super::table;
 use crate::clock::seconds;
 use crate::experiment::Strategy;
 
@@ -27,14 +27,6 @@ fn color(strategy: Strategy) -> &'static str {
 
 fn seconds_axis(label: &'static str, scale: Scale) -> Axis {
     Axis { label, scale, format: tick_seconds, include_zero: scale == Scale::Linear }
-}
-
-/// `10ms` rather than `10.0ms` on an axis.
-fn tick_seconds(value: f64) -> String {
-    let text = human_seconds(value);
-    let digits_end = text.find(|c: char| c.is_alphabetic() || c == 'µ').unwrap_or(text.len());
-    let (number, unit) = text.split_at(digits_end);
-    if number.contains('.') { format!("{}{unit}", number.trim_end_matches('0').trim_end_matches('.')) } else { text }
 }
 
 fn time_axis() -> Axis {
@@ -68,11 +60,11 @@ pub(super) fn html(comparison: &Comparison) -> String {
     }
     page.push_str(&html_table(comparison));
 
-    let lateness = LineChart {
-        x: time_axis(),
-        y: seconds_axis("lateness", Scale::Log),
-        lines: lines(comparison, |f| f.series.iter().map(|p| (seconds(p.time_ns), seconds(p.lateness_ns))).collect()),
-    };
+    let lateness = LineChart::of_lines(
+        time_axis(),
+        seconds_axis("lateness", Scale::Log),
+        lines(comparison, |f| f.series.iter().map(|p| (seconds(p.time_ns), seconds(p.lateness_ns))).collect()),
+    );
     figure(
         &mut page,
         FIGURES[0],
@@ -80,11 +72,11 @@ pub(super) fn html(comparison: &Comparison) -> String {
         "How late each beat's check finished (done − scheduled), logarithmic. Where a run had more beats than the chart holds, each point is the worst of the beats it stands for.",
         &lateness.svg("lateness per beat"),
     );
-    let drift = LineChart {
-        x: time_axis(),
-        y: seconds_axis("drift", Scale::Linear),
-        lines: lines(comparison, |f| f.series.iter().map(|p| (seconds(p.time_ns), p.drift_ns as f64 / 1e9)).collect()),
-    };
+    let drift = LineChart::of_lines(
+        time_axis(),
+        seconds_axis("drift", Scale::Linear),
+        lines(comparison, |f| f.series.iter().map(|p| (seconds(p.time_ns), p.drift_ns as f64 / 1e9)).collect()),
+    );
     figure(
         &mut page,
         FIGURES[1],
@@ -92,16 +84,16 @@ pub(super) fn html(comparison: &Comparison) -> String {
         "Accumulated jitter: done[k] − t0 − k·period. Missed slots add a period each; the absolute schedule keeps it from growing without bound.",
         &drift.svg("drift over time"),
     );
-    let cdf = LineChart {
-        x: seconds_axis("lateness", Scale::Log),
-        y: Axis {
+    let cdf = LineChart::of_lines(
+        seconds_axis("lateness", Scale::Log),
+        Axis {
             label: "beats at or below",
             scale: Scale::Linear,
             format: |f| format!("{:.0}%", f * 100.0),
             include_zero: true,
         },
-        lines: lines(comparison, |f| f.lateness_cdf.iter().map(|&(ns, q)| (seconds(ns), q)).collect()),
-    };
+        lines(comparison, |f| f.lateness_cdf.iter().map(|&(ns, q)| (seconds(ns), q)).collect()),
+    );
     figure(
         &mut page,
         FIGURES[2],
@@ -159,18 +151,4 @@ fn html_table(comparison: &Comparison) -> String {
     }
     out.push_str("</tbody>\n</table>\n");
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tick_labels() {
-        assert_eq!(tick_seconds(0.01), "10ms");
-        assert_eq!(tick_seconds(2.5e-3), "2.5ms");
-        assert_eq!(tick_seconds(-5e-3), "-5ms");
-        assert_eq!(tick_seconds(1e-4), "100µs");
-        assert_eq!(tick_seconds(0.0), "0");
-    }
 }

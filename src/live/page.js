@@ -1,11 +1,14 @@
-// The live page: polls this host's jitterd once a second and redraws.
-// Everything comes from /api/v1/ on the same origin; nothing else is loaded.
+// The live page: polls this jitterd once a second and redraws.
+// Everything comes from /api/v1/ on the same origin; nothing else is loaded,
+// and the Content-Security-Policy would refuse it if it were.
 "use strict";
 
 const POLL_MS = 1000;
-let cursor = 0;            // index of the last main slot shown in the table
-let experimentKey = "";    // strategy/schedule/period: a change means a reload
-let lastPasses = null;     // [passes, time] of the previous poll
+const QUANTILES = [["0.5", "p50"], ["0.9", "p90"], ["0.99", "p99"], ["0.999", "p99.9"], ["1", "max"]];
+let cursor = 0;            // index of the last main slot in the table
+let experimentKey = "";    // what runs: a change means a reload started a new experiment
+let lastPasses = null;     // [passes, uptime] at the previous poll
+let polls = 0;
 
 const $ = (id) => document.getElementById(id);
 
@@ -13,62 +16,78 @@ function seconds(value) {
   if (value === null || value === undefined || Number.isNaN(value)) return "–";
   const abs = Math.abs(value);
   if (abs === 0) return "0";
-  if (abs < 1e-3) return (value * 1e6).toFixed(abs < 1e-5 ? 2 : 0) + " µs";
-  if (abs < 1) return (value * 1e3).toFixed(abs < 1e-2 ? 2 : 1) + " ms";
-  return value.toFixed(abs < 10 ? 3 : 1) + " s";
+  const [scale, unit] = abs < 1e-6 ? [1e9, " ns"] : abs < 1e-3 ? [1e6, " µs"] : abs < 1 ? [1e3, " ms"] : [1, " s"];
+  const scaled = value * scale;
+  // Three significant digits: 29 µs, 1.58 ms, 100 ms, 2.22 s.
+  return (Math.abs(scaled) >= 100 ? scaled.toFixed(0) : String(Number(scaled.toPrecision(3)))) + unit;
 }
 
 function duration(totalSeconds) {
   let s = Math.floor(totalSeconds);
-  const d = Math.floor(s / 86400); s -= d * 86400;
-  const h = Math.floor(s / 3600); s -= h * 3600;
-  const m = Math.floor(s / 60); s -= m * 60;
-  return (d ? d + "d " : "") + (d || h ? h + "h " : "") + (d || h || m ? m + "m " : "") + s + "s";
+  const parts = [];
+  for (const [unit, size] of [["d", 86400], ["h", 3600], ["m", 60], ["s", 1]]) {
+    const n = Math.floor(s / size);
+    s -= n * size;
+    if (n) parts.push(n + unit);
+  }
+  return parts.length ? parts.join(" ") : "0s";
 }
 
 function number(n) {
   return Number(n).toLocaleString("en-US");
 }
 
-async function getJSON(path) {
+async function get(path) {
   const response = await fetch(path, { cache: "no-store", credentials: "same-origin" });
   if (!response.ok) throw new Error(path + ": HTTP " + response.status);
-  return response.json();
+  return response;
 }
 
-function showStatus(status) {
+function showExperiment(status) {
   const e = status.experiment;
+  $("uptime").textContent = duration(status.uptime_seconds);
+  $("version").textContent = status.version;
+  if (!e) return;
   $("strategy").textContent = e.strategy;
   $("schedule").textContent = e.schedule;
   $("size").textContent = number(e.size_elements) + " elements";
   $("period").textContent = seconds(e.period_seconds);
-  $("duty-cycle").textContent = e.duty_cycle === undefined ? "1" : String(e.duty_cycle);
-  $("uptime").textContent = duration(status.uptime_seconds);
-  $("version").textContent = status.version;
-  $("explanation").textContent = status.explanation;
+  $("duty-cycle").textContent = e.duty_cycle >= 1 ? "100 % (continuous)" : Math.round(e.duty_cycle * 100) + " %";
+  $("explanation").textContent = status.explanation || "";
   document.title = "jitterd — " + e.strategy;
+  // When it started, to a tenth of a second: a reload to the same settings is a new experiment too.
+  const key = e.strategy + "@" + Math.round((status.uptime_seconds - e.running_seconds) * 10);
+  if (key !== experimentKey) {
+    experimentKey = key;
+    $("recent").tBodies[0].replaceChildren();
+  }
+}
 
+function showFigures(status) {
+  const control = !status.experiment || status.experiment.control;
   const body = $("quantiles").tBodies[0];
   body.replaceChildren();
-  for (const q of ["0.5", "0.9", "0.99", "0.999", "1"]) {
+  for (const [q, label] of QUANTILES) {
     const row = body.insertRow();
-    row.insertCell().textContent = q === "1" ? "max" : "p" + (Number(q) * 100);
+    row.insertCell().textContent = label;
     row.insertCell().textContent = seconds(status.window.main[q]);
-    row.insertCell().textContent = seconds(status.window.control[q]);
+    row.insertCell().textContent = control ? seconds(status.window.control[q]) : "off";
   }
-  $("window-note").textContent = "every slot of the last " + duration(status.window.seconds) +
-    ", missed ones included; control shares nothing with the counter";
+  $("window-note").textContent = "every slot of the last " + duration(status.window.seconds || 0) +
+    ", missed ones included: " + number(status.window.main.slots) + " of the main heartbeat";
 
   $("consistent").textContent = number(status.checks.consistent);
   $("inconsistent").textContent = number(status.checks.inconsistent);
-  $("inconsistent").classList.toggle("nonzero", status.checks.inconsistent > 0);
+  $("inconsistent").classList.toggle("bad", status.checks.inconsistent > 0);
+  $("beats-note").textContent = number(status.heartbeats_total) + " beats, " +
+    number(status.heartbeat_missed_total) + " slots missed since jitterd started";
 
-  const gained = status.drift.gained_seconds;
-  $("drift-gained").textContent = seconds(gained);
-  $("drift-gained").classList.toggle("over", gained > status.drift.threshold_seconds);
-  $("drift-note").textContent = "within the last " + duration(status.drift.window_seconds) +
-    " (threshold " + seconds(status.drift.threshold_seconds) + "); drift since the start: " +
-    seconds(status.drift.seconds);
+  const drift = status.drift;
+  $("drift-gained").textContent = seconds(drift.gained_seconds);
+  $("drift-gained").classList.toggle("bad", drift.over_threshold);
+  $("drift-note").textContent = "within the last " + duration(drift.window_seconds || 0) +
+    " (threshold " + seconds(drift.threshold_seconds) + "); drift since this experiment started: " +
+    seconds(drift.seconds);
 
   const now = status.uptime_seconds;
   if (lastPasses && now > lastPasses[1] && status.array_passes_total >= lastPasses[0]) {
@@ -76,12 +95,6 @@ function showStatus(status) {
     $("passes-rate").textContent = number(Math.round(rate)) + " /s";
   }
   lastPasses = [status.array_passes_total, now];
-
-  const key = e.strategy + "/" + e.schedule + "/" + e.period_seconds + "/" + e.size_elements;
-  if (key !== experimentKey) {
-    experimentKey = key;
-    $("recent").tBodies[0].replaceChildren();
-  }
 }
 
 function showSlots(beats) {
@@ -89,37 +102,51 @@ function showSlots(beats) {
   for (const slot of beats.slots) {
     const row = body.insertRow(0);
     row.className = slot.missed ? "missed" : "";
-    row.dataset.index = slot.index;
     row.insertCell().textContent = "#" + slot.index + (slot.missed ? " missed" : "");
     row.insertCell().textContent = seconds(slot.scheduled_offset_seconds);
     row.insertCell().textContent = seconds(slot.lateness_seconds);
     row.insertCell().textContent = seconds(slot.wake_lateness_seconds);
     row.insertCell().textContent = seconds(slot.access_wait_seconds);
-    row.insertCell().textContent = slot.consistent === null ? "–" : slot.consistent ? "consistent" : "INCONSISTENT";
+    const check = row.insertCell();
+    check.textContent = slot.consistent === null ? "–" : slot.consistent ? "consistent" : "inconsistent";
+    if (slot.consistent === false) check.className = "bad";
   }
   while (body.rows.length > 20) body.deleteRow(body.rows.length - 1);
   cursor = beats.last_index;
 }
 
-async function showChart() {
-  const response = await fetch("/api/v1/chart.svg", { cache: "no-store", credentials: "same-origin" });
-  if (!response.ok) throw new Error("chart: HTTP " + response.status);
-  const text = await response.text();
+async function showChart(heartbeat) {
+  const text = await (await get("/api/v1/chart.svg?heartbeat=" + heartbeat)).text();
   const svg = new DOMParser().parseFromString(text, "image/svg+xml").documentElement;
   if (svg.nodeName !== "svg") throw new Error("chart: not an SVG document");
-  $("chart").replaceChildren(document.importNode(svg, true));
+  $("chart-" + heartbeat).replaceChildren(document.importNode(svg, true));
+}
+
+function showNoControl() {
+  const note = document.createElement("p");
+  note.className = "note";
+  note.textContent = "The control heartbeat is off (heartbeat.control = false).";
+  $("chart-control").replaceChildren(note);
 }
 
 async function poll() {
   try {
-    const status = await getJSON("/api/v1/status");
-    showStatus(status);
-    showSlots(await getJSON("/api/v1/beats?heartbeat=main&after=" + cursor + "&limit=20"));
-    await showChart();
+    const status = await (await get("/api/v1/status")).json();
+    showExperiment(status);
+    showFigures(status);
+    const control = !status.experiment || status.experiment.control;
+    const [beats] = await Promise.all([
+      get("/api/v1/beats?heartbeat=main&after=" + cursor + "&limit=20").then((r) => r.json()),
+      showChart("main"),
+      control ? showChart("control") : showNoControl(),
+    ]);
+    showSlots(beats);
+    polls += 1;
+    document.documentElement.dataset.polls = String(polls);
     $("connection").textContent = "Live: updated " + new Date().toLocaleTimeString();
     $("connection").classList.remove("lost");
   } catch (err) {
-    $("connection").textContent = "Not updating: " + err.message + " (retrying)";
+    $("connection").textContent = "Not updating: " + err.message + " (retrying every second)";
     $("connection").classList.add("lost");
   } finally {
     setTimeout(poll, POLL_MS);

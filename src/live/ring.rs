@@ -117,6 +117,16 @@ impl SlotRing {
         (inner.slots.iter().skip(skip).copied().collect(), inner.last_index)
     }
 
+    /// The least and the greatest lateness the ring holds, in seconds.
+    pub fn lateness_range(&self) -> Option<(f64, f64)> {
+        let inner = self.inner.lock();
+        inner
+            .slots
+            .iter()
+            .map(|slot| slot.lateness_seconds)
+            .fold(None, |range, v| Some(range.map_or((v, v), |(low, high): (f64, f64)| (low.min(v), high.max(v)))))
+    }
+
     /// How many slots the ring holds now.
     pub fn len(&self) -> usize {
         self.inner.lock().slots.len()

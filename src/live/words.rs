@@ -4,7 +4,7 @@
 use crate::experiment::Strategy;
 
 /// One short paragraph on what `strategy` is doing to the heartbeat now.
-pub fn explain(strategy: Strategy) -> &'static str {
+pub(crate) fn explain(strategy: Strategy) -> &'static str {
     match strategy {
         Strategy::ThreadsUnsync => {
             "No lock: the heartbeat reads the array while the counter writes it, so its checks see part of one pass and part of the next. Expect inconsistent checks on nearly every beat and a punctual heartbeat — the article's crash, counted instead."

@@ -1,0 +1,524 @@
+//! The live page and its JSON API, against the real daemon: the API's
+//! answers, bounds and refusals over plain HTTP, its place behind the web
+//! config's TLS and basic auth, and the page itself in a real browser
+//! (headless Chromium, driven over the DevTools protocol) drawing what the
+//! API holds, following a reload, and asking nothing of any other host.
+
+use crate::common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crate::common::{Daemon, Start, http};
+use serde_json::Value;
+
+fn json_of(daemon: &Daemon, path: &str) -> Value {
+    let (status, body) = daemon.get(path);
+    assert_eq!(status, 200, "GET {path}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|err| panic!("GET {path}: not JSON ({err}): {body}"))
+}
+
+/// The slots of a `/api/v1/beats` answer: index → (lateness, missed).
+fn slots_of(beats: &Value) -> BTreeMap<u64, (f64, bool)> {
+    let slots = beats["slots"].as_array().expect("slots");
+    slots
+        .iter()
+        .map(|s| {
+            let index = s["index"].as_u64().expect("index");
+            (index, (s["lateness_seconds"].as_f64().expect("lateness"), s["missed"].as_bool().expect("missed")))
+        })
+        .collect()
+}
+
+#[test]
+fn api_answers_bounds_and_refusals() {
+    let config = format!("{}[counter]\nsize = 1000\n", common::config("threads-channel", "1ms"));
+    let daemon = Daemon::start(&config);
+    // More slots than the ring keeps.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while json_of(&daemon, "/api/v1/beats?limit=1")["last_index"].as_u64().unwrap_or(0) < 1500 {
+        assert!(Instant::now() < deadline, "fewer than 1,500 slots in 30 s at a 1 ms period");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let beats = json_of(&daemon, "/api/v1/beats");
+    let last = beats["last_index"].as_u64().expect("last_index");
+    let slots = slots_of(&beats);
+    assert_eq!(beats["capacity"], 1000);
+    assert_eq!(slots.len(), 1000, "the ring holds its bound, no more");
+    let indexes: Vec<u64> = slots.keys().copied().collect();
+    assert_eq!(indexes, (last - 999..=last).collect::<Vec<_>>(), "the newest 1,000, in order, none skipped");
+    let newest = json_of(&daemon, &format!("/api/v1/beats?heartbeat=main&after={}&limit=3", last - 10));
+    let newest: Vec<u64> = slots_of(&newest).keys().copied().collect();
+    assert_eq!(newest.len(), 3);
+    assert!(newest[0] > last - 10 && newest.windows(2).all(|w| w[1] == w[0] + 1), "{newest:?}");
+    let control = json_of(&daemon, "/api/v1/beats?heartbeat=control&limit=5");
+    assert_eq!(control["heartbeat"], "control");
+    assert!(control["slots"].as_array().is_some_and(|s| s.len() == 5 && s.iter().all(|s| s["consistent"].is_null())));
+
+    let status = json_of(&daemon, "/api/v1/status");
+    assert_eq!(status["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(status["experiment"]["strategy"], "threads-channel");
+    assert_eq!(status["experiment"]["schedule"], "absolute");
+    assert_eq!(status["experiment"]["size_elements"], 1000);
+    assert_eq!(status["experiment"]["period_seconds"], 0.001);
+    for heartbeat in ["main", "control"] {
+        let window = &status["window"][heartbeat];
+        let quantiles: Vec<f64> =
+            ["0.5", "0.9", "0.99", "0.999", "1"].iter().map(|q| window[q].as_f64().expect("a quantile")).collect();
+        assert!(quantiles.windows(2).all(|w| w[0] <= w[1]) && quantiles[0] > 0.0, "{heartbeat}: {quantiles:?}");
+    }
+    assert!(status["checks"]["consistent"].as_u64() > Some(0) && status["checks"]["inconsistent"] == 0);
+    assert!(status["heartbeats_total"].as_u64() > Some(0) && status["array_passes_total"].as_u64() > Some(0));
+    assert_eq!(status["drift"]["threshold_seconds"], 0.1);
+    assert!(status["explanation"].as_str().is_some_and(|s| s.contains("channel")));
+
+    let refused = [
+        ("/api/v1/beats?limit=1001", "limit"),
+        ("/api/v1/beats?limit=0", "limit"),
+        ("/api/v1/beats?after=-1", "after"),
+        ("/api/v1/beats?heartbeat=both", "heartbeat"),
+        ("/api/v1/beats?afterr=1", "afterr"),
+        ("/api/v1/beats?after=1&after=2", "after"),
+        ("/api/v1/status?verbose=1", "verbose"),
+        ("/api/v1/chart.svg?heartbeat=", "heartbeat"),
+    ];
+    for (path, parameter) in refused {
+        let (status, body) = daemon.get(path);
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_eq!(body.trim_end().lines().count(), 1, "{path}: one line: {body}");
+        assert!(body.contains(parameter), "{path}: names {parameter}: {body}");
+    }
+    for path in ["/api/v1", "/api/v1/", "/api/v2/status", "/api/v1/status/", "/live.html"] {
+        assert_eq!(daemon.get(path).0, 404, "{path}");
+    }
+    for path in ["/api/v1/status", "/api/v1/beats", "/live.js", "/"] {
+        assert_eq!(http("POST", &daemon.url(path)).0, 405, "{path}");
+        assert_eq!(http("HEAD", &daemon.url(path)).0, 200, "{path}");
+    }
+}
+
+#[test]
+fn page_assets_and_policy() {
+    // A telemetry path with characters that must be escaped in HTML.
+    let config = format!("{}[web]\ntelemetry_path = \"/m<&'x\"\n", common::config("threads-mutex", "100ms"));
+    let daemon = Daemon::start(&config);
+    let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
+    let get = |path: &str| {
+        let mut response = agent.get(daemon.url(path)).call().expect("request");
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let (content_type, policy) = (header("content-type"), header("content-security-policy"));
+        (response.status().as_u16(), content_type, policy, response.body_mut().read_to_string().unwrap_or_default())
+    };
+    let (status, content_type, policy, page) = get("/");
+    assert_eq!((status, content_type.as_str()), (200, "text/html; charset=utf-8"));
+    for directive in ["default-src 'none'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"] {
+        assert!(policy.contains(directive), "{directive} missing from {policy:?}");
+    }
+    assert!(page.contains("href=\"/m&lt;&amp;&#39;x\""), "the metrics link, escaped");
+    assert!(page.contains("threads-mutex") && page.contains(env!("CARGO_PKG_VERSION")), "filled in before any script");
+    assert!(!page.contains("http://") && !page.contains("https://"), "nothing from elsewhere");
+    let (status, content_type, _, script) = get("/live.js");
+    assert_eq!((status, content_type.as_str()), (200, "text/javascript; charset=utf-8"));
+    assert!(script.contains("/api/v1/status"));
+    let (status, content_type, _, _) = get("/live.css");
+    assert_eq!((status, content_type.as_str()), (200, "text/css; charset=utf-8"));
+    let (status, content_type, _, svg) = get("/api/v1/chart.svg?heartbeat=control");
+    assert_eq!((status, content_type.as_str()), (200, "image/svg+xml"));
+    roxmltree::Document::parse(&svg).expect("the chart is well-formed XML");
+}
+
+#[test]
+fn api_and_page_sit_behind_tls_and_basic_auth() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("rcgen");
+    std::fs::write(dir.path().join("server.crt"), certified.cert.pem()).expect("write");
+    std::fs::write(dir.path().join("server.key"), certified.signing_key.serialize_pem()).expect("write");
+    let web = dir.path().join("web.yml");
+    let hash = bcrypt::hash("s3cret", 4).expect("bcrypt");
+    let text = format!(
+        "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  alice: {hash}\n"
+    );
+    std::fs::write(&web, text).expect("write");
+    let web = web.to_str().expect("path");
+    let daemon = Daemon::start_with(Start {
+        config: &common::config("async", "100ms"),
+        args: &["--web.config.file", web],
+        ..Start::default()
+    });
+    let cert = certified.cert.pem();
+    let good = tls::basic("alice", "s3cret");
+    let paths = ["/", "/live.js", "/live.css", "/api/v1/status", "/api/v1/beats", "/api/v1/chart.svg"];
+    for path in paths {
+        assert_eq!(tls::get(&daemon.addr, path, None, &cert).0, 401, "{path} without credentials");
+        assert_eq!(tls::get(&daemon.addr, path, Some(&tls::basic("alice", "no")), &cert).0, 401, "{path}");
+        assert_eq!(tls::get(&daemon.addr, path, Some(&good), &cert).0, 200, "{path} with credentials");
+    }
+    let (_, response) = tls::get(&daemon.addr, "/api/v1/beats?limit=0", Some(&good), &cert);
+    assert!(response.starts_with("HTTP/1.1 400"), "parameters are checked after the credentials: {response}");
+    assert_eq!(tls::get(&daemon.addr, "/-/healthy", None, &cert).0, 200, "health stays open");
+    assert_ne!(daemon.get("/api/v1/status").0, 200, "no plain HTTP on the TLS port");
+}
+
+/// A small HTTPS client trusting one certificate.
+mod tls {
+    use std::io::{Read as _, Write as _};
+    use std::net::TcpStream;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    pub(super) fn basic(user: &str, password: &str) -> String {
+        use base64::Engine as _;
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+    }
+
+    /// GET `path`: status (0 if the request failed) and the whole response.
+    pub(super) fn get(addr: &str, path: &str, authorization: Option<&str>, cert_pem: &str) -> (u16, String) {
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::{CertificateDer, ServerName};
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(CertificateDer::from_pem_slice(cert_pem.as_bytes()).expect("pem")).expect("root");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = ServerName::try_from("localhost").expect("name");
+        let connection = rustls::ClientConnection::new(Arc::new(config), name).expect("client");
+        let socket = TcpStream::connect(addr).expect("connect");
+        socket.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        let mut stream = rustls::StreamOwned::new(connection, socket);
+        let auth = authorization.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n");
+        if stream.write_all(request.as_bytes()).is_err() {
+            return (0, String::new());
+        }
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response);
+        let text = String::from_utf8_lossy(&response).into_owned();
+        let status = text.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+        (status, text)
+    }
+}
+
+/// What the page drew in one chart: index → (lateness, missed), read from
+/// the elements' `data-*` attributes.
+fn drawn(browser: &mut browser::Page, heartbeat: &str) -> BTreeMap<u64, (f64, bool)> {
+    let points = browser.eval(&format!(
+        "[...document.querySelectorAll('#chart-{heartbeat} [data-index]')]\
+         .map(e => [Number(e.dataset.index), e.dataset.lateness, e.dataset.missed === 'true'])"
+    ));
+    let points = points.as_array().expect("an array of points");
+    points
+        .iter()
+        .map(|p| {
+            let lateness: f64 = p[1].as_str().and_then(|s| s.parse().ok()).expect("data-lateness is a number");
+            (p[0].as_u64().expect("data-index"), (lateness, p[2].as_bool().unwrap_or(false)))
+        })
+        .collect()
+}
+
+/// The chart drew exactly the slots `/api/v1/beats` holds up to its newest point.
+fn assert_chart_matches_api(page: &mut browser::Page, daemon: &Daemon, heartbeat: &str) -> usize {
+    let drawn = drawn(page, heartbeat);
+    // Fetched after the page's poll, so it holds as much and maybe more; at
+    // a 100 ms period the ring (1,000 slots) does not turn over meanwhile.
+    let api = slots_of(&json_of(daemon, &format!("/api/v1/beats?heartbeat={heartbeat}")));
+    let (Some(first), Some(last)) = (drawn.keys().next().copied(), drawn.keys().last().copied()) else {
+        panic!("{heartbeat}: the chart drew no points");
+    };
+    let expected: BTreeMap<u64, (f64, bool)> = api.range(..=last).map(|(k, v)| (*k, *v)).collect();
+    assert_eq!(api.keys().next(), Some(&first), "{heartbeat}: the chart starts where the ring does");
+    assert_eq!(drawn.len(), expected.len(), "{heartbeat}: one point per slot up to #{last}");
+    assert_eq!(drawn, expected, "{heartbeat}: each point's lateness and missed flag as the API has them");
+    drawn.len()
+}
+
+#[test]
+fn the_page_in_a_real_browser() {
+    let started = Instant::now();
+    let config = |strategy: &str| format!("{}[counter]\nsize = 20000\n", common::config(strategy, "100ms"));
+    let daemon = Daemon::start(&config("threads-mutex"));
+    let mut page = browser::Page::open(&daemon.url("/"));
+    let timeout = Duration::from_secs(30);
+
+    page.wait_until(timeout, "three polls and ten slots drawn", |page| {
+        let drawn =
+            |page: &mut browser::Page| page.try_eval("document.querySelectorAll('#chart-main [data-index]').length");
+        page.polls() >= 3 && drawn(page).ok().and_then(|n| n.as_u64()) >= Some(10)
+    });
+    assert_eq!(page.eval("document.getElementById('strategy').textContent"), "threads-mutex");
+    let main = assert_chart_matches_api(&mut page, &daemon, "main");
+    let control = assert_chart_matches_api(&mut page, &daemon, "control");
+    println!("the charts drew {main} main and {control} control slots, as the API has them");
+    let threshold = page.eval("document.querySelectorAll('#chart-main .rule').length");
+    assert_eq!(threshold, 1, "the jitter threshold is drawn");
+    let window = page.eval("document.querySelector('#quantiles tbody').rows.length");
+    assert_eq!(window, 5, "p50 … max");
+
+    // A reload switching strategy shows without reloading the page.
+    page.eval("window.jitterdTestMarker = 'still the same page'");
+    let navigations = page.events("Page.frameNavigated").len();
+    daemon.write_config(&config("async"));
+    daemon.signal(libc::SIGHUP);
+    page.wait_until(timeout, "the page to show the new strategy", |page| {
+        page.try_eval("document.getElementById('strategy').textContent").is_ok_and(|shown| shown == "async")
+    });
+    assert_eq!(page.eval("window.jitterdTestMarker"), "still the same page", "the page was not reloaded");
+    assert_eq!(page.events("Page.frameNavigated").len(), navigations, "no navigation");
+    let explanation = page.eval("document.getElementById('explanation').textContent");
+    assert!(explanation.as_str().is_some_and(|s| s.contains("wake lateness")), "{explanation}");
+
+    // A narrow window: nothing wider than the screen.
+    page.viewport(360, 740, true);
+    page.wait_for_polls(timeout, 2);
+    let overflow = page.eval("document.documentElement.scrollWidth - window.innerWidth");
+    assert!(overflow.as_i64() <= Some(0), "the page is {overflow} px wider than a 360 px window");
+    let artefacts = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    page.screenshot(&artefacts.join("live-page-narrow.png"));
+    page.viewport(1200, 1900, false);
+    page.wait_for_polls(timeout, 2);
+    page.screenshot(&artefacts.join("live-page.png"));
+    println!("screenshots in {}", artefacts.display());
+
+    // Nothing asked of another host, and nothing went wrong on the page.
+    let origin = daemon.url("/");
+    let requests: Vec<String> = page
+        .events("Network.requestWillBeSent")
+        .iter()
+        .filter_map(|event| event["params"]["request"]["url"].as_str().map(str::to_owned))
+        .collect();
+    assert!(requests.len() > 10, "the page polled: {requests:?}");
+    let elsewhere: Vec<&String> = requests.iter().filter(|url| !url.starts_with(&origin)).collect();
+    assert!(elsewhere.is_empty(), "requests off the host: {elsewhere:?}");
+    let errors: Vec<Value> = page
+        .events("Log.entryAdded")
+        .into_iter()
+        .chain(page.events("Runtime.exceptionThrown"))
+        .filter(|e| e["method"] == "Runtime.exceptionThrown" || e["params"]["entry"]["level"] == "error")
+        .collect();
+    assert!(errors.is_empty(), "errors on the page (a refused request, a script error): {errors:#?}");
+    println!("{} requests, all to {origin}; {:.1} s in all", requests.len(), started.elapsed().as_secs_f64());
+}
+
+/// Headless Chromium driven over the DevTools protocol on a pipe
+/// (`--remote-debugging-pipe`: it reads commands on fd 3 and writes on fd 4,
+/// each message JSON ended by a NUL), so no websocket client and no port.
+mod browser {
+    use std::fs::File;
+    use std::io::{BufRead as _, BufReader, Write as _};
+    use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
+    use std::os::unix::process::CommandExt as _;
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, Command, Stdio};
+    use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+    use std::time::{Duration, Instant};
+
+    use serde_json::{Value, json};
+
+    /// How long one protocol command may take on a busy host.
+    const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
+    /// `CHROMIUM`, or `chromium` on the PATH; a clear failure otherwise.
+    fn chromium() -> PathBuf {
+        if let Some(path) = std::env::var_os("CHROMIUM") {
+            return PathBuf::from(path);
+        }
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&path)
+            .flat_map(|dir| ["chromium", "chromium-browser"].map(|name| dir.join(name)))
+            .find(|candidate| candidate.is_file())
+            .unwrap_or_else(|| {
+                panic!(
+                    "chromium not found: this test needs a real browser. Install Debian's chromium \
+                     (scripts/test does: apt-get install -y chromium) or set CHROMIUM to its path"
+                )
+            })
+    }
+
+    fn pipe() -> (OwnedFd, OwnedFd) {
+        let mut fds = [0; 2];
+        // SAFETY: pipe2(2) fills the two descriptors, which we then own.
+        let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+        assert_eq!(rc, 0, "pipe2: {}", std::io::Error::last_os_error());
+        // SAFETY: both were just opened and nothing else owns them.
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+    }
+
+    /// One page in its own browser, killed on drop.
+    pub(super) struct Page {
+        child: Child,
+        commands: File,
+        messages: Receiver<Value>,
+        events: Vec<Value>,
+        next_id: u64,
+        session: Option<String>,
+        _profile: tempfile::TempDir,
+    }
+
+    impl Page {
+        /// Starts the browser with a fresh profile and opens `url` in it.
+        pub(super) fn open(url: &str) -> Page {
+            let profile = tempfile::tempdir().expect("tempdir");
+            let (browser_reads, commands) = pipe();
+            let (replies, browser_writes) = pipe();
+            let (read_fd, write_fd) = (browser_reads.as_raw_fd(), browser_writes.as_raw_fd());
+            let mut command = Command::new(chromium());
+            command
+                .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
+                .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+                .args(["--disable-extensions", "--disable-dev-shm-usage", "--remote-debugging-pipe"])
+                .arg(format!("--user-data-dir={}", profile.path().display()))
+                .arg("about:blank")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            // SAFETY: only async-signal-safe calls (fcntl, dup2) between fork and exec.
+            unsafe {
+                command.pre_exec(move || {
+                    // Moved above 4 first, so placing one cannot close the other.
+                    let read_high = libc::fcntl(read_fd, libc::F_DUPFD_CLOEXEC, 10);
+                    let write_high = libc::fcntl(write_fd, libc::F_DUPFD_CLOEXEC, 10);
+                    if read_high < 0 || write_high < 0 || libc::dup2(read_high, 3) < 0 || libc::dup2(write_high, 4) < 0
+                    {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            let child = command.spawn().unwrap_or_else(|err| panic!("cannot start chromium: {err}"));
+            drop((browser_reads, browser_writes));
+            let (sender, messages) = channel();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(File::from(replies));
+                let mut message = Vec::new();
+                while reader.read_until(0, &mut message).is_ok_and(|n| n > 0) {
+                    message.pop_if(|byte| *byte == 0);
+                    if let Ok(value) = serde_json::from_slice::<Value>(&message)
+                        && sender.send(value).is_err()
+                    {
+                        return;
+                    }
+                    message.clear();
+                }
+            });
+            let mut page = Page {
+                child,
+                commands: File::from(commands),
+                messages,
+                events: Vec::new(),
+                next_id: 0,
+                session: None,
+                _profile: profile,
+            };
+            let target = page.call("Target.createTarget", json!({"url": "about:blank"}));
+            let target = target["targetId"].as_str().expect("targetId").to_owned();
+            let attached = page.call("Target.attachToTarget", json!({"targetId": target, "flatten": true}));
+            page.session = Some(attached["sessionId"].as_str().expect("sessionId").to_owned());
+            for domain in ["Page", "Network", "Runtime", "Log"] {
+                page.call(&format!("{domain}.enable"), json!({}));
+            }
+            page.viewport(1200, 1900, false);
+            page.call("Page.navigate", json!({"url": url}));
+            page
+        }
+
+        /// Sends one command (to the page once attached) and waits for its
+        /// result, keeping the events that arrive meanwhile.
+        pub(super) fn call(&mut self, method: &str, params: Value) -> Value {
+            self.try_call(method, params).unwrap_or_else(|error| panic!("{method}: {error}"))
+        }
+
+        /// As [`Page::call`], with the protocol's error rather than a panic.
+        fn try_call(&mut self, method: &str, params: Value) -> Result<Value, Value> {
+            self.next_id += 1;
+            let id = self.next_id;
+            let mut message = json!({"id": id, "method": method, "params": params});
+            if let Some(session) = &self.session {
+                message["sessionId"] = json!(session);
+            }
+            let mut bytes = serde_json::to_vec(&message).expect("json");
+            bytes.push(0);
+            self.commands.write_all(&bytes).unwrap_or_else(|err| panic!("{method}: the browser went away: {err}"));
+            let deadline = Instant::now() + COMMAND_TIMEOUT;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match self.messages.recv_timeout(left) {
+                    Ok(reply) if reply["id"] == id && reply["error"].is_null() => return Ok(reply["result"].clone()),
+                    Ok(reply) if reply["id"] == id => return Err(reply["error"].clone()),
+                    Ok(event) => self.events.push(event),
+                    Err(RecvTimeoutError::Timeout) => panic!("{method}: no answer in {COMMAND_TIMEOUT:?}"),
+                    Err(RecvTimeoutError::Disconnected) => panic!("{method}: the browser exited"),
+                }
+            }
+        }
+
+        /// The value of a JavaScript expression on the page.
+        pub(super) fn eval(&mut self, expression: &str) -> Value {
+            self.try_eval(expression).unwrap_or_else(|error| panic!("{expression}: {error}"))
+        }
+
+        /// As [`Page::eval`], with the exception (or the protocol's error,
+        /// while a document loads) rather than a panic.
+        pub(super) fn try_eval(&mut self, expression: &str) -> Result<Value, Value> {
+            let result = self.try_call("Runtime.evaluate", json!({"expression": expression, "returnByValue": true}))?;
+            match result.get("exceptionDetails") {
+                Some(exception) => Err(exception.clone()),
+                None => Ok(result["result"]["value"].clone()),
+            }
+        }
+
+        /// Polls `done` every 200 ms until it holds; fails after `timeout`.
+        pub(super) fn wait_until(&mut self, timeout: Duration, what: &str, mut done: impl FnMut(&mut Page) -> bool) {
+            let deadline = Instant::now() + timeout;
+            while !done(self) {
+                assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+
+        /// How many times the page has polled (0 while it loads).
+        pub(super) fn polls(&mut self) -> u64 {
+            let polls = self.try_eval("Number(document.documentElement.dataset.polls || 0)");
+            polls.ok().and_then(|polls| polls.as_u64()).unwrap_or(0)
+        }
+
+        /// Waits until the page has polled `more` more times.
+        pub(super) fn wait_for_polls(&mut self, timeout: Duration, more: u64) {
+            let target = self.polls() + more;
+            self.wait_until(timeout, "the page to poll", |page| page.polls() >= target);
+        }
+
+        pub(super) fn viewport(&mut self, width: u32, height: u32, mobile: bool) {
+            let metrics = json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile});
+            self.call("Emulation.setDeviceMetricsOverride", metrics);
+        }
+
+        pub(super) fn screenshot(&mut self, path: &Path) {
+            use base64::Engine as _;
+            let shot = self.call("Page.captureScreenshot", json!({"format": "png", "captureBeyondViewport": true}));
+            let png = base64::engine::general_purpose::STANDARD.decode(shot["data"].as_str().expect("data"));
+            std::fs::write(path, png.expect("base64")).expect("write the screenshot");
+        }
+
+        /// The events of `method` received so far (those that came while
+        /// waiting for a command's result, and any queued now).
+        pub(super) fn events(&mut self, method: &str) -> Vec<Value> {
+            self.events.extend(self.messages.try_iter());
+            self.events.iter().filter(|e| e["method"] == method).cloned().collect()
+        }
+    }
+
+    impl Drop for Page {
+        /// Asks the browser to close (so it takes its helper processes
+        /// along), and kills it if it has not within a few seconds.
+        fn drop(&mut self) {
+            let _ = self.commands.write_all(b"{\"id\":0,\"method\":\"Browser.close\"}\0");
+            if super::common::wait_child(&mut self.child, Duration::from_secs(5)).is_none() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+    }
+}
