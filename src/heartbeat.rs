@@ -6,7 +6,9 @@
 //! once: [`run_blocking`] for heartbeats on their own thread, [`run_async`]
 //! for heartbeats that are tasks on a tokio runtime. Every heartbeat first
 //! waits at the [`StartGate`] for t0, which is taken once the whole
-//! experiment is set up, so set-up never counts as lateness.
+//! experiment is set up, so set-up never counts as lateness. The main
+//! heartbeat publishes when it is next due ([`NextDue`]), around which a
+//! duty-cycled counter runs.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};

@@ -4,7 +4,8 @@
 //! the gauge says the setting, the process uses a fraction of a core, and
 //! SIGTERM stops it within a second, also while the counter sleeps a long
 //! rest; under `threads-channel` a beat later than its window is answered at
-//! once, not at the next window.
+//! once, not at the next window; and windows shorter than a wake-up (the
+//! shortest period) still run the counter.
 //!
 //! The CPU bound is generous (0.6 cores, where a counter flat out takes a
 //! whole one): the 2-core host is shared. The figure the setting is meant
@@ -140,6 +141,28 @@ fn sigterm_ends_a_long_rest() {
         let status = daemon.wait_exit(Duration::from_secs(5)).expect("jitterd did not exit");
         assert_eq!(status.code(), Some(0), "{strategy}: exit status");
         assert!(sent.elapsed() < Duration::from_secs(1), "{strategy}: took {:?} to stop", sent.elapsed());
+    }
+}
+
+/// At the shortest period a window of a tenth (10 µs) is shorter than a
+/// pass and than the counter's own wake-up, so the counter wakes after the
+/// window it slept for: it must still run (a pass per window), not go back
+/// to sleep for ever later windows.
+#[test]
+fn windows_shorter_than_a_wake_up_still_run_the_counter() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    for strategy in ["async", "threads-mutex"] {
+        let daemon = Daemon::start(&config(strategy, "100us", "absolute"));
+        let first = daemon
+            .wait_for_metrics(Duration::from_secs(10), "heartbeats", |m| m.get("jitterd_heartbeats_total") >= 100.0);
+        std::thread::sleep(Duration::from_secs(1));
+        let later = daemon.metrics();
+        let passes = later.get("jitterd_array_passes_total") - first.get("jitterd_array_passes_total");
+        println!("{strategy}: {passes} passes in a second at 100 µs");
+        // About 10,000 (one a window); a counter that keeps missing its
+        // windows manages a few dozen.
+        assert!(passes >= 200.0, "{strategy}: only {passes} passes in a second at 100 µs");
+        stop_within_a_second(daemon, strategy);
     }
 }
 

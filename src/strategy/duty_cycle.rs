@@ -9,7 +9,12 @@
 //! the relative one it moves with each beat's lateness. A beat that has not
 //! come by the end of its window is not waited for: the windows go on along
 //! the period's grid from the last due time published until the heartbeat
-//! publishes the next. [`DutyCycle::window`] is that arithmetic, tested on
+//! publishes the next. A window the counter has slept until is run, at
+//! least one pass, even if the beat it surrounds came and went while the
+//! counter was waking (a window shorter than a wake-up), so the counter
+//! never starves. Only a projected window is looked at again on waking, in
+//! time, since the late beat may have published its successor's due time
+//! meanwhile. [`DutyCycle::window`] is that arithmetic, tested on
 //! made-up times; [`run_blocking`] and [`run_async`] are the counter loops
 //! that keep to it, on a thread and as a task. At `d = 1` there are no
 //! windows and both run the counter's plain loop, with no clock read or
@@ -36,6 +41,8 @@ pub(super) struct DutyCycle {
 pub(super) struct Window {
     pub start: MonoTime,
     pub end: MonoTime,
+    /// Centred on a due time projected along the grid, not on the one published.
+    pub projected: bool,
 }
 
 impl DutyCycle {
@@ -61,7 +68,11 @@ impl DutyCycle {
         let first_end = due.plus_ns(self.half_width_ns);
         let ahead = if now < first_end { 0 } else { now.since(first_end) / self.period_ns + 1 };
         let centre = due.plus_ns(ahead.saturating_mul(self.period_ns));
-        Window { start: MonoTime(centre.0.saturating_sub(self.half_width_ns)), end: centre.plus_ns(self.half_width_ns) }
+        Window {
+            start: MonoTime(centre.0.saturating_sub(self.half_width_ns)),
+            end: centre.plus_ns(self.half_width_ns),
+            projected: ahead > 0,
+        }
     }
 }
 
@@ -135,9 +146,11 @@ fn run_windows_blocking(
             if counter.rest_until(window.start, &timer, stop)? == Wake::Stopped {
                 break;
             }
-            // Look again: under the relative schedule a late beat may have
-            // published a later due time meanwhile.
-            continue;
+            if window.projected && MonoTime::now() < window.end {
+                // Under the relative schedule the late beat may have
+                // published a later due time meanwhile: look again.
+                continue;
+            }
         }
         // At least one pass, then on until the window ends.
         loop {
@@ -183,7 +196,9 @@ async fn run_windows_async(
             if timer.sleep_until(window.start).await? == Wake::Stopped {
                 break;
             }
-            continue;
+            if window.projected && MonoTime::now() < window.end {
+                continue;
+            }
         }
         loop {
             pass();
@@ -203,8 +218,14 @@ mod tests {
 
     const MS: u64 = 1_000_000;
 
+    /// A window around the published due time.
     fn window(start_ms: u64, end_ms: u64) -> Window {
-        Window { start: MonoTime(start_ms * MS), end: MonoTime(end_ms * MS) }
+        Window { start: MonoTime(start_ms * MS), end: MonoTime(end_ms * MS), projected: false }
+    }
+
+    /// A window around a due time projected along the grid.
+    fn projected(start_ms: u64, end_ms: u64) -> Window {
+        Window { projected: true, ..window(start_ms, end_ms) }
     }
 
     #[test]
@@ -221,7 +242,7 @@ mod tests {
         assert_eq!(cycle.window(due, MonoTime(900 * MS)), window(995, 1005), "asleep before it");
         assert_eq!(cycle.window(due, MonoTime(995 * MS)), window(995, 1005));
         assert_eq!(cycle.window(due, MonoTime(1004 * MS)), window(995, 1005), "inside it");
-        assert_eq!(cycle.window(due, MonoTime(1005 * MS)), window(1095, 1105), "ended: the next one");
+        assert_eq!(cycle.window(due, MonoTime(1005 * MS)), projected(1095, 1105), "ended: the next one");
     }
 
     #[test]
@@ -230,10 +251,12 @@ mod tests {
         // 1,000 ms is late): the windows go on along the grid.
         let cycle = DutyCycle::new(0.1, 100 * MS).expect("below 1");
         let due = MonoTime(1000 * MS);
-        assert_eq!(cycle.window(due, MonoTime(1050 * MS)), window(1095, 1105));
-        assert_eq!(cycle.window(due, MonoTime(1100 * MS)), window(1095, 1105));
-        assert_eq!(cycle.window(due, MonoTime(1105 * MS)), window(1195, 1205));
-        assert_eq!(cycle.window(due, MonoTime(10_000 * MS)), window(9995, 10_005));
+        assert_eq!(cycle.window(due, MonoTime(1050 * MS)), projected(1095, 1105));
+        assert_eq!(cycle.window(due, MonoTime(1100 * MS)), projected(1095, 1105));
+        assert_eq!(cycle.window(due, MonoTime(1105 * MS)), projected(1195, 1205));
+        assert_eq!(cycle.window(due, MonoTime(10_000 * MS)), projected(9995, 10_005));
+        // Published at last, in the absolute schedule's next slot: the same window, not projected.
+        assert_eq!(cycle.window(MonoTime(1100 * MS), MonoTime(1100 * MS)), window(1095, 1105));
     }
 
     #[test]
@@ -244,6 +267,10 @@ mod tests {
         let cycle = DutyCycle::new(0.2, 1000 * MS).expect("below 1");
         assert_eq!(cycle.window(MonoTime(1000 * MS), MonoTime(1050 * MS)), window(900, 1100));
         assert_eq!(cycle.window(MonoTime(2003 * MS), MonoTime(1100 * MS)), window(1903, 2103));
+        // Had the beat been late past 1.1 s, the counter would have slept
+        // towards the projected 1.9 s, and found 2.003 s published on waking.
+        assert_eq!(cycle.window(MonoTime(1000 * MS), MonoTime(1100 * MS)), projected(1900, 2100));
+        assert_eq!(cycle.window(MonoTime(2150 * MS), MonoTime(1900 * MS)), window(2050, 2250));
     }
 
     #[test]
@@ -252,13 +279,13 @@ mod tests {
         let cycle = DutyCycle::new(1e-9, 100_000).expect("below 1");
         assert_eq!(
             cycle.window(MonoTime(100_000), MonoTime(0)),
-            Window { start: MonoTime(100_000), end: MonoTime(100_000) }
+            Window { start: MonoTime(100_000), end: MonoTime(100_000), projected: false }
         );
         assert_eq!(cycle.window(MonoTime(100_000), MonoTime(100_000)).start, MonoTime(200_000));
         // Near 1: windows touch and never overlap.
         let cycle = DutyCycle::new(0.999_999_999, 100_000).expect("below 1");
         let first = cycle.window(MonoTime(100_000), MonoTime(0));
-        assert_eq!(first, Window { start: MonoTime(50_000), end: MonoTime(150_000) });
+        assert_eq!(first, Window { start: MonoTime(50_000), end: MonoTime(150_000), projected: false });
         assert_eq!(cycle.window(MonoTime(100_000), first.end).start, first.end);
         // A due time near the start of the clock and far in its future saturate.
         let cycle = DutyCycle::new(0.5, 3_600_000 * MS).expect("below 1");
