@@ -150,7 +150,7 @@ fn sigterm_ends_a_long_rest() {
 /// to sleep for ever later windows.
 #[test]
 fn windows_shorter_than_a_wake_up_still_run_the_counter() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _alone = crate::common::alone();
     for strategy in ["async", "threads-mutex"] {
         let daemon = Daemon::start(&config(strategy, "100us", "absolute"));
         let first = daemon

@@ -4,6 +4,7 @@
 //! (a daemon's counter, wrk, the container image's build) take
 //! [`common::alone`], so they never share the two cores with each other.
 
+mod browser;
 mod common;
 mod containerfile;
 
