@@ -20,6 +20,8 @@ pub(crate) struct Daemon {
     _alone: Alone,
     pub config_path: PathBuf,
     stderr: Arc<Mutex<Vec<String>>>,
+    /// Reads stderr into `stderr` until the daemon closes it.
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 /// How to start a daemon.
@@ -74,12 +76,20 @@ impl Daemon {
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let reader = BufReader::new(child.stderr.take().expect("stderr"));
         let lines = Arc::clone(&stderr);
-        std::thread::spawn(move || {
+        let stderr_reader = std::thread::spawn(move || {
             for line in reader.lines().map_while(Result::ok) {
                 lines.lock().expect("lines").push(line);
             }
         });
-        let mut daemon = Daemon { child, addr: String::new(), _dir: dir, _alone: alone, config_path, stderr };
+        let mut daemon = Daemon {
+            child,
+            addr: String::new(),
+            _dir: dir,
+            _alone: alone,
+            config_path,
+            stderr,
+            stderr_reader: Some(stderr_reader),
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Some(addr) = daemon.log_field("jitterd started", "address") {
@@ -134,8 +144,14 @@ impl Daemon {
     }
 
     /// Waits for the process to exit; `None` on timeout.
+    /// Waits for the daemon to exit; once it has, everything it wrote to
+    /// stderr has been read, so its last lines (the summary) are there.
     pub(crate) fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        wait_child(&mut self.child, timeout)
+        let status = wait_child(&mut self.child, timeout)?;
+        if let Some(reader) = self.stderr_reader.take() {
+            let _ = reader.join();
+        }
+        Some(status)
     }
 
     /// `/proc` directories of the daemon's threads named `name` (15 bytes at most).
