@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::{Daemon, Metrics};
+use crate::common::{self, Daemon, Metrics};
 
 const STRATEGIES: [&str; 8] = [
     "threads-unsync",
@@ -91,17 +91,7 @@ fn exercise(strategy: &str, schedule: &str) {
     }
     let (status, _) = daemon.get("/-/ready");
     assert_eq!(status, 200, "{strategy}: not ready while beating");
-    stop_within_a_second(daemon, strategy);
-}
-
-fn stop_within_a_second(mut daemon: Daemon, strategy: &str) {
-    let sent = Instant::now();
-    daemon.signal(libc::SIGTERM);
-    let status = daemon.wait_exit(Duration::from_secs(5)).expect("jitterd did not exit");
-    let took = sent.elapsed();
-    assert_eq!(status.code(), Some(0), "{strategy}: exit status");
-    assert!(took < Duration::from_secs(1), "{strategy}: took {took:?} to stop: {:?}", daemon.stderr_lines());
-    assert!(daemon.log_line("jitterd stopped").is_some(), "{strategy}: no summary: {:?}", daemon.stderr_lines());
+    common::stop_within_a_second(daemon, strategy);
 }
 
 #[test]
@@ -162,7 +152,7 @@ fn windows_shorter_than_a_wake_up_still_run_the_counter() {
         // About 10,000 (one a window); a counter that keeps missing its
         // windows manages a few dozen.
         assert!(passes >= 200.0, "{strategy}: only {passes} passes in a second at 100 µs");
-        stop_within_a_second(daemon, strategy);
+        common::stop_within_a_second(daemon, strategy);
     }
 }
 
@@ -204,5 +194,5 @@ fn a_late_beat_is_answered_while_the_counter_rests() {
     // it waits for a pass and a wake-up.
     let waited = count_above(&after, "jitterd_heartbeat_access_wait_seconds", 0.25);
     assert_eq!(waited, 0.0, "a beat waited more than 0.25 s for the counter's reply:\n{}", after.text);
-    stop_within_a_second(daemon, "threads-channel");
+    common::stop_within_a_second(daemon, "threads-channel");
 }

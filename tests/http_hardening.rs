@@ -8,7 +8,6 @@ use crate::common;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::common::{Daemon, HostLoad, Metrics, Start};
@@ -247,39 +246,6 @@ fn bcrypt_hash(password: &str) -> String {
     bcrypt::hash(password, 4).expect("bcrypt")
 }
 
-fn basic(user: &str, password: &str) -> String {
-    use base64::Engine as _;
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
-}
-
-/// One HTTPS request trusting `cert_pem`: status and body (0 if it failed).
-fn https(addr: &str, path: &str, authorization: Option<&str>, cert_pem: &str) -> (u16, String) {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject as _;
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(CertificateDer::from_pem_slice(cert_pem.as_bytes()).expect("pem")).expect("root");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
-    let connection = rustls::ClientConnection::new(Arc::new(config), name).expect("client");
-    let socket = TcpStream::connect(addr).expect("connect");
-    socket.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    let mut stream = rustls::StreamOwned::new(connection, socket);
-    let auth = authorization.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return (0, String::new());
-    }
-    let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response);
-    let text = String::from_utf8_lossy(&response).into_owned();
-    (status_of(&text), text)
-}
-
 fn start_with_web_config(web_config: &str) -> Daemon {
     Daemon::start_with(Start {
         config: &common::config("async", "100ms"),
@@ -298,15 +264,15 @@ fn tls_and_basic_auth_from_the_web_config_file() {
     ));
     let daemon = start_with_web_config(&web);
     assert_eq!(daemon.log_field("jitterd started", "tls").as_deref(), Some("true"));
-    let get = |path: &str, auth: Option<&str>| https(&daemon.addr, path, auth, &secrets.cert_pem);
+    let get = |path: &str, auth: Option<&str>| common::https_get(&daemon.addr, path, auth, &secrets.cert_pem);
 
     let (status, response) = get("/metrics", None);
     assert_eq!(status, 401, "{response}");
     assert!(response.to_ascii_lowercase().contains("www-authenticate: basic realm=\"jitterd\""), "{response}");
-    assert_eq!(get("/metrics", Some(&basic("prometheus", "wrong"))).0, 401);
-    assert_eq!(get("/metrics", Some(&basic("nobody", "s3cret"))).0, 401);
+    assert_eq!(get("/metrics", Some(&common::basic_auth("prometheus", "wrong"))).0, 401);
+    assert_eq!(get("/metrics", Some(&common::basic_auth("nobody", "s3cret"))).0, 401);
     assert_eq!(get("/metrics", Some("Bearer s3cret")).0, 401);
-    let (status, body) = get("/metrics", Some(&basic("prometheus", "s3cret")));
+    let (status, body) = get("/metrics", Some(&common::basic_auth("prometheus", "s3cret")));
     assert_eq!(status, 200);
     assert!(body.contains("jitterd_heartbeats_total"));
     assert_eq!(get("/", None).0, 401, "the landing page needs credentials too");
@@ -361,9 +327,9 @@ fn basic_auth_without_tls() {
         request.call().map(|r| r.status().as_u16()).unwrap_or(0)
     };
     assert_eq!(status(None), 401);
-    assert_eq!(status(Some(basic("alice", "nope"))), 401);
-    assert_eq!(status(Some(basic("alice", "pw"))), 200);
-    assert_eq!(status(Some(basic("alice", "pw"))), 200, "a remembered password still passes");
+    assert_eq!(status(Some(common::basic_auth("alice", "nope"))), 401);
+    assert_eq!(status(Some(common::basic_auth("alice", "pw"))), 200);
+    assert_eq!(status(Some(common::basic_auth("alice", "pw"))), 200, "a remembered password still passes");
     assert_eq!(daemon.get("/-/healthy").0, 200);
     let (code, _, stderr) =
         common::run(&["--web.listen-address", &daemon.addr, "--web.config.file", &web, "healthcheck"], &[]);

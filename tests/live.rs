@@ -148,59 +148,21 @@ fn api_and_page_sit_behind_tls_and_basic_auth() {
         ..Start::default()
     });
     let cert = certified.cert.pem();
-    let good = tls::basic("alice", "s3cret");
+    let good = common::basic_auth("alice", "s3cret");
     let paths = ["/", "/live.js", "/live.css", "/api/v1/status", "/api/v1/beats", "/api/v1/chart.svg"];
     for path in paths {
-        assert_eq!(tls::get(&daemon.addr, path, None, &cert).0, 401, "{path} without credentials");
-        assert_eq!(tls::get(&daemon.addr, path, Some(&tls::basic("alice", "no")), &cert).0, 401, "{path}");
-        assert_eq!(tls::get(&daemon.addr, path, Some(&good), &cert).0, 200, "{path} with credentials");
+        assert_eq!(common::https_get(&daemon.addr, path, None, &cert).0, 401, "{path} without credentials");
+        assert_eq!(
+            common::https_get(&daemon.addr, path, Some(&common::basic_auth("alice", "no")), &cert).0,
+            401,
+            "{path}"
+        );
+        assert_eq!(common::https_get(&daemon.addr, path, Some(&good), &cert).0, 200, "{path} with credentials");
     }
-    let (_, response) = tls::get(&daemon.addr, "/api/v1/beats?limit=0", Some(&good), &cert);
+    let (_, response) = common::https_get(&daemon.addr, "/api/v1/beats?limit=0", Some(&good), &cert);
     assert!(response.starts_with("HTTP/1.1 400"), "parameters are checked after the credentials: {response}");
-    assert_eq!(tls::get(&daemon.addr, "/-/healthy", None, &cert).0, 200, "health stays open");
+    assert_eq!(common::https_get(&daemon.addr, "/-/healthy", None, &cert).0, 200, "health stays open");
     assert_ne!(daemon.get("/api/v1/status").0, 200, "no plain HTTP on the TLS port");
-}
-
-/// A small HTTPS client trusting one certificate.
-mod tls {
-    use std::io::{Read as _, Write as _};
-    use std::net::TcpStream;
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    pub(super) fn basic(user: &str, password: &str) -> String {
-        use base64::Engine as _;
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
-    }
-
-    /// GET `path`: status (0 if the request failed) and the whole response.
-    pub(super) fn get(addr: &str, path: &str, authorization: Option<&str>, cert_pem: &str) -> (u16, String) {
-        use rustls::pki_types::pem::PemObject as _;
-        use rustls::pki_types::{CertificateDer, ServerName};
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(CertificateDer::from_pem_slice(cert_pem.as_bytes()).expect("pem")).expect("root");
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let name = ServerName::try_from("localhost").expect("name");
-        let connection = rustls::ClientConnection::new(Arc::new(config), name).expect("client");
-        let socket = TcpStream::connect(addr).expect("connect");
-        socket.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-        let mut stream = rustls::StreamOwned::new(connection, socket);
-        let auth = authorization.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
-        let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n");
-        if stream.write_all(request.as_bytes()).is_err() {
-            return (0, String::new());
-        }
-        let mut response = Vec::new();
-        let _ = stream.read_to_end(&mut response);
-        let text = String::from_utf8_lossy(&response).into_owned();
-        let status = text.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
-        (status, text)
-    }
 }
 
 /// What the page drew in one chart: index → (lateness, missed), read from

@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::{Daemon, metric_families};
 
@@ -57,19 +57,7 @@ fn exercise(strategy: &str, expect_inconsistent: bool) {
     let (status, _) = daemon.get("/-/ready");
     assert_eq!(status, 200, "{strategy}: not ready while beating");
 
-    stop_within_a_second(daemon, strategy);
-}
-
-fn stop_within_a_second(mut daemon: Daemon, strategy: &str) {
-    let sent = Instant::now();
-    daemon.signal(libc::SIGTERM);
-    let status = daemon.wait_exit(Duration::from_secs(5)).expect("jitterd did not exit");
-    let took = sent.elapsed();
-    assert_eq!(status.code(), Some(0), "{strategy}: exit status");
-    assert!(took < Duration::from_secs(1), "{strategy}: took {took:?} to stop");
-    let summary =
-        daemon.log_line("jitterd stopped").unwrap_or_else(|| panic!("no summary: {:?}", daemon.stderr_lines()));
-    assert_eq!(summary["strategy"].as_str(), Some(strategy));
+    let summary = common::stop_within_a_second(daemon, strategy);
     assert!(summary["beats"].as_u64().unwrap_or(0) >= 3, "{summary}");
 }
 
@@ -128,17 +116,8 @@ fn sigterm_while_the_heartbeat_is_starved() {
         daemon.wait_for_metrics(Duration::from_secs(20), "a counter pass", |m| {
             m.get("jitterd_array_passes_total") >= 2.0
         });
-        stop_within_a_second_allowing_no_beats(daemon, strategy);
+        common::stop_within_a_second(daemon, strategy);
     }
-}
-
-fn stop_within_a_second_allowing_no_beats(mut daemon: Daemon, strategy: &str) {
-    let sent = Instant::now();
-    daemon.signal(libc::SIGTERM);
-    let status = daemon.wait_exit(Duration::from_secs(5)).expect("jitterd did not exit");
-    assert_eq!(status.code(), Some(0), "{strategy}");
-    assert!(sent.elapsed() < Duration::from_secs(1), "{strategy}: took {:?}", sent.elapsed());
-    assert!(daemon.log_line("jitterd stopped").is_some(), "{strategy}: no summary");
 }
 
 /// The smallest array and the extremes of the period range work in every strategy.
@@ -164,11 +143,11 @@ fn extremes_of_size_and_period() {
             0.0,
             "{strategy}: one element cannot tear"
         );
-        stop_within_a_second(daemon, strategy);
+        common::stop_within_a_second(daemon, strategy);
 
         // An hour-long period: nothing beats, yet the daemon is ready and stops at once.
         let daemon = Daemon::start(&common::config(strategy, "1h"));
         assert_eq!(daemon.get("/-/ready").0, 200, "{strategy}");
-        stop_within_a_second_allowing_no_beats(daemon, strategy);
+        common::stop_within_a_second(daemon, strategy);
     }
 }
