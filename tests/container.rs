@@ -76,6 +76,8 @@ fn has_interpreter(elf: &[u8]) -> bool {
 
 #[test]
 fn containerfile_builds_with_podman() {
+    // It compiles jitterd again on both cores: no timing test beside it.
+    let _alone = crate::common::alone();
     if !podman_present() {
         println!("skipped: podman is not installed (scripts/test installs it)");
         return;
