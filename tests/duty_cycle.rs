@@ -15,17 +15,6 @@ use std::time::{Duration, Instant};
 
 use crate::common::{self, Daemon, Metrics};
 
-const STRATEGIES: [&str; 8] = [
-    "threads-unsync",
-    "threads-mutex",
-    "threads-mutex-yield",
-    "async",
-    "threads-fair-mutex",
-    "threads-channel",
-    "threads-snapshot",
-    "async-blocking",
-];
-
 /// Loose enough for a shared 2-core host, tight enough that a counter flat
 /// out (a whole core) fails it.
 const MAX_CORES: f64 = 0.6;
@@ -96,7 +85,7 @@ fn exercise(strategy: &str, schedule: &str) {
 
 #[test]
 fn every_strategy_beats_on_a_fraction_of_a_core() {
-    for strategy in STRATEGIES {
+    for strategy in common::strategy_names() {
         exercise(strategy, "absolute");
     }
 }
@@ -117,8 +106,9 @@ fn relative_windows_follow_the_heartbeat() {
 fn sigterm_ends_a_long_rest() {
     let _alone = crate::common::alone();
     // They all sleep, so they can sleep side by side.
-    let daemons: Vec<(Daemon, &str)> =
-        STRATEGIES.iter().map(|&strategy| (Daemon::start(&config(strategy, "2s", "absolute")), strategy)).collect();
+    let daemons: Vec<(Daemon, &str)> = common::strategy_names()
+        .map(|strategy| (Daemon::start(&config(strategy, "2s", "absolute")), strategy))
+        .collect();
     std::thread::sleep(Duration::from_millis(300));
     let sent: Vec<(Daemon, &str, Instant)> = daemons
         .into_iter()

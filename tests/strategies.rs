@@ -123,16 +123,7 @@ fn sigterm_while_the_heartbeat_is_starved() {
 /// The smallest array and the extremes of the period range work in every strategy.
 #[test]
 fn extremes_of_size_and_period() {
-    for strategy in [
-        "threads-unsync",
-        "threads-mutex",
-        "threads-mutex-yield",
-        "async",
-        "threads-fair-mutex",
-        "threads-channel",
-        "threads-snapshot",
-        "async-blocking",
-    ] {
+    for strategy in common::strategy_names() {
         let _alone = crate::common::alone();
         let config = format!("{}[counter]\nsize = 1\n", common::config(strategy, "1ms"));
         let daemon = Daemon::start(&config);

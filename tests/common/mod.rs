@@ -466,3 +466,8 @@ pub(crate) fn stop_within_a_second(mut daemon: Daemon, strategy: &str) -> serde_
     assert_eq!(summary["strategy"].as_str(), Some(strategy), "{summary}");
     summary
 }
+
+/// Every strategy's name, from the crate's own list.
+pub(crate) fn strategy_names() -> impl Iterator<Item = &'static str> {
+    jitterd::experiment::Strategy::ALL.into_iter().map(jitterd::experiment::Strategy::name)
+}
