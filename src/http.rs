@@ -1,4 +1,5 @@
-//! The HTTP side: `/`, the telemetry path, `/-/healthy`, `/-/ready`.
+//! The HTTP side: the live page at `/` with its assets and `/api/v1/`
+//! ([`crate::live`]), the telemetry path, `/-/healthy`, `/-/ready`.
 //!
 //! It runs on a thread and tokio runtime of its own, at a lower CPU
 //! priority, so a scrape never runs on the event loop under test nor takes
@@ -78,7 +79,8 @@ pub struct State {
     pub metrics: Metrics,
     pub liveness: Arc<Liveness>,
     pub telemetry_path: String,
-    /// Strategy and schedule of the running experiment, for the landing page.
+    /// Strategy and schedule of the running experiment, as the daemon
+    /// words it. Unused since the live page reads `metrics.live`.
     pub experiment: Arc<RwLock<String>>,
 }
 
