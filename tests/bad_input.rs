@@ -166,6 +166,16 @@ const CASES: &[Case] = &[
     file("telemetry path unicode", "[web]\ntelemetry_path = \"/m\u{e9}trics\"\n".as_bytes(), &["web.telemetry_path"]),
     file("telemetry path newline", b"[web]\ntelemetry_path = \"/metrics\\n\"\n", &["web.telemetry_path", "\\n"]),
     file("telemetry path is healthy", b"[web]\ntelemetry_path = \"/-/healthy\"\n", &["web.telemetry_path"]),
+    file(
+        "telemetry path is the live API",
+        b"[web]\ntelemetry_path = \"/api/v1/beats\"\n",
+        &["web.telemetry_path", "/api/"],
+    ),
+    file(
+        "telemetry path is the page's script",
+        b"[web]\ntelemetry_path = \"/live.js\"\n",
+        &["web.telemetry_path", "/live.js"],
+    ),
     file("listen port 65536", b"[web]\nlisten_address = \"127.0.0.1:65536\"\n", &["web.listen_address", "65536"]),
     file("listen without port", b"[web]\nlisten_address = \"127.0.0.1\"\n", &["web.listen_address", "host:port"]),
     file("empty listen address", b"[web]\nlisten_address = \"\"\n", &["web.listen_address", "host:port"]),

@@ -302,13 +302,14 @@ impl Config {
         }
         if !self.web.telemetry_path.starts_with('/')
             || self.web.telemetry_path.len() < 2
-            || ["/-/healthy", "/-/ready"].contains(&self.web.telemetry_path.as_str())
+            || ["/-/healthy", "/-/ready", "/live.js", "/live.css"].contains(&self.web.telemetry_path.as_str())
+            || self.web.telemetry_path.starts_with("/api/")
             || !self.web.telemetry_path.bytes().all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#')
         {
             return Err(fail(
                 "web.telemetry_path",
                 format!(
-                    "{:?} is not a usable path: must start with '/', be printable ASCII without '?' or '#', and not be '/', '/-/healthy' or '/-/ready'",
+                    "{:?} is not a usable path: must start with '/', be printable ASCII without '?' or '#', and not be a path jitterd serves itself ('/', '/-/healthy', '/-/ready', '/live.js', '/live.css', '/api/…')",
                     self.web.telemetry_path
                 ),
             ));
