@@ -79,7 +79,7 @@ fn containerfile_builds_with_podman() {
     // It compiles jitterd again on both cores: no timing test beside it.
     let _alone = crate::common::alone();
     if !podman_present() {
-        println!("skipped: podman is not installed (scripts/test installs it)");
+        crate::common::not_tested("podman is not installed (scripts/test installs it)");
         return;
     }
     let binary = build_static_binary();
@@ -150,7 +150,7 @@ fn containerfile_builds_with_podman() {
     let root = match try_podman(&["image", "mount", "localhost/jitterd:test"]) {
         Ok(root) => root,
         Err(text) => {
-            println!("skipped the image's files: podman image mount failed (it needs root):\n{text}");
+            crate::common::not_tested(&format!("the image's files: podman image mount failed (it needs root): {text}"));
             return;
         }
     };

@@ -296,11 +296,10 @@ fn cpu_request_fits_the_duty_cycle(container: &Value, effective: &toml::Table) {
         Some(millis) => millis.parse::<f64>().expect("millicores") / 1000.0,
         None => request.parse().expect("cores"),
     };
-    let Some(duty_cycle) = effective["counter"].get("duty_cycle").and_then(toml::Value::as_float) else {
-        // This binary predates counter.duty_cycle: nothing to compare yet.
-        println!("skipped the CPU request check: this jitterd has no counter.duty_cycle (request {request})");
-        return;
-    };
+    let duty_cycle = effective["counter"]
+        .get("duty_cycle")
+        .and_then(toml::Value::as_float)
+        .unwrap_or_else(|| panic!("the effective config has no counter.duty_cycle: {effective}"));
     assert!(
         cores >= duty_cycle.min(1.0),
         "the pod requests {request} but its counter runs {duty_cycle} of the time: raise the request"
@@ -341,7 +340,7 @@ fn rendered<'a>(objects: &'a [Value], kind: &str) -> &'a Value {
 #[test]
 fn kustomize_renders_a_config_that_rolls_the_pods_and_the_opt_in_toleration() {
     let Some(objects) = kustomize(&repo(KUBERNETES)) else {
-        println!("skipped: kubectl is not installed");
+        crate::common::not_tested("the kustomize rendering: kubectl is not installed");
         return;
     };
     let configmap = rendered(&objects, "ConfigMap");

@@ -34,7 +34,7 @@ fn is_root() -> bool {
 #[test]
 fn slack_and_priority_reach_the_heartbeat_threads() {
     if !is_root() {
-        eprintln!("skipped: SCHED_FIFO needs CAP_SYS_NICE; the warning path is tested below");
+        crate::common::not_tested("SCHED_FIFO needs CAP_SYS_NICE; the warning path is tested beside it");
         return;
     }
     let daemon = Daemon::start(&tuned("threads-mutex-yield"));
@@ -70,7 +70,7 @@ fn async_heartbeat_shares_its_thread_so_priority_is_refused_with_a_warning() {
 #[test]
 fn priority_without_permission_is_a_warning() {
     if std::process::Command::new("setpriv").arg("--version").output().is_err() {
-        eprintln!("skipped: setpriv (util-linux) not installed");
+        crate::common::not_tested("setpriv (util-linux) is not installed");
         return;
     }
     let daemon = Daemon::start_with(Start {
