@@ -27,6 +27,7 @@ use hdrhistogram::Histogram;
 use parking_lot::Mutex;
 
 use crate::clock::MonoTime;
+pub(crate) use slots::record as record_slots;
 pub use summary::WindowSummary;
 use window::{Closed, Window};
 
@@ -112,7 +113,7 @@ impl LatenessStore {
         let now = (self.clock)();
         let mut state = self.state.lock();
         let State { window, interval, count, sum_ns: total_ns, .. } = &mut *state;
-        slots::record([window.current(now), interval], lateness_ns, period_ns, missed);
+        record_slots([window.current(now), interval], lateness_ns, period_ns, missed);
         *count = count.saturating_add(missed).saturating_add(1);
         *total_ns = total_ns.saturating_add(sum_ns);
     }

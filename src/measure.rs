@@ -147,16 +147,12 @@ pub fn missed_slot_runs<F: Fn(u64) -> u64>(
     missed: u64,
     bucket_floor: F,
 ) -> MissedSlotRuns<F> {
-    MissedSlotRuns { lateness_ns, period_ns: period_ns.max(1), missed, next: 1, bucket_floor }
+    MissedSlotRuns { runs: SlotRuns::new(lateness_ns, period_ns, missed), bucket_floor }
 }
 
 /// The iterator of [`missed_slot_runs`].
 pub struct MissedSlotRuns<F> {
-    lateness_ns: u64,
-    period_ns: u64,
-    missed: u64,
-    /// The next slot j to yield.
-    next: u64,
+    runs: SlotRuns,
     bucket_floor: F,
 }
 
@@ -164,6 +160,28 @@ impl<F: Fn(u64) -> u64> Iterator for MissedSlotRuns<F> {
     type Item = (u64, u64);
 
     fn next(&mut self) -> Option<(u64, u64)> {
+        self.runs.next_run(&self.bucket_floor)
+    }
+}
+
+/// [`missed_slot_runs`] as a cursor that is given the bucket floor at each
+/// step, for a caller whose floor borrows what it records into.
+pub struct SlotRuns {
+    lateness_ns: u64,
+    period_ns: u64,
+    missed: u64,
+    /// The next slot j to yield.
+    next: u64,
+}
+
+impl SlotRuns {
+    /// The missed slots of one beat; a period of 0 is taken as 1 ns.
+    pub fn new(lateness_ns: u64, period_ns: u64, missed: u64) -> SlotRuns {
+        SlotRuns { lateness_ns, period_ns: period_ns.max(1), missed, next: 1 }
+    }
+
+    /// The next run `(value, slots)`, as [`missed_slot_runs`] yields it.
+    pub fn next_run(&mut self, bucket_floor: impl Fn(u64) -> u64) -> Option<(u64, u64)> {
         let first = self.next;
         if first > self.missed {
             return None;
@@ -173,7 +191,7 @@ impl<F: Fn(u64) -> u64> Iterator for MissedSlotRuns<F> {
         // The last slot j whose value `lateness − j·period` is still at or
         // above the bucket's floor; slots past `lateness / period` would be
         // negative and count as 0, which is the floor of the lowest bucket.
-        let floor = (self.bucket_floor)(value).min(value);
+        let floor = bucket_floor(value).min(value);
         let last = if value == 0 { self.missed } else { ((lateness - floor) / period).clamp(first, self.missed) };
         self.next = last + 1;
         Some((value, last - first + 1))

@@ -15,7 +15,7 @@ use hdrhistogram::Histogram;
 use crate::array::Check;
 use crate::experiment::Strategy;
 use crate::heartbeat::Source;
-use crate::measure::{Beat, missed_slot_runs};
+use crate::measure::Beat;
 
 /// Chart points kept per strategy; beyond that neighbours are merged.
 pub(super) const MAX_POINTS: usize = 2000;
@@ -83,18 +83,12 @@ fn histogram() -> Histogram<u64> {
     }
 }
 
-/// Records a beat's lateness and that of each slot it swallowed (see
-/// [`missed_slot_runs`]): HdrHistogram's `record_correct`, exact for the
-/// absolute schedule, and one `record_n` per HDR bucket touched rather than
-/// one per slot.
+/// Records a beat's lateness and that of each slot it swallowed, as the
+/// daemon's lateness store does ([`crate::lateness::record_slots`]):
+/// HdrHistogram's `record_correct`, exact for the absolute schedule, and one
+/// `record_n` per HDR bucket touched rather than one per slot.
 pub fn record_slots(histogram: &mut Histogram<u64>, lateness_ns: u64, period_ns: u64, missed: u64) {
-    histogram.saturating_record(lateness_ns);
-    let floor = |value: u64| histogram.lowest_equivalent(value.min(histogram.high()));
-    let runs: Vec<(u64, u64)> = missed_slot_runs(lateness_ns, period_ns, missed, floor).collect();
-    for (value, slots) in runs {
-        // Values above the histogram's range are clamped, as saturating_record does.
-        let _ = histogram.record_n(value.min(histogram.high()), slots);
-    }
+    crate::lateness::record_slots([histogram], lateness_ns, period_ns, missed);
 }
 
 /// Everything kept of one strategy's beats; fed by the tap.

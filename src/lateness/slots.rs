@@ -12,13 +12,22 @@
 
 use hdrhistogram::Histogram;
 
+use crate::measure::{SlotRuns, missed_slot_sum_ns};
+
 /// Records the slots of one beat into every histogram of `targets`, which
 /// must share one layout (see [`super::new_histogram`]).
 ///
-/// Values above the histograms' highest trackable value are recorded as that
-/// value; a slot whose lateness would come out negative (the caller's
-/// `missed` larger than `lateness_ns / period_ns`) is recorded as 0.
-pub(super) fn record<const N: usize>(targets: [&mut Histogram<u64>; N], lateness_ns: u64, period_ns: u64, missed: u64) {
+/// The runs are [`crate::measure::missed_slot_runs`]'s, cut at the HDR
+/// bucket edges. Values above the histograms' highest trackable value are
+/// recorded as that value; a slot whose lateness would come out negative
+/// (the caller's `missed` larger than `lateness_ns / period_ns`) is recorded
+/// as 0. A period of 0 is taken as 1 ns.
+pub(crate) fn record<const N: usize>(
+    mut targets: [&mut Histogram<u64>; N],
+    lateness_ns: u64,
+    period_ns: u64,
+    missed: u64,
+) {
     let Some(layout) = targets.first() else { return };
     let highest_ns = layout.high();
     let record_run = |targets: &mut [&mut Histogram<u64>; N], value: u64, count: u64| {
@@ -26,44 +35,21 @@ pub(super) fn record<const N: usize>(targets: [&mut Histogram<u64>; N], lateness
             target.saturating_record_n(value.min(highest_ns), count);
         }
     };
-    let mut targets = targets;
-    let slots = missed.saturating_add(1);
-    if period_ns == 0 {
-        record_run(&mut targets, lateness_ns, slots);
-        return;
-    }
-    // Slots j ≤ last_positive have lateness_ns − j·period_ns ≥ 0.
-    let last_positive = missed.min(lateness_ns / period_ns);
-    let below_zero = missed - last_positive;
-    if below_zero > 0 {
-        record_run(&mut targets, 0, below_zero);
-    }
-    // Walk the progression upwards from its smallest value, one bucket at a time.
-    let mut value = lateness_ns - last_positive * period_ns;
-    let mut remaining = last_positive + 1;
-    while remaining > 0 {
-        if value > highest_ns {
-            record_run(&mut targets, highest_ns, remaining);
-            return;
-        }
-        let bucket_top = targets[0].highest_equivalent(value);
-        let in_bucket = ((bucket_top - value) / period_ns).saturating_add(1).min(remaining);
-        record_run(&mut targets, value, in_bucket);
-        remaining -= in_bucket;
-        value = value.saturating_add(in_bucket.saturating_mul(period_ns));
+    record_run(&mut targets, lateness_ns, 1);
+    // Everything above the highest trackable value is one run, clamped.
+    let floor = |layout: &Histogram<u64>, value: u64| {
+        if value > highest_ns { highest_ns.saturating_add(1) } else { layout.lowest_equivalent(value) }
+    };
+    let mut runs = SlotRuns::new(lateness_ns, period_ns, missed);
+    while let Some((value, count)) = runs.next_run(|value| floor(targets[0], value)) {
+        record_run(&mut targets, value, count);
     }
 }
 
 /// The sum of the slots' true lateness in nanoseconds (no clamping at the
 /// top; slots that would be negative count as 0), as the summary's `_sum`.
 pub(super) fn sum_ns(lateness_ns: u64, period_ns: u64, missed: u64) -> u128 {
-    let lateness = u128::from(lateness_ns);
-    if period_ns == 0 {
-        return lateness * (u128::from(missed) + 1);
-    }
-    let last_positive = u128::from(missed.min(lateness_ns / period_ns));
-    // Σ_{j=0..=k} (L − j·P) = (k+1)·L − P·k·(k+1)/2
-    (last_positive + 1) * lateness - u128::from(period_ns) * last_positive * (last_positive + 1) / 2
+    u128::from(lateness_ns) + missed_slot_sum_ns(lateness_ns, period_ns, missed)
 }
 
 #[cfg(test)]
@@ -126,7 +112,8 @@ mod tests {
 
     #[test]
     fn period_zero_and_overlong_missed_do_not_panic() {
-        assert_same(5_000, 0, 3);
+        // A period of 0 cannot be configured; it is taken as 1 ns.
+        assert_eq!(by_runs(5_000, 0, 3), by_runs(5_000, 1, 3));
         // The caller claims more missed slots than fit: the extra come out as 0.
         assert_same(5_000, 1_000, 10);
         assert_same(0, 1_000, 0);
