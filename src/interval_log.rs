@@ -162,7 +162,7 @@ struct Writer {
 
 impl Writer {
     fn run(mut self, commands: Receiver<Command>) {
-        lower_priority();
+        crate::timer::set_current_thread_nice(WRITER_NICE, "interval log");
         let mut deadline = Instant::now() + self.interval;
         loop {
             match commands.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
@@ -249,14 +249,5 @@ impl Writer {
         self.file.append(&text)?;
         self.section_base = base;
         Ok(())
-    }
-}
-
-/// Lowers this thread's CPU priority, as the HTTP thread does for itself.
-fn lower_priority() {
-    // SAFETY: gettid(2) and setpriority(2) on the calling thread; no memory is passed.
-    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, WRITER_NICE) };
-    if rc != 0 {
-        tracing::debug!("cannot lower the interval log thread's priority: {}", std::io::Error::last_os_error());
     }
 }

@@ -170,6 +170,17 @@ fn arm(fd: &TimerFd, deadline: MonoTime) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Sets the calling thread's nice value, for threads that must not compete
+/// with the experiment (the interval log's writer, bcrypt checks). A failure
+/// is logged at debug level: the thread works the same at normal priority.
+pub(crate) fn set_current_thread_nice(nice: i32, thread: &str) {
+    // SAFETY: gettid(2) and setpriority(2) on the calling thread; no memory is passed.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice) };
+    if rc != 0 {
+        tracing::debug!("cannot set the {thread} thread's nice value to {nice}: {}", std::io::Error::last_os_error());
+    }
+}
+
 /// Applies `heartbeat.timer_slack` and `heartbeat.priority` to the calling
 /// thread. Returns a warning for what could not be applied; the heartbeat
 /// runs on without it.

@@ -71,11 +71,7 @@ pub(super) const BCRYPT_NICE: i32 = 19;
 /// gets so little CPU that a new credential, Prometheus's after a restart,
 /// took 8 s to check beside a build, where nice 19 still gets a small share.
 pub(super) fn lowest_priority() {
-    // SAFETY: gettid(2) and setpriority(2) on the calling thread; no memory is passed.
-    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, BCRYPT_NICE) };
-    if rc != 0 {
-        tracing::debug!("cannot lower the bcrypt thread's priority: {}", std::io::Error::last_os_error());
-    }
+    crate::timer::set_current_thread_nice(BCRYPT_NICE, "bcrypt");
 }
 
 #[cfg(test)]
