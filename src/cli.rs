@@ -121,14 +121,18 @@ impl Command {
     /// The command's own options as one [`Options`], and the names of the
     /// options it takes.
     fn options(&self) -> (Options, &'static [&'static str]) {
-        const ALL: &[&str] =
-            &["--config.file", "--web.listen-address", "--web.config.file", "--log.level", "--log.format"];
         match self {
-            Command::Run(options) | Command::CheckConfig(options) => (options.clone(), ALL),
-            Command::Healthcheck(o) => {
-                (Options { config: o.config.clone(), web: o.web.clone(), ..Options::default() }, &ALL[..3])
+            Command::Run(options) | Command::CheckConfig(options) => (
+                options.clone(),
+                &["--config.file", "--web.listen-address", "--web.config.file", "--log.level", "--log.format"],
+            ),
+            Command::Healthcheck(o) => (
+                Options { config: o.config.clone(), web: o.web.clone(), ..Options::default() },
+                &["--config.file", "--web.listen-address", "--web.config.file"],
+            ),
+            Command::Compare { config, .. } => {
+                (Options { config: config.clone(), ..Options::default() }, &["--config.file"])
             }
-            Command::Compare { config, .. } => (Options { config: config.clone(), ..Options::default() }, &ALL[..1]),
             Command::PrintDefaultConfig | Command::Completions { .. } | Command::Man => (Options::default(), &[]),
         }
     }
