@@ -12,8 +12,9 @@
 //! 1 ns to 1 h; anything later is recorded as 1 h (the summary's `_sum` still
 //! adds the true value). Counts are `u64`, so no bucket can saturate, whatever
 //! a stall does. One histogram is 33,792 counts, 270,336 bytes (264 KiB); a
-//! store keeps seven (five sub-windows, the interval, the scrape's merge
-//! target), 1,892,352 bytes (1.8 MiB), allocated up front. The interval log
+//! store keeps eight (five sub-windows, the interval, the scrape's merge
+//! target and its merge of the closed sub-windows), 2,162,688 bytes
+//! (2.1 MiB), allocated up front. The interval log
 //! briefly holds one or two more while it writes (the interval it took, and
 //! what a failed write left pending).
 
@@ -29,7 +30,7 @@ use parking_lot::Mutex;
 use crate::clock::MonoTime;
 pub(crate) use slots::record as record_slots;
 pub use summary::WindowSummary;
-use window::{Closed, Window};
+use window::{Closed, ClosedKey, Window};
 
 /// The quantiles a window summary exports, in order; 1 is the maximum.
 pub const QUANTILES: [f64; 5] = [0.5, 0.9, 0.99, 0.999, 1.0];
@@ -47,10 +48,19 @@ pub type Clock = Box<dyn Fn() -> MonoTime + Send + Sync>;
 
 pub struct LatenessStore {
     state: Mutex<State>,
-    /// The scrape's merge target, kept so a scrape does not allocate; its
+    /// The scrape's histograms, kept so a scrape does not allocate; its
     /// lock also keeps two scrapes from merging at once.
-    merged: Mutex<Histogram<u64>>,
+    scrape: Mutex<Scrape>,
     clock: Clock,
+}
+
+struct Scrape {
+    /// The window: the current sub-window, then the closed ones added.
+    merged: Histogram<u64>,
+    /// The closed sub-windows merged, and which they were: they change only
+    /// at a rotation, so most scrapes add this one histogram, not four.
+    closed: Histogram<u64>,
+    closed_key: Option<ClosedKey>,
 }
 
 struct State {
@@ -97,7 +107,7 @@ impl LatenessStore {
                 count: 0,
                 sum_ns: 0,
             }),
-            merged: Mutex::new(new_histogram()),
+            scrape: Mutex::new(Scrape { merged: new_histogram(), closed: new_histogram(), closed_key: None }),
             clock,
         }
     }
@@ -133,21 +143,28 @@ impl LatenessStore {
 
     /// The window's quantiles and the cumulative count and sum. Holds the
     /// heartbeat's lock for one copy of the current sub-window; merging the
-    /// others and reading the quantiles happen after it is released.
+    /// closed ones (only after a rotation) and reading the quantiles happen
+    /// after it is released.
     pub fn window_snapshot(&self) -> WindowSnapshot {
-        let mut merged = self.merged.lock();
+        let mut scrape = self.scrape.lock();
+        let Scrape { merged, closed: closed_merge, closed_key } = &mut *scrape;
         merged.reset();
         let mut closed = Closed::default();
         let now = (self.clock)();
-        let (count, sum_ns) = {
+        let (key, count, sum_ns) = {
             let mut state = self.state.lock();
-            state.window.copy_out(now, &mut merged, &mut closed);
-            (state.count, state.sum_ns)
+            let key = state.window.copy_out(now, merged, &mut closed);
+            (key, state.count, state.sum_ns)
         };
-        for histogram in closed.iter().flatten() {
-            // Same layout: cannot fail.
-            let _ = merged.add(&**histogram);
+        if *closed_key != Some(key) {
+            closed_merge.reset();
+            for histogram in closed.iter().flatten() {
+                // Same layout: cannot fail.
+                let _ = closed_merge.add(&**histogram);
+            }
+            *closed_key = Some(key);
         }
+        let _ = merged.add(&*closed_merge);
         let mut quantiles = QUANTILES.map(|quantile| (quantile, f64::NAN));
         if !merged.is_empty() {
             for ((_, seconds), ns) in quantiles.iter_mut().zip(merged.value_at_quantiles(QUANTILES)) {
@@ -249,6 +266,39 @@ mod tests {
         assert!(quantile(&snapshot, 0.5).is_nan());
         assert_eq!(snapshot.count, 1);
         assert!(close(snapshot.sum_seconds, 0.005));
+    }
+
+    #[test]
+    fn scrapes_between_every_step_see_what_a_fresh_merge_sees() {
+        // The closed sub-windows' merge is kept between scrapes; every
+        // rotation, clear and new span must show at once.
+        let (store, now) = store(Duration::from_secs(10));
+        let step = |seconds: u64| now.fetch_add(seconds * 1_000 * MS, Ordering::Relaxed);
+        let seen = || {
+            let snapshot = store.window_snapshot();
+            (snapshot.window_count, quantile(&snapshot, 1.0))
+        };
+        for second in 1..=12u64 {
+            store.record_slots(second * MS, 10 * MS, 0);
+            let (count, max) = seen();
+            assert_eq!(seen(), (count, max), "the same twice at {second} s");
+            // 2 s sub-windows: this second's and the four before it, so at
+            // most ten values, the newest the largest.
+            assert!((1..=10).contains(&count), "{count} at {second} s");
+            assert!(close(max, second as f64 / 1e3), "max {max} at {second} s");
+            step(1);
+        }
+        // At 19 s the window is [10 s, 20 s): the values of 10 s and 11 s.
+        step(7);
+        assert_eq!(seen().0, 2, "only the last sub-window's values are left");
+        store.reset_window();
+        assert_eq!(seen().0, 0, "a clear empties the kept merge too");
+        store.record_slots(3 * MS, 10 * MS, 0);
+        step(2);
+        store.record_slots(4 * MS, 10 * MS, 0);
+        assert_eq!(seen().0, 2);
+        store.set_window(Duration::from_secs(60));
+        assert_eq!(seen().0, 0, "a new span empties the kept merge too");
     }
 
     #[test]

@@ -25,6 +25,16 @@ pub(super) const AGE_BUCKETS: u64 = 5;
 /// The closed sub-windows a scrape merges after the lock is released.
 pub(super) type Closed = [Option<Arc<Histogram<u64>>>; (AGE_BUCKETS - 1) as usize];
 
+/// Which closed sub-windows a window holds: equal keys, equal histograms.
+/// Closed sub-windows never change, so a merge of them can be kept until
+/// a rotation, a clear or a new span changes the set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ClosedKey {
+    epoch: u64,
+    oldest_age: Option<u64>,
+    newest_age: Option<u64>,
+}
+
 pub(super) struct Window {
     sub_window_ns: u64,
     origin: MonoTime,
@@ -35,6 +45,8 @@ pub(super) struct Window {
     /// Reset histograms ready to become the current one, so rotation does
     /// not allocate once the ring is full.
     spares: Vec<Arc<Histogram<u64>>>,
+    /// Counts clears and new spans, which may reuse ages.
+    epoch: u64,
 }
 
 impl Window {
@@ -49,6 +61,7 @@ impl Window {
             current: Arc::new(new_histogram()),
             closed: VecDeque::with_capacity(ring),
             spares,
+            epoch: 0,
         }
     }
 
@@ -60,19 +73,26 @@ impl Window {
     }
 
     /// Copies the current sub-window into `into` (which must be empty, so
-    /// this is one memory copy) and hands out the closed ones, for a scrape
-    /// to merge after releasing the lock.
-    pub(super) fn copy_out(&mut self, now: MonoTime, into: &mut Histogram<u64>, closed: &mut Closed) {
+    /// this is one memory copy) and hands out the closed ones with their
+    /// key, for a scrape to merge after releasing the lock (or to reuse its
+    /// merge of them when the key has not changed).
+    pub(super) fn copy_out(&mut self, now: MonoTime, into: &mut Histogram<u64>, closed: &mut Closed) -> ClosedKey {
         self.rotate(now);
         // Same layout, so this cannot fail; an error would only drop this sub-window from one scrape.
         let _ = into.add(&*self.current);
         for (slot, (_, histogram)) in closed.iter_mut().zip(self.closed.iter()) {
             *slot = Some(Arc::clone(histogram));
         }
+        ClosedKey {
+            epoch: self.epoch,
+            oldest_age: self.closed.front().map(|(age, _)| *age),
+            newest_age: self.closed.back().map(|(age, _)| *age),
+        }
     }
 
     /// Forgets everything recorded; the sub-window boundaries stay.
     pub(super) fn clear(&mut self) {
+        self.epoch += 1;
         while let Some((_, histogram)) = self.closed.pop_front() {
             self.recycle(histogram);
         }
