@@ -132,7 +132,7 @@ fn stall_recording(c: &mut Criterion) {
     let missed = HOUR_NS / PERIOD_NS - 1;
     let metrics = Metrics::new().expect("metrics");
     c.bench_function("per-slot recording, 1 h stall at 100 us (36 M slots), Prometheus histogram", |b| {
-        b.iter(|| metrics.heartbeat_slots.record(black_box(HOUR_NS), PERIOD_NS, missed))
+        b.iter(|| metrics.heartbeat_slots.record(black_box(HOUR_NS), PERIOD_NS, missed, Some(true)))
     });
     c.bench_function("per-slot recording, 1 h stall at 100 us (36 M slots), window store and interval", |b| {
         b.iter(|| metrics.heartbeat_lateness_window.record_slots(black_box(HOUR_NS), PERIOD_NS, missed))

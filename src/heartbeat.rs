@@ -303,11 +303,8 @@ impl Sink for Recorder {
 
     fn record(&mut self, beat: &Beat, check: Check) {
         let m = &self.metrics;
-        // The check is counted before the beat, so a scrape in between sees
-        // at most one check more than beats, never fewer.
-        let result = if check.is_consistent() { "consistent" } else { "inconsistent" };
-        m.consistency_checks_total.with_label_values(&[result]).inc();
-        m.heartbeat_slots.record(beat.lateness_ns, self.period_ns, beat.missed_slots);
+        // The check is counted with its beat: every scrape has as many of one as of the other.
+        m.heartbeat_slots.record(beat.lateness_ns, self.period_ns, beat.missed_slots, Some(check.is_consistent()));
         m.heartbeat_lateness_window.record_slots(beat.lateness_ns, self.period_ns, beat.missed_slots);
         m.heartbeat_wake_lateness_seconds.observe(seconds(beat.wake_lateness_ns));
         m.heartbeat_access_wait_seconds.observe(seconds(beat.access_wait_ns));
@@ -367,7 +364,7 @@ pub struct ControlRecorder {
 impl Sink for ControlRecorder {
     fn record(&mut self, beat: &Beat, check: Check) {
         let period_ns = u64::try_from(self.period.as_nanos()).unwrap_or(u64::MAX);
-        self.metrics.control_slots.record(beat.lateness_ns, period_ns, beat.missed_slots);
+        self.metrics.control_slots.record(beat.lateness_ns, period_ns, beat.missed_slots, None);
         self.metrics.control_lateness_window.record_slots(beat.lateness_ns, period_ns, beat.missed_slots);
         self.metrics.live.control.push(slots_of(beat, self.t0, period_ns, None));
         if let Some(tap) = &self.tap {

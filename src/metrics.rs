@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use crate::experiment::Settings;
 use crate::lateness::{LatenessStore, WindowSummary};
-use crate::slot_histogram::{Family, SlotHistogram};
+use crate::slot_histogram::{Counters, Family, SlotHistogram};
 
 const NAMESPACE: &str = "jitterd";
 
@@ -52,7 +52,6 @@ pub struct Metrics {
     pub drift_window_seconds: Gauge,
     pub drift_window_length_seconds: Gauge,
     pub heartbeat_last_timestamp_seconds: Gauge,
-    pub consistency_checks_total: IntCounterVec,
     pub consistency_check_duration_seconds: Histogram,
     pub consistency_mismatched_elements: IntGauge,
     pub array_passes_total: IntCounter,
@@ -128,7 +127,7 @@ impl Registrar {
         self.add(Histogram::with_opts(HistogramOpts::new(name, help).namespace(NAMESPACE).buckets(latency_buckets())))
     }
 
-    fn slots(&self, lateness: Family, counts: Option<[Family; 2]>) -> Result<SlotHistogram, prometheus::Error> {
+    fn slots(&self, lateness: Family, counts: Option<Counters>) -> Result<SlotHistogram, prometheus::Error> {
         self.add(SlotHistogram::new(lateness, counts))
     }
 
@@ -167,13 +166,17 @@ impl Metrics {
                     name: "jitterd_heartbeat_lateness_seconds",
                     help: "Lateness of every heartbeat slot: a beat's time from due to check finished, and for each slot it swallowed, the time from that slot being due to the beat finishing.",
                 },
-                Some([
-                    Family { name: "jitterd_heartbeats_total", help: "Heartbeats completed." },
-                    Family {
+                Some(Counters {
+                    beats: Family { name: "jitterd_heartbeats_total", help: "Heartbeats completed." },
+                    missed: Family {
                         name: "jitterd_heartbeat_missed_total",
                         help: "Heartbeat slots skipped because an earlier beat ran past them (absolute schedule).",
                     },
-                ]),
+                    checks: Family {
+                        name: "jitterd_consistency_checks_total",
+                        help: "Consistency checks of the array by result.",
+                    },
+                }),
             )?,
             heartbeat_wake_lateness_seconds: r.histogram(
                 "heartbeat_wake_lateness_seconds",
@@ -201,12 +204,6 @@ impl Metrics {
             )?,
             heartbeat_last_timestamp_seconds: r
                 .gauge("heartbeat_last_timestamp_seconds", "Unix time of the last completed heartbeat.")?,
-            consistency_checks_total: r.counter_by(
-                "consistency_checks_total",
-                "Consistency checks of the array by result.",
-                "result",
-                &["consistent", "inconsistent"],
-            )?,
             consistency_check_duration_seconds: r
                 .histogram("consistency_check_duration_seconds", "Time one consistency check took.")?,
             consistency_mismatched_elements: r.int_gauge(

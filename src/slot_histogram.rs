@@ -7,9 +7,10 @@
 //! ([`missed_slot_runs`]), so the cost is bounded by the buckets. Its
 //! buckets are finer than the other histograms' (four per octave, 1 µs to
 //! 67 s), so `histogram_quantile` over them stays within about 10 % of the
-//! truth. The beat and missed-slot counters live under the same lock and are
-//! gathered from the same snapshot, so every scrape satisfies
-//! `lateness_count = heartbeats_total + heartbeat_missed_total` exactly.
+//! truth. The beat, missed-slot and consistency-check counters live under
+//! the same lock and are gathered from the same snapshot, so every scrape
+//! satisfies `lateness_count = heartbeats_total + heartbeat_missed_total`
+//! and `consistency_checks_total = heartbeats_total` exactly.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
@@ -57,6 +58,9 @@ pub struct SlotCounts {
     pub beats: u64,
     /// Slots skipped because a beat ran past them.
     pub missed: u64,
+    /// Beats whose check found the array consistent, and not.
+    pub consistent: u64,
+    pub inconsistent: u64,
     /// Per bucket (not cumulative); the last one is `+Inf`.
     pub buckets: Vec<u64>,
     pub sum_ns: u128,
@@ -64,7 +68,14 @@ pub struct SlotCounts {
 
 impl Default for SlotCounts {
     fn default() -> SlotCounts {
-        SlotCounts { beats: 0, missed: 0, buckets: vec![0; LATENESS_BOUNDS_NS.len() + 1], sum_ns: 0 }
+        SlotCounts {
+            beats: 0,
+            missed: 0,
+            consistent: 0,
+            inconsistent: 0,
+            buckets: vec![0; LATENESS_BOUNDS_NS.len() + 1],
+            sum_ns: 0,
+        }
     }
 }
 
@@ -93,32 +104,53 @@ pub struct Family {
     pub help: &'static str,
 }
 
-/// A lateness histogram over every slot, optionally with the beat and
-/// missed-slot counters; a Prometheus collector. Cheap to clone.
+/// The counters a heartbeat's slots are exported with: beats, missed
+/// slots, and consistency checks by `result`.
+#[derive(Debug, Clone, Copy)]
+pub struct Counters {
+    pub beats: Family,
+    pub missed: Family,
+    pub checks: Family,
+}
+
+/// A lateness histogram over every slot, optionally with the beat,
+/// missed-slot and check counters; a Prometheus collector. Cheap to clone.
 #[derive(Clone)]
 pub struct SlotHistogram {
     counts: Arc<Mutex<SlotCounts>>,
     histogram: Desc,
-    /// The `heartbeats_total` and `heartbeat_missed_total` counters, when exported.
-    counters: Option<[Desc; 2]>,
+    /// `heartbeats_total`, `heartbeat_missed_total` and
+    /// `consistency_checks_total{result}`, when exported.
+    counters: Option<[Desc; 3]>,
 }
 
 impl SlotHistogram {
     /// `histogram` names the lateness histogram; `counters`, when given, the
-    /// beat and missed-slot counters exported with it.
-    pub fn new(histogram: Family, counters: Option<[Family; 2]>) -> Result<SlotHistogram, prometheus::Error> {
-        let desc = |f: Family| Desc::new(f.name.into(), f.help.into(), Vec::new(), HashMap::new());
+    /// counters exported with it.
+    pub fn new(histogram: Family, counters: Option<Counters>) -> Result<SlotHistogram, prometheus::Error> {
+        let desc = |f: Family, labels: &[&str]| {
+            Desc::new(f.name.into(), f.help.into(), labels.iter().map(|&l| l.to_owned()).collect(), HashMap::new())
+        };
         let counters = match counters {
-            Some([beats, missed]) => Some([desc(beats)?, desc(missed)?]),
+            Some(Counters { beats, missed, checks }) => {
+                Some([desc(beats, &[])?, desc(missed, &[])?, desc(checks, &["result"])?])
+            }
             None => None,
         };
-        Ok(SlotHistogram { counts: Arc::default(), histogram: desc(histogram)?, counters })
+        Ok(SlotHistogram { counts: Arc::default(), histogram: desc(histogram, &[])?, counters })
     }
 
-    /// Records one beat and its missed slots. Called on the heartbeat's
-    /// thread: one short lock, no allocation.
-    pub fn record(&self, lateness_ns: u64, period_ns: u64, missed: u64) {
-        self.counts.lock().record(lateness_ns, period_ns, missed);
+    /// Records one beat, its missed slots and, when the beat checked the
+    /// array, whether it was consistent. Called on the heartbeat's thread:
+    /// one short lock, no allocation.
+    pub fn record(&self, lateness_ns: u64, period_ns: u64, missed: u64, consistent: Option<bool>) {
+        let mut counts = self.counts.lock();
+        counts.record(lateness_ns, period_ns, missed);
+        match consistent {
+            Some(true) => counts.consistent += 1,
+            Some(false) => counts.inconsistent += 1,
+            None => {}
+        }
     }
 
     /// A copy of the counts as they are now.
@@ -140,12 +172,23 @@ fn family(desc: &Desc, kind: MetricType, metric: proto::Metric) -> MetricFamily 
     family
 }
 
-fn counter(desc: &Desc, value: u64) -> MetricFamily {
+fn counter(labels: &[(&str, &str)], value: u64) -> proto::Metric {
     let mut counter = proto::Counter::default();
     counter.set_value(value as f64);
     let mut metric = proto::Metric::default();
     metric.set_counter(counter);
-    family(desc, MetricType::COUNTER, metric)
+    metric.set_label(
+        labels
+            .iter()
+            .map(|&(name, value)| {
+                let mut pair = proto::LabelPair::default();
+                pair.set_name(name.to_owned());
+                pair.set_value(value.to_owned());
+                pair
+            })
+            .collect(),
+    );
+    metric
 }
 
 impl Collector for SlotHistogram {
@@ -173,9 +216,13 @@ impl Collector for SlotHistogram {
         let mut metric = proto::Metric::default();
         metric.set_histogram(histogram);
         let mut families = vec![family(&self.histogram, MetricType::HISTOGRAM, metric)];
-        if let Some([beats, missed]) = &self.counters {
-            families.push(counter(beats, counts.beats));
-            families.push(counter(missed, counts.missed));
+        if let Some([beats, missed, checks]) = &self.counters {
+            families.push(family(beats, MetricType::COUNTER, counter(&[], counts.beats)));
+            families.push(family(missed, MetricType::COUNTER, counter(&[], counts.missed)));
+            let mut by_result =
+                family(checks, MetricType::COUNTER, counter(&[("result", "consistent")], counts.consistent));
+            by_result.mut_metric().push(counter(&[("result", "inconsistent")], counts.inconsistent));
+            families.push(by_result);
         }
         families
     }
@@ -231,18 +278,27 @@ mod tests {
     }
 
     #[test]
-    fn exported_count_is_beats_plus_missed() -> Result<(), prometheus::Error> {
+    fn exported_count_is_beats_plus_missed_and_checks_are_beats() -> Result<(), prometheus::Error> {
         let family = |name| Family { name, help: "h" };
-        let slots = SlotHistogram::new(family("l"), Some([family("b"), family("m")]))?;
-        slots.record(30 * MS, 10 * MS, 2);
-        slots.record(20_000, 10 * MS, 0);
+        let counters = Counters { beats: family("b"), missed: family("m"), checks: family("c") };
+        let slots = SlotHistogram::new(family("l"), Some(counters))?;
+        slots.record(30 * MS, 10 * MS, 2, Some(true));
+        slots.record(20_000, 10 * MS, 0, Some(false));
         let registry = prometheus::Registry::new();
         registry.register(Box::new(slots.clone()))?;
         let mut text = Vec::new();
         prometheus::Encoder::encode(&prometheus::TextEncoder::new(), &registry.gather(), &mut text)?;
         let text = String::from_utf8(text).unwrap_or_default();
-        for line in
-            ["l_count 4", "b 2", "m 2", "# TYPE l histogram", "# TYPE b counter", "l_bucket{le=\"0.0000226\"} 1"]
+        for line in [
+            "l_count 4",
+            "b 2",
+            "m 2",
+            "c{result=\"consistent\"} 1",
+            "c{result=\"inconsistent\"} 1",
+            "# TYPE c counter",
+        ]
+        .into_iter()
+        .chain(["# TYPE l histogram", "# TYPE b counter", "l_bucket{le=\"0.0000226\"} 1"])
         {
             assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
         }

@@ -48,23 +48,22 @@ fn exercise(strategy: &str, schedule: &str) {
     // Measure CPU once set-up (the array's allocation) is behind us.
     let (cpu_before, wall_before) = (cpu_time(daemon.pid()), Instant::now());
     std::thread::sleep(Duration::from_millis(1500));
-    let later = daemon.metrics();
+    let measured = daemon.metrics();
     let cores = (cpu_time(daemon.pid()) - cpu_before).as_secs_f64() / wall_before.elapsed().as_secs_f64();
     println!(
         "{strategy} ({schedule}): {cores:.3} cores at duty cycle 0.1, 100 ms; {} beats, {} passes in {:?}",
-        later.get("jitterd_heartbeats_total") - first.get("jitterd_heartbeats_total"),
-        later.get("jitterd_array_passes_total") - first.get("jitterd_array_passes_total"),
+        measured.get("jitterd_heartbeats_total") - first.get("jitterd_heartbeats_total"),
+        measured.get("jitterd_array_passes_total") - first.get("jitterd_array_passes_total"),
         wall_before.elapsed()
     );
     assert!(cores < MAX_CORES, "{strategy} ({schedule}): {cores:.3} cores at duty cycle 0.1");
 
+    // Beats and passes go on: waited for, not expected at a pace.
+    let later = daemon.wait_for_metrics(Duration::from_secs(10), "five more beats and a pass", |m| {
+        m.get("jitterd_heartbeats_total") >= first.get("jitterd_heartbeats_total") + 5.0
+            && m.get("jitterd_array_passes_total") > first.get("jitterd_array_passes_total")
+    });
     let beats = later.get("jitterd_heartbeats_total");
-    // Fifteen due in 1.5 s; five arrive on the busiest host.
-    assert!(beats >= first.get("jitterd_heartbeats_total") + 5.0, "{strategy}: heartbeats stalled:\n{}", later.text);
-    assert!(
-        later.get("jitterd_array_passes_total") > first.get("jitterd_array_passes_total"),
-        "{strategy}: the counter did not run between the scrapes"
-    );
     assert_eq!(
         later.get("jitterd_heartbeat_lateness_seconds_count"),
         beats + later.get("jitterd_heartbeat_missed_total"),
@@ -72,9 +71,8 @@ fn exercise(strategy: &str, schedule: &str) {
     );
     let inconsistent = later.get("jitterd_consistency_checks_total{result=\"inconsistent\"}");
     let consistent = later.get("jitterd_consistency_checks_total{result=\"consistent\"}");
-    // Counted just before each beat: a scrape may fall between the two.
-    let checks = consistent + inconsistent;
-    assert!((beats..=beats + 1.0).contains(&checks), "{strategy}: {checks} checks for {beats} beats");
+    // Counted with its beat, from one snapshot: every scrape has as many.
+    assert_eq!(consistent + inconsistent, beats, "{strategy}: one check per beat");
     if strategy != "threads-unsync" {
         assert_eq!(inconsistent, 0.0, "{strategy}: inconsistent reads");
     }
