@@ -9,8 +9,7 @@
 
 use crate::common;
 
-use std::io::Read as _;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::{Daemon, Rng};
@@ -45,18 +44,19 @@ fn stop_and_check(daemon: &mut Daemon, signal: i32, moment: &str) {
     println!("{} {moment}: exit 0 in {took:?}", name(signal));
 }
 
-/// Waits for `child` with a time limit, then collects its stderr.
-fn finish(child: &mut Child, timeout: Duration) -> (Option<ExitStatus>, String) {
-    let status = common::wait_child(child, timeout);
-    if status.is_none() {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        let _ = pipe.read_to_string(&mut stderr);
-    }
-    (status, stderr)
+/// The lines a child writes to stderr, read on a thread as they come.
+fn stderr_lines(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead as _;
+    let pipe = child.stderr.take().expect("piped stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 /// A few milliseconds after spawn: before main, before the logger, during
@@ -69,6 +69,12 @@ fn finish(child: &mut Child, timeout: Duration) -> (Option<ExitStatus>, String) 
 /// loader runs) no process code exists to catch it, so the signal's default
 /// action ends the process: killed by SIGTERM/SIGINT with nothing printed,
 /// which systemd, too, counts as a clean stop.
+///
+/// Half the trials signal within 3 ms of the spawn, and may land on either
+/// side of the handlers. The other half first wait for the daemon's first
+/// log line, which comes after the handlers are installed, and then for up
+/// to 40 ms more: those must stop cleanly, however slow the host is to
+/// start a process (a fixed delay would assume a pace).
 #[test]
 fn stop_during_start_up() {
     let _alone = crate::common::alone();
@@ -78,8 +84,8 @@ fn stop_during_start_up() {
     std::fs::write(&config, "strategy = \"threads-mutex\"\n[counter]\nsize = 3000000\n").expect("write");
     let (mut clean, mut before_main) = (0, 0);
     for trial in 0..16_u32 {
-        // Half the trials in the first 3 ms, where the handlers get installed.
-        let delay = if trial.is_multiple_of(2) { rng.millis(3) } else { rng.millis(40) };
+        let early = trial.is_multiple_of(2);
+        let delay = if early { rng.millis(3) } else { rng.millis(40) };
         let signal = rng.stop_signal();
         let mut child = Command::new(common::BIN)
             .arg("--config.file")
@@ -92,13 +98,29 @@ fn stop_during_start_up() {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn");
+        let lines = stderr_lines(&mut child);
+        let mut stderr = Vec::new();
+        let moment = if early {
+            format!("{} {delay:?} after spawn", name(signal))
+        } else {
+            let first = lines.recv_timeout(Duration::from_secs(10));
+            let first = first.unwrap_or_else(|_| panic!("trial {trial}: no log line within 10 s of the spawn"));
+            stderr.push(first);
+            format!("{} {delay:?} after the first log line", name(signal))
+        };
         std::thread::sleep(delay);
         let sent = Instant::now();
         kill(child.id(), signal);
-        let (status, stderr) = finish(&mut child, Duration::from_secs(10));
+        let status = common::wait_child(&mut child, Duration::from_secs(10));
         let took = sent.elapsed();
-        let status = status.unwrap_or_else(|| panic!("{} {delay:?} after spawn: no exit; {stderr}", name(signal)));
-        let moment = format!("{} {delay:?} after spawn", name(signal));
+        if status.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        // The reader ends at the pipe's end, once the process is gone.
+        stderr.extend(lines.iter());
+        let stderr = stderr.join("\n");
+        let status = status.unwrap_or_else(|| panic!("{moment}: no exit; {stderr}"));
         if status.code() == Some(0) {
             assert!(took < STOP_WITHIN, "{moment}: the stop took {took:?}");
             assert!(stderr.contains("jitterd stopped"), "{moment}: no summary: {stderr}");
@@ -106,15 +128,14 @@ fn stop_during_start_up() {
         } else {
             use std::os::unix::process::ExitStatusExt as _;
             // Only the default action before main is acceptable: that signal, nothing printed.
+            assert!(early, "{moment}: {status} after the handlers were installed; {stderr}");
             assert_eq!(status.signal(), Some(signal), "{moment}: {status}; {stderr}");
             assert!(stderr.is_empty(), "{moment}: killed after printing: {stderr}");
-            assert!(delay < Duration::from_millis(10), "{moment}: still no handler after {delay:?}");
             before_main += 1;
         }
         println!("{moment}: {status} in {took:?}");
     }
     println!("{clean} clean stops, {before_main} before main");
-    assert!(clean >= 8, "the late half of the trials must all stop cleanly");
 }
 
 /// A stop right after a SIGHUP: the reload may be stopping the old
@@ -142,17 +163,24 @@ fn stop_mid_scrape() {
     for _ in 0..4 {
         let mut daemon = Daemon::start(&common::config("async", "10ms"));
         let url = daemon.url("/metrics");
-        let scraper = std::thread::spawn(move || {
-            let mut served = 0;
-            while common::http("GET", &url).0 == 200 {
-                served += 1;
+        let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let scraper = std::thread::spawn({
+            let served = std::sync::Arc::clone(&served);
+            move || {
+                while common::http("GET", &url).0 == 200 {
+                    served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
             }
-            served
         });
-        std::thread::sleep(Duration::from_millis(20) + rng.millis(50));
+        // The scraper is under way (one scrape served), then a random moment.
+        let waiting = Instant::now();
+        while served.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+            assert!(waiting.elapsed() < Duration::from_secs(10), "no scrape served within 10 s");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        std::thread::sleep(rng.millis(50));
         stop_and_check(&mut daemon, rng.stop_signal(), "mid-scrape");
-        let served = scraper.join().expect("scraper");
-        assert!(served > 0, "the scraper got nothing before the stop");
+        scraper.join().expect("scraper");
     }
 }
 
@@ -194,7 +222,8 @@ fn a_second_signal_exits_130_at_once() {
         let status = daemon.wait_exit(Duration::from_secs(5)).expect("exit");
         let took = sent.elapsed();
         assert_eq!(status.code(), Some(130), "{:?}", daemon.stderr_lines());
-        assert!(took < Duration::from_millis(500), "the forced exit took {took:?}");
+        // docs/hardening.md measured 10–150 ms; the bound is the stop's own.
+        assert!(took < STOP_WITHIN, "the forced exit took {took:?}");
         println!("{} then {}: exit 130 in {took:?}", name(first), name(second));
     }
 }
