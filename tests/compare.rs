@@ -192,7 +192,9 @@ fn ctrl_c_stops_and_still_prints_what_was_measured() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
+    let mut load = common::HostLoad::start(&[child.id() as i32]);
     std::thread::sleep(Duration::from_millis(1500));
+    load.stop();
     // SAFETY: kill(2) on our own child's pid.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
     let status = common::wait_child(&mut child, Duration::from_secs(5));
@@ -204,7 +206,9 @@ fn ctrl_c_stops_and_still_prints_what_was_measured() {
     let strategies = json["strategies"].as_array().expect("array");
     assert_eq!(strategies.len(), 1, "only the strategy that was running: {json:#}");
     assert_eq!(strategies[0]["completed"], false);
-    assert!(strategies[0]["beats"].as_u64().is_some_and(|n| n >= 50), "1.5 s at 10 ms: {json:#}");
+    let beats = strategies[0]["beats"].as_u64().unwrap_or(0);
+    assert!(beats >= 1, "1.5 s at 10 ms and not one beat: {json:#}");
+    load.assert_if_quiet(beats >= 50, &format!("at least 50 of about 150 beats due in 1.5 s at 10 ms ({beats})"));
     assert!(stderr.contains("interrupted"), "{stderr}");
 }
 

@@ -11,15 +11,21 @@ use crate::common::{Daemon, Metrics, Start};
 
 /// Freeze the whole daemon for a known time: the lateness histogram, the
 /// missed beats and the drift must each show what that stall implies.
+///
+/// Lower bounds follow from the stall alone. Upper bounds follow from the
+/// stall as measured (a sleep can overshoot) plus what a host may add once
+/// the daemon runs again, so they are asserted only on a quiet host.
 #[test]
 fn the_meter_tells_the_truth_about_a_stall() {
     let daemon = Daemon::start(&common::config("async", "100ms"));
+    let load = common::HostLoad::start(&[daemon.pid()]);
     let before =
         daemon.wait_for_metrics(Duration::from_secs(10), "five beats", |m| m.get("jitterd_heartbeats_total") >= 5.0);
-    let stall = Duration::from_millis(1000);
+    let stopped = Instant::now();
     daemon.signal(libc::SIGSTOP);
-    std::thread::sleep(stall);
+    std::thread::sleep(Duration::from_millis(1000));
     daemon.signal(libc::SIGCONT);
+    let stall = stopped.elapsed().as_secs_f64();
     let after = daemon.wait_for_metrics(Duration::from_secs(10), "beats after the stall", |m| {
         m.get("jitterd_heartbeats_total") >= before.get("jitterd_heartbeats_total") + 4.0
     });
@@ -27,7 +33,11 @@ fn the_meter_tells_the_truth_about_a_stall() {
 
     // The slots that passed meanwhile were skipped and counted: about ten.
     let missed = grew(&after, &before, "jitterd_heartbeat_missed_total");
-    assert!((6.0..=12.0).contains(&missed), "missed {missed} beats for a 1 s stall at 100 ms");
+    assert!(missed >= 6.0, "missed {missed} beats for a {stall:.3} s stall at 100 ms");
+    load.assert_if_quiet(
+        missed <= (stall / 0.1).ceil() + 2.0,
+        &format!("missed {missed} beats for a {stall:.3} s stall at 100 ms"),
+    );
     // Every slot counts: the beat that caught the stall (most of the second
     // late) and the slots it ran past, a period less late each, so those over
     // 0.262 s are about 0.75 s worth of slots.
@@ -40,15 +50,32 @@ fn the_meter_tells_the_truth_about_a_stall() {
     );
     // And they show up in drift: about one second more.
     let drift = grew(&after, &before, "jitterd_heartbeat_drift_seconds");
-    assert!((0.7..=1.5).contains(&drift), "drift grew by {drift} s for a 1 s stall");
+    assert!(drift >= 0.7, "drift grew by {drift} s for a {stall:.3} s stall");
+    load.assert_if_quiet(drift <= stall + 0.5, &format!("drift grew by {drift} s for a {stall:.3} s stall"));
 
-    // Thresholds log on crossing and on recovery, never once per beat.
+    // Thresholds log on crossing and on recovery, never once per beat: the
+    // jitter lines alternate, crossed then back, and the stall's crossing
+    // is one of them (a busy host may add a crossing of its own).
+    daemon.wait_for_log("heartbeat jitter back within its threshold", Duration::from_secs(5));
     let lines = daemon.stderr_lines();
+    let jitter: Vec<bool> = lines
+        .iter()
+        .filter_map(|l| {
+            if l.contains("heartbeat jitter crossed its threshold") {
+                Some(true)
+            } else if l.contains("heartbeat jitter back within its threshold") {
+                Some(false)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let alternates = jitter.iter().enumerate().all(|(i, &crossed)| crossed == i.is_multiple_of(2));
+    assert!(alternates && !jitter.is_empty(), "jitter lines do not alternate: {lines:#?}");
+    load.assert_if_quiet(jitter.len() == 2, &format!("one jitter crossing and one recovery ({} lines)", jitter.len()));
+    // Drift gained only grows within the 10-minute window: crossed once, never back.
     let count = |needle: &str| lines.iter().filter(|l| l.contains(needle)).count();
     assert_eq!(count("heartbeat drift gained within 10m crossed its threshold"), 1, "{lines:#?}");
-    assert_eq!(count("heartbeat jitter crossed its threshold"), 1, "{lines:#?}");
-    assert_eq!(count("heartbeat jitter back within its threshold"), 1, "{lines:#?}");
-    // The stall stays in the drift gained for the 10-minute drift window.
     assert_eq!(count("heartbeat drift gained within 10m back within"), 0, "{lines:#?}");
     assert!(after.get("jitterd_drift_window_seconds") >= 0.7, "{}", after.text);
 }

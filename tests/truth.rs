@@ -227,28 +227,35 @@ fn drift_gained_crosses_and_clears() {
 #[test]
 fn a_60m_element_start_misses_no_slot() {
     const ELEMENTS: u64 = 60_000_000;
-    let available_kib: u64 = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|t| t.lines().find(|l| l.starts_with("MemAvailable:"))?.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0);
-    if available_kib * 1024 < ELEMENTS * 8 * 2 {
-        crate::common::not_tested(&format!("{available_kib} KiB available, 60 M elements need about 1 GiB"));
+    let available = common::memory_available_bytes();
+    if available < ELEMENTS * 8 * 2 {
+        common::not_tested(&format!("{} MiB available, 60 M elements need about 1 GiB", available >> 20));
         return;
     }
     // threads-unsync: the heartbeat never waits for the counter, so a beat
     // is the wake-up plus one 60 M check (20–90 ms here), well inside 250 ms.
     let config = format!("{}[counter]\nsize = {ELEMENTS}\n", common::config("threads-unsync", "250ms"));
     let daemon = Daemon::start(&config);
+    let load = crate::common::HostLoad::start(&[daemon.pid()]);
     let m =
         daemon.wait_for_metrics(Duration::from_secs(20), "three beats", |m| m.get("jitterd_heartbeats_total") >= 3.0);
     assert_eq!(m.get("jitterd_array_size_elements"), ELEMENTS as f64);
+    // What the old bug did, and no host's speed changes: the first timer was
+    // already due when the heartbeat started, so it woke at once, a set-up's
+    // time late. Wake lateness leaves the check's own time out.
     assert_eq!(
-        m.get("jitterd_heartbeat_missed_total"),
+        m.count_above("jitterd_heartbeat_wake_lateness_seconds", "0.262144"),
         0.0,
-        "set-up showed as missed slots (drift {} s)",
-        m.get("jitterd_heartbeat_drift_seconds")
+        "a beat woke over a period late: set-up counted as lateness\n{}",
+        m.text
     );
-    assert!(m.get("jitterd_heartbeat_drift_seconds") < 0.25, "{}", m.text);
+    // With a 60 M check on a shared core a busy host can push a beat past
+    // its period; on a quiet one nothing is missed and no drift gained.
+    let (missed, drift) = (m.get("jitterd_heartbeat_missed_total"), m.get("jitterd_heartbeat_drift_seconds"));
+    load.assert_if_quiet(
+        missed == 0.0 && drift < 0.25,
+        &format!("no missed slot ({missed}), drift under 0.25 s ({drift})"),
+    );
 }
 
 /// An interval log path that cannot be created: exit 78 at start naming the
@@ -279,8 +286,14 @@ fn an_unwritable_interval_log_is_refused_at_start_and_at_reload() {
     daemon.wait_for_metrics(Duration::from_secs(10), "the old experiment going on", |m| {
         m.get("jitterd_heartbeats_total") >= beats + 2.0
     });
+    // The refusal is logged before it is counted; the reader thread may lag.
+    let names = |lines: &[String]| lines.iter().any(|l| l.contains("record.interval_log") && l.contains(bad));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !names(&daemon.stderr_lines()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let lines = daemon.stderr_lines();
-    assert!(lines.iter().any(|l| l.contains("record.interval_log") && l.contains(bad)), "{lines:#?}");
+    assert!(names(&lines), "{lines:#?}");
 }
 
 /// The interval log goes on across a reload: one file, and every slot of

@@ -80,7 +80,7 @@ fn priority_without_permission_is_a_warning() {
         ..Start::default()
     });
     daemon.wait_for_metrics(Duration::from_secs(10), "beats", |m| m.get("jitterd_heartbeats_total") >= 3.0);
-    let warning = daemon.log_line("cannot run the heartbeat at SCHED_FIFO priority 10").expect("warning logged");
+    let warning = daemon.wait_for_log("cannot run the heartbeat at SCHED_FIFO priority 10", Duration::from_secs(5));
     assert_eq!(warning["level"].as_str(), Some("WARN"));
     let heartbeat = &daemon.threads_named("jitterd-heartbe")[0];
     assert_eq!(field(heartbeat, "sched", "policy"), "0");

@@ -143,7 +143,6 @@ impl Daemon {
         assert_eq!(rc, 0, "kill {signal}");
     }
 
-    /// Waits for the process to exit; `None` on timeout.
     /// Waits for the daemon to exit; once it has, everything it wrote to
     /// stderr has been read, so its last lines (the summary) are there.
     pub(crate) fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
@@ -174,6 +173,25 @@ impl Daemon {
             let value: serde_json::Value = serde_json::from_str(line).ok()?;
             value.get("message")?.as_str()?.contains(message).then_some(value)
         })
+    }
+
+    /// Waits up to `timeout` for a JSON log line whose message contains
+    /// `message`. The daemon writes a line before what it announces can be
+    /// seen (a response, a metric), but the test's reader thread may not
+    /// have stored it yet, so a line is waited for, never looked up once.
+    pub(crate) fn wait_for_log(&self, message: &str, timeout: Duration) -> serde_json::Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(line) = self.log_line(message) {
+                return line;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no log line {message:?} within {timeout:?}: {:#?}",
+                self.stderr_lines()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub(crate) fn log_field(&self, message: &str, field: &str) -> Option<String> {
@@ -362,6 +380,15 @@ pub(crate) fn not_tested(why: &str) {
     }
 }
 
+/// Memory the kernel says is available to a new process, in bytes.
+pub(crate) fn memory_available_bytes() -> u64 {
+    let kib: u64 = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| t.lines().find(|l| l.starts_with("MemAvailable:"))?.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0);
+    kib * 1024
+}
+
 /// How busy the rest of the host was while a test ran: CPU time of every
 /// process but this test process and the given daemons, in cores. A timing
 /// assertion means something only on a host no busier than CI's worst case
@@ -372,6 +399,8 @@ pub(crate) struct HostLoad {
     busy_ticks: u64,
     own_ticks: u64,
     pids: Vec<i32>,
+    /// Cores the rest of the host kept busy up to [`HostLoad::stop`], once called.
+    stopped: Option<f64>,
 }
 
 /// More than a busy loop's one core (plus the noise of a shared VM): the
@@ -381,15 +410,31 @@ pub(crate) const BUSY_HOST_CORES: f64 = 1.3;
 impl HostLoad {
     pub(crate) fn start(pids: &[i32]) -> HostLoad {
         let pids = pids.to_vec();
-        HostLoad { started: Instant::now(), busy_ticks: host_busy_ticks(), own_ticks: own_ticks(&pids), pids }
+        HostLoad {
+            started: Instant::now(),
+            busy_ticks: host_busy_ticks(),
+            own_ticks: own_ticks(&pids),
+            pids,
+            stopped: None,
+        }
     }
 
     pub(crate) fn elapsed_seconds(&self) -> f64 {
         self.started.elapsed().as_secs_f64()
     }
 
-    /// Cores the rest of the host kept busy since the start.
+    /// Ends the measurement here, while the given processes still exist (an
+    /// exited one's CPU time can no longer be read, so it would count as the
+    /// rest of the host's).
+    pub(crate) fn stop(&mut self) {
+        self.stopped = Some(self.other_cores());
+    }
+
+    /// Cores the rest of the host kept busy since the start (until the stop).
     pub(crate) fn other_cores(&self) -> f64 {
+        if let Some(other) = self.stopped {
+            return other;
+        }
         let busy = host_busy_ticks().saturating_sub(self.busy_ticks);
         let own = own_ticks(&self.pids).saturating_sub(self.own_ticks);
         let seconds = self.started.elapsed().as_secs_f64().max(1e-3);
@@ -482,6 +527,7 @@ pub(crate) fn stop_within_a_second(mut daemon: Daemon, strategy: &str) -> serde_
     let took = sent.elapsed();
     assert_eq!(status.code(), Some(0), "{strategy}: exit status");
     assert!(took < Duration::from_secs(1), "{strategy}: took {took:?} to stop: {:?}", daemon.stderr_lines());
+    println!("{strategy}: stopped in {took:?}");
     let summary = daemon
         .log_line("jitterd stopped")
         .unwrap_or_else(|| panic!("{strategy}: no summary: {:?}", daemon.stderr_lines()));
