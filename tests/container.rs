@@ -194,6 +194,8 @@ fn compose_file_parses_and_mounts_what_exists() {
 
 #[test]
 fn image_takes_its_address_from_its_config_and_its_health_check_reads_the_same_file() {
+    // It runs a jitterd of its own (async, counter flat out): it takes turns.
+    let _alone = crate::common::alone();
     let default_port = default_port();
     let entrypoint = containerfile::exec_form("ENTRYPOINT");
     let healthcheck = containerfile::exec_form("HEALTHCHECK");

@@ -239,7 +239,6 @@ fn strange_and_oversize_requests_get_a_4xx() {
 
 #[test]
 fn binds_to_loopback_by_default() {
-    let _alone = crate::common::alone();
     let (code, stdout, _) = common::run(&["check-config"], &[]);
     assert_eq!(code, 0);
     assert!(stdout.contains("listen_address = \"127.0.0.1:9977\""), "{stdout}");
@@ -367,7 +366,6 @@ fn basic_auth_without_tls() {
 
 #[test]
 fn bad_web_config_files_exit_78_naming_the_key() {
-    let _alone = crate::common::alone();
     let secrets = Secrets::new();
     let hash = bcrypt_hash("pw");
     let wrong_key = rcgen::KeyPair::generate().expect("key").serialize_pem();

@@ -240,6 +240,9 @@ fn tokens(expr: &str) -> impl Iterator<Item = &str> {
 
 #[test]
 fn dashboard_and_rules_work_on_a_cluster_prometheus_and_through_federation() {
+    // Held for the whole test: the restarted jitterd and both Prometheus
+    // servers outlive the first Daemon, which held the lock only till then.
+    let _alone = common::alone();
     let started = Instant::now();
     let config = common::config("async", "100ms");
     let daemon = common::Daemon::start(&config);

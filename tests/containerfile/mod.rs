@@ -1,6 +1,5 @@
 //! `deploy/container/Containerfile` read as its instructions, for the tests
 //! that hold the image, the DaemonSet and the container config to it.
-#![allow(dead_code)]
 
 use std::path::Path;
 
