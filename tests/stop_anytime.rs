@@ -44,6 +44,32 @@ fn stop_and_check(daemon: &mut Daemon, signal: i32, moment: &str) {
     println!("{} {moment}: exit 0 in {took:?}", name(signal));
 }
 
+/// Starts the child with SIGINT and SIGTERM at their default action, as
+/// systemd and an interactive shell do. A child inherits ignored signals, and
+/// a shell ignores SIGINT for what it runs in the background (`.ci/run &`):
+/// such a signal before main would vanish, neither fatal nor obeyed.
+trait DefaultStopSignals {
+    fn with_default_stop_signals(&mut self) -> &mut Self;
+}
+
+impl DefaultStopSignals for Command {
+    fn with_default_stop_signals(&mut self) -> &mut Self {
+        use std::os::unix::process::CommandExt as _;
+        // SAFETY: signal(2) is async-signal-safe, as a pre_exec hook must be,
+        // and only resets dispositions in the forked child before exec.
+        unsafe {
+            self.pre_exec(|| {
+                for signal in [libc::SIGINT, libc::SIGTERM] {
+                    if libc::signal(signal, libc::SIG_DFL) == libc::SIG_ERR {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            })
+        }
+    }
+}
+
 /// The lines a child writes to stderr, read on a thread as they come.
 fn stderr_lines(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
     use std::io::BufRead as _;
@@ -96,6 +122,7 @@ fn stop_during_start_up() {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
+            .with_default_stop_signals()
             .spawn()
             .expect("spawn");
         let lines = stderr_lines(&mut child);
