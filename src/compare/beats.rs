@@ -84,7 +84,7 @@ fn histogram() -> Histogram<u64> {
 }
 
 /// Records a beat's lateness and that of each slot it swallowed, as the
-/// daemon's lateness store does ([`crate::lateness::record_slots`]):
+/// daemon's lateness store does (`lateness::record_slots`):
 /// HdrHistogram's `record_correct`, exact for the absolute schedule, and one
 /// `record_n` per HDR bucket touched rather than one per slot.
 pub fn record_slots(histogram: &mut Histogram<u64>, lateness_ns: u64, period_ns: u64, missed: u64) {
