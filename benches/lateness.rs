@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use jitterd::clock::MonoTime;
-use jitterd::lateness::{LatenessStore, new_histogram};
+use jitterd::observe::{LatenessStore, new_histogram};
 
 const US: u64 = 1_000;
 const MS: u64 = 1_000_000;

@@ -14,10 +14,10 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use jitterd::array;
 use jitterd::clock::MonoTime;
 use jitterd::config::Config;
-use jitterd::experiment::Schedule;
-use jitterd::heartbeat::{Liveness, Recorder, Sink};
+use jitterd::experiment::{Heartbeat, Schedule, Settings};
+use jitterd::heartbeat::{Recorder, Sink};
 use jitterd::measure::{Beat, BeatTimes, Scheduler};
-use jitterd::metrics::Metrics;
+use jitterd::observe::{Keep, LatenessCounts, Observatory};
 
 const SIZE: usize = 100_000;
 
@@ -56,14 +56,19 @@ fn check(c: &mut Criterion) {
     group.finish();
 }
 
+/// The daemon's observatory, with an experiment of `settings` begun at `t0`.
+fn observatory(settings: &Settings, t0: MonoTime) -> Arc<Observatory> {
+    let observatory = Arc::new(Observatory::new(Keep::Window));
+    observatory.begin(settings, t0);
+    observatory
+}
+
 /// What one beat costs the heartbeat besides sleeping: take the
 /// timestamps, lock and check the array, derive the figures, record them
-/// into the Prometheus metrics.
+/// into the observatory (counts, window store, ring, drift, liveness).
 fn heartbeat_beat(c: &mut Criterion) {
     let config = Config::embedded_default();
-    let metrics = Metrics::new().expect("metrics");
-    let liveness = Arc::new(Liveness::default());
-    let mut recorder = Recorder::new(&config.experiment(), metrics, liveness, MonoTime::now());
+    let mut recorder = Recorder::new(observatory(&config.experiment(), MonoTime::now()), Heartbeat::Main);
     let values = Arc::new(Mutex::new(zeroed()));
     let mut scheduler = Scheduler::new(Schedule::Absolute, config.heartbeat.period, MonoTime::now());
     c.bench_function("heartbeat, one beat with check, 100000 elements", |b| {
@@ -79,12 +84,7 @@ fn heartbeat_beat(c: &mut Criterion) {
             recorder.record(&beat, check);
         })
     });
-    let mut recorder_only = Recorder::new(
-        &config.experiment(),
-        Metrics::new().expect("metrics"),
-        Arc::new(Liveness::default()),
-        MonoTime::now(),
-    );
+    let mut recorder_only = Recorder::new(observatory(&config.experiment(), MonoTime::now()), Heartbeat::Main);
     c.bench_function("heartbeat, recording one beat (no check)", |b| {
         b.iter(|| {
             let now = MonoTime::now();
@@ -93,15 +93,10 @@ fn heartbeat_beat(c: &mut Criterion) {
         })
     });
     // A beat after a 1 s stall at 10 ms: its own lateness and 99 missed slots,
-    // into the histogram, the window summary's store and the interval log's.
+    // into the counts, the window summary's store, the interval log's and the ring.
     let mut stall_config = config.clone();
     stall_config.heartbeat.period = std::time::Duration::from_millis(10);
-    let mut recorder_stall = Recorder::new(
-        &stall_config.experiment(),
-        Metrics::new().expect("metrics"),
-        Arc::new(Liveness::default()),
-        MonoTime(0),
-    );
+    let mut recorder_stall = Recorder::new(observatory(&stall_config.experiment(), MonoTime(0)), Heartbeat::Main);
     let stalled = Beat {
         index: 1,
         times: BeatTimes {
@@ -130,16 +125,18 @@ fn stall_recording(c: &mut Criterion) {
     const HOUR_NS: u64 = 3_600_000_000_000;
     const PERIOD_NS: u64 = 100_000;
     let missed = HOUR_NS / PERIOD_NS - 1;
-    let metrics = Metrics::new().expect("metrics");
+    let mut counts = LatenessCounts::default();
     c.bench_function("per-slot recording, 1 h stall at 100 us (36 M slots), Prometheus histogram", |b| {
-        b.iter(|| metrics.heartbeat_slots.record(black_box(HOUR_NS), PERIOD_NS, missed, Some(true)))
+        b.iter(|| counts.record_slots(black_box(HOUR_NS), PERIOD_NS, missed))
     });
+    let observatory = Observatory::new(Keep::Window);
+    let store = observatory.main.store().expect("the daemon's boards keep a window");
     c.bench_function("per-slot recording, 1 h stall at 100 us (36 M slots), window store and interval", |b| {
-        b.iter(|| metrics.heartbeat_lateness_window.record_slots(black_box(HOUR_NS), PERIOD_NS, missed))
+        b.iter(|| store.record_slots(black_box(HOUR_NS), PERIOD_NS, missed))
     });
-    let mut histogram = hdrhistogram::Histogram::<u64>::new_with_bounds(1, HOUR_NS, 3).expect("bounds");
+    let mut histogram = jitterd::observe::new_histogram();
     c.bench_function("per-slot recording, 1 h stall at 100 us (36 M slots), HDR histogram (compare)", |b| {
-        b.iter(|| jitterd::compare::record_slots(&mut histogram, black_box(HOUR_NS), PERIOD_NS, missed))
+        b.iter(|| jitterd::observe::record_slots([&mut histogram], black_box(HOUR_NS), PERIOD_NS, missed))
     });
 }
 

@@ -2,7 +2,11 @@
 //!
 //! `CLOCK_MONOTONIC` in nanoseconds, read directly rather than through
 //! `std::time::Instant`, because the timers arm absolute deadlines on the
-//! same clock and need the raw value.
+//! same clock and need the raw value. The unit conversions every layer
+//! shares (a `Duration` in nanoseconds, nanoseconds in seconds) are here
+//! once.
+
+use std::time::Duration;
 
 use nix::sys::time::TimeSpec;
 use nix::time::{ClockId, clock_gettime};
@@ -32,6 +36,11 @@ impl MonoTime {
     pub fn plus_ns(self, ns: u64) -> MonoTime {
         MonoTime(self.0.saturating_add(ns))
     }
+}
+
+/// A duration in whole nanoseconds, saturating at `u64::MAX` (584 years).
+pub fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Nanoseconds as seconds, for export.

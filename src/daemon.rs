@@ -1,26 +1,29 @@
-//! The `run` command: serve metrics, run the experiment, obey signals.
+//! The `run` command: serve the observatory, run the experiment, obey signals.
 //!
 //! Signals come from [`crate::signals`]; everything else happens on the
-//! calling thread, one event at a time: start, reloads, stop. The interval
-//! log (`record.interval_log`) lives beside the experiments: opened before
-//! the first, reconfigured at each reload, and stopped after the last, so it
+//! calling thread, one event at a time: start, reloads, stop. One
+//! observatory lives for the whole process: each experiment records into
+//! it, the HTTP thread and the interval log read it. The interval log
+//! (`record.interval_log`) lives beside the experiments: opened before the
+//! first, reconfigured at each reload, and stopped after the last, so it
 //! covers every slot.
 
 use std::sync::Arc;
+use std::sync::mpsc::Receiver;
+use std::thread::JoinHandle;
 
 use anyhow::Context as _;
 
 use crate::config::{Config, ConfigError, Sources};
 use crate::error::Failure;
-use crate::heartbeat::{Liveness, Summary};
 use crate::interval_log::{IntervalLog, LogSettings};
 use crate::logging::LevelHandle;
-use crate::metrics::Metrics;
+use crate::observe::{Keep, Observatory};
 use crate::signals::{Event, Listener};
 use crate::strategy::Experiment;
 use crate::timer::Stop;
 use crate::web_config::WebSecurity;
-use crate::{clock, http, notify};
+use crate::{clock, notify, serve};
 
 /// Runs until a stop signal; returns the failure that ended it early, if any.
 pub(crate) fn run(
@@ -33,127 +36,135 @@ pub(crate) fn run(
     let events = signals.events;
     check_interval_log(&config, &sources)?;
     let addr = config.web.listen_address;
-    let listener = http::bind(addr)
+    let listener = serve::bind(addr)
         .map_err(|err| Failure::Unavailable(format!("cannot listen on {addr} (web.listen_address): {err}")))?;
     let bound = listener.local_addr().unwrap_or(addr);
-    let metrics = Metrics::new().context("cannot register metrics").map_err(Failure::Other)?;
+    let observatory = Arc::new(Observatory::new(Keep::Window));
     // Before the experiment, so the log holds its every slot.
     let interval_log = match &config.record.interval_log {
-        Some(_) => Some(spawn_interval_log(&config, &metrics).map_err(|err| {
+        Some(_) => Some(spawn_interval_log(&config, &observatory).map_err(|err| {
             Failure::Config(ConfigError::at_key("record.interval_log", &sources, err.to_string()).to_string())
         })?),
         None => None,
     };
-    let liveness = Arc::new(Liveness::default());
     let serving = Stop::new().context("cannot create the stop eventfd").map_err(Failure::Other)?;
-    let state = http::State {
-        metrics: metrics.clone(),
-        liveness: Arc::clone(&liveness),
+    let settings = serve::Settings {
         telemetry_path: config.web.telemetry_path.clone(),
-    };
-    let settings = http::Settings {
         read_header_timeout: config.web.read_header_timeout,
         write_timeout: config.web.write_timeout,
         security: web,
     };
     let https = settings.security.tls.is_some();
-    let http_thread = http::spawn(listener, state, settings, serving.clone()).map_err(Failure::Other)?;
+    let http_thread =
+        serve::spawn(listener, Arc::clone(&observatory), settings, serving.clone()).map_err(Failure::Other)?;
     // A stop that came during start-up (signals are read from the first
     // moment): obey it before starting an experiment only to stop it again,
     // which with a large array would cost most of the second a stop may take.
-    let mut early = events.try_recv().ok();
-    let stop_at_once = matches!(early, Some(Event::Stop(_)));
-    let (experiment, watchdog) = if stop_at_once {
+    let early = events.try_recv().ok();
+    let (experiment, watchdog) = if matches!(early, Some(Event::Stop(_))) {
         tracing::info!(address = %bound, "stopping during start-up, before the experiment began");
         (Experiment::idle(), None)
     } else {
-        let experiment = Experiment::start(&config.experiment(), &metrics, &liveness).map_err(Failure::Other)?;
-        let watchdog = notify::spawn_watchdog(Arc::clone(&liveness), serving.clone())
-            .context("cannot start the watchdog thread")
-            .map_err(Failure::Other)?;
-        tracing::info!(
-            strategy = %config.strategy,
-            size = config.counter.size,
-            period = %humantime::format_duration(config.heartbeat.period),
-            schedule = %config.heartbeat.schedule,
-            address = %bound,
-            tls = https,
-            version = crate::build::VERSION,
-            "jitterd started"
-        );
-        notify::ready(&format!("measuring {}", describe(&config)));
-        (experiment, watchdog)
+        start(&config, &observatory, &serving, &format!("{bound}"), https)?
     };
-
-    let mut running = Running { config, experiment, metrics: metrics.clone(), liveness, interval_log };
-    let signal = loop {
-        match early.take().map_or_else(|| events.recv(), Ok) {
-            Ok(Event::Stop(signal)) => break signal,
-            Err(_) => break 0,
-            Ok(Event::Reload) => {
-                notify::reloading();
-                let previous = running.config.clone();
-                running.reload(&sources);
-                let config = &running.config;
-                if config.web != previous.web {
-                    tracing::warn!("web settings changed; they take effect at the next restart");
-                }
-                if config.log.format != previous.log.format {
-                    tracing::warn!("log.format changed; it takes effect at the next restart");
-                }
-                // A --log.level flag is a layer of its own, so it still wins here.
-                log_level.set(&config.log.level);
-                notify::ready(&format!("measuring {}", describe(config)));
-            }
-        }
-    };
+    let mut running = Running { config, experiment, observatory, interval_log };
+    let signal = running.obey(early, &events, &sources, &log_level);
     notify::stopping();
     tracing::info!(signal, "stopping");
-    let Running { config, experiment, interval_log, .. } = running;
-    let summary = experiment.stop();
-    // After the experiment: the last partial interval holds its last slots.
-    if let Some(log) = interval_log {
-        log.stop();
-    }
+    running.stop();
     serving.trigger();
     let _ = http_thread.join();
     if let Some(watchdog) = watchdog {
         let _ = watchdog.join();
     }
-    log_summary("jitterd stopped", &config, summary, &metrics);
     Ok(())
+}
+
+/// Starts the first experiment and the watchdog, and says so.
+fn start(
+    config: &Config,
+    observatory: &Arc<Observatory>,
+    serving: &Stop,
+    address: &str,
+    tls: bool,
+) -> Result<(Experiment, Option<JoinHandle<()>>), Failure> {
+    let experiment = Experiment::start(&config.experiment(), observatory).map_err(Failure::Other)?;
+    let watchdog = notify::spawn_watchdog(Arc::clone(observatory), serving.clone())
+        .context("cannot start the watchdog thread")
+        .map_err(Failure::Other)?;
+    tracing::info!(
+        strategy = %config.strategy,
+        size = config.counter.size,
+        period = %humantime::format_duration(config.heartbeat.period),
+        schedule = %config.heartbeat.schedule,
+        address,
+        tls,
+        version = crate::build::VERSION,
+        "jitterd started"
+    );
+    notify::ready(&format!("measuring {}", describe(config)));
+    Ok((experiment, watchdog))
 }
 
 /// The experiment that runs, the config it runs with, and the interval log.
 struct Running {
     config: Config,
     experiment: Experiment,
-    metrics: Metrics,
-    liveness: Arc<Liveness>,
+    observatory: Arc<Observatory>,
     interval_log: Option<IntervalLog>,
 }
 
 impl Running {
+    /// Reloads on SIGHUP until a stop signal (`early`, if one came during
+    /// start-up, first); returns the signal's number (0: the listener went).
+    fn obey(
+        &mut self,
+        mut early: Option<Event>,
+        events: &Receiver<Event>,
+        sources: &Sources,
+        log_level: &LevelHandle,
+    ) -> i32 {
+        loop {
+            match early.take().map_or_else(|| events.recv(), Ok) {
+                Ok(Event::Stop(signal)) => return signal,
+                Err(_) => return 0,
+                Ok(Event::Reload) => {
+                    notify::reloading();
+                    let previous = self.config.clone();
+                    self.reload(sources);
+                    let config = &self.config;
+                    if config.web != previous.web {
+                        tracing::warn!("web settings changed; they take effect at the next restart");
+                    }
+                    if config.log.format != previous.log.format {
+                        tracing::warn!("log.format changed; it takes effect at the next restart");
+                    }
+                    // A --log.level flag is a layer of its own, so it still wins here.
+                    log_level.set(&config.log.level);
+                    notify::ready(&format!("measuring {}", describe(config)));
+                }
+            }
+        }
+    }
+
     /// Loads the config again and restarts the experiment with it. An invalid
     /// config, or one whose experiment cannot start, leaves the old settings
     /// running and is counted as a failure.
     fn reload(&mut self, sources: &Sources) {
-        let candidate = match Config::load(sources) {
+        let candidate = Config::load(sources).map_err(|err| err.to_string()).and_then(|candidate| {
+            check_interval_log(&candidate, sources).map(|()| candidate).map_err(|e| e.to_string())
+        });
+        let candidate = match candidate {
             Ok(candidate) => candidate,
             Err(err) => {
                 tracing::error!("config reload failed, the running experiment goes on: {err}");
-                self.count_reload(false);
+                self.observatory.count_reload(false);
                 return;
             }
         };
-        if let Err(err) = check_interval_log(&candidate, sources) {
-            tracing::error!("config reload failed, the running experiment goes on: {err}");
-            self.count_reload(false);
-            return;
-        }
-        let old = std::mem::replace(&mut self.experiment, Experiment::idle());
-        log_summary("experiment stopped for reload", &self.config, old.stop(), &self.metrics);
-        match Experiment::start(&candidate.experiment(), &self.metrics, &self.liveness) {
+        std::mem::replace(&mut self.experiment, Experiment::idle()).stop();
+        log_summary("experiment stopped for reload", &self.config, &self.observatory);
+        match Experiment::start(&candidate.experiment(), &self.observatory) {
             Ok(next) => {
                 tracing::info!(
                     strategy = %candidate.strategy,
@@ -161,15 +172,15 @@ impl Running {
                     period = %humantime::format_duration(candidate.heartbeat.period),
                     "config reloaded"
                 );
-                self.count_reload(true);
+                self.observatory.count_reload(true);
                 self.experiment = next;
                 self.config = candidate;
                 self.sync_interval_log();
             }
             Err(err) => {
                 tracing::error!("cannot start the reloaded experiment, restarting the previous one: {err:#}");
-                self.count_reload(false);
-                match Experiment::start(&self.config.experiment(), &self.metrics, &self.liveness) {
+                self.observatory.count_reload(false);
+                match Experiment::start(&self.config.experiment(), &self.observatory) {
                     Ok(previous) => self.experiment = previous,
                     // Nothing can run: keep serving, not ready, rather than exit.
                     Err(err) => tracing::error!("cannot restart the previous experiment either: {err:#}"),
@@ -186,7 +197,7 @@ impl Running {
                 log.reconfigure(LogSettings { path: path.clone(), interval: self.config.record.interval });
                 self.interval_log = Some(log);
             }
-            (Some(_), None) => match spawn_interval_log(&self.config, &self.metrics) {
+            (Some(_), None) => match spawn_interval_log(&self.config, &self.observatory) {
                 Ok(log) => self.interval_log = Some(log),
                 Err(err) => tracing::error!("record.interval_log: cannot start the interval log: {err}"),
             },
@@ -195,11 +206,15 @@ impl Running {
         }
     }
 
-    fn count_reload(&self, ok: bool) {
-        // Gauge first: a scrape that sees the new count sees the new gauge too.
-        self.metrics.config_last_reload_successful.set(i64::from(ok));
-        let result = if ok { "success" } else { "failure" };
-        self.metrics.config_reloads_total.with_label_values(&[result]).inc();
+    /// Stops the experiment, then the interval log (so its last partial
+    /// interval holds the last slots), and logs the summary.
+    fn stop(self) {
+        let Running { config, experiment, observatory, interval_log } = self;
+        experiment.stop();
+        if let Some(log) = interval_log {
+            log.stop();
+        }
+        log_summary("jitterd stopped", &config, &observatory);
     }
 }
 
@@ -214,17 +229,10 @@ fn check_interval_log(config: &Config, sources: &Sources) -> Result<(), ConfigEr
     }
 }
 
-/// Starts the interval log of `config` (which has one) on the metrics' stores.
-fn spawn_interval_log(config: &Config, metrics: &Metrics) -> std::io::Result<IntervalLog> {
+/// Starts the interval log of `config` (which has one) on the observatory's window stores.
+fn spawn_interval_log(config: &Config, observatory: &Arc<Observatory>) -> std::io::Result<IntervalLog> {
     let path = config.record.interval_log.clone().unwrap_or_default();
-    IntervalLog::spawn(
-        LogSettings { path, interval: config.record.interval },
-        vec![
-            ("main", Arc::clone(&metrics.heartbeat_lateness_window)),
-            ("control", Arc::clone(&metrics.control_lateness_window)),
-        ],
-        metrics.record_write_errors_total.clone(),
-    )
+    IntervalLog::spawn(LogSettings { path, interval: config.record.interval }, Arc::clone(observatory))
 }
 
 fn describe(config: &Config) -> String {
@@ -237,15 +245,17 @@ fn describe(config: &Config) -> String {
     )
 }
 
-fn log_summary(what: &str, config: &Config, summary: Summary, metrics: &Metrics) {
+/// The experiment's totals, as the observatory has them.
+fn log_summary(what: &str, config: &Config, observatory: &Observatory) {
+    let totals = observatory.main.snapshot().totals;
     tracing::info!(
         strategy = %config.strategy,
-        beats = summary.beats,
-        missed = summary.missed,
-        inconsistent = summary.inconsistent,
-        max_lateness_seconds = clock::seconds(summary.max_lateness_ns),
-        drift_seconds = clock::seconds_signed(summary.last_drift_ns),
-        array_passes_total = metrics.array_passes_total.get(),
+        beats = totals.beats,
+        missed = totals.missed,
+        inconsistent = totals.inconsistent,
+        max_lateness_seconds = clock::seconds(totals.max_lateness_ns),
+        drift_seconds = clock::seconds_signed(totals.last_drift_ns),
+        array_passes_total = observatory.passes().get(),
         "{what}"
     );
 }

@@ -2,8 +2,8 @@
 //! periods and the [`Settings`] of one run, words that the config, the
 //! runtime, `compare` and the docs all use.
 //!
-//! A leaf: it imports nothing from the crate, so every layer can depend on
-//! it and it on none of them.
+//! A leaf but for the clock's units: every layer can depend on it and it on
+//! none of them.
 
 use std::fmt;
 use std::time::Duration;
@@ -57,7 +57,7 @@ pub struct Settings {
 impl Settings {
     /// The period in nanoseconds, at least 1.
     pub fn period_ns(&self) -> u64 {
-        u64::try_from(self.period.as_nanos()).unwrap_or(u64::MAX).max(1)
+        crate::clock::nanos(self.period).max(1)
     }
 }
 
@@ -137,6 +137,26 @@ impl std::str::FromStr for Strategy {
             let valid: Vec<&str> = Strategy::ALL.iter().map(|s| s.name()).collect();
             format!("unknown strategy {text:?}: expected one of {}", valid.join(", "))
         })
+    }
+}
+
+/// Which of the two heartbeats: the main one, which checks the array, or
+/// the control one, which shares nothing with the counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Heartbeat {
+    Main,
+    Control,
+}
+
+impl Heartbeat {
+    pub const BOTH: [Heartbeat; 2] = [Heartbeat::Main, Heartbeat::Control];
+
+    /// As the API, the interval log's tags and the docs name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Heartbeat::Main => "main",
+            Heartbeat::Control => "control",
+        }
     }
 }
 

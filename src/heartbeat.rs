@@ -8,20 +8,18 @@
 //! waits at the [`StartGate`] for t0, which is taken once the whole
 //! experiment is set up, so set-up never counts as lateness. The main
 //! heartbeat publishes when it is next due ([`NextDue`]), around which a
-//! duty-cycled counter runs. What a beat becomes (metrics, threshold logs,
-//! the live page's ring, the stop summary) is `recorder`'s.
+//! duty-cycled counter runs. What a beat becomes is the observatory's: the
+//! [`Recorder`] hands it over and keeps nothing.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::Duration;
 
 use crate::array::Check;
 use crate::clock::MonoTime;
+use crate::experiment::Heartbeat;
 use crate::measure::{Beat, BeatTimes, Scheduler};
+use crate::observe::Observatory;
 use crate::timer::{AsyncDeadlineTimer, DeadlineTimer, Stop, Wake};
-
-mod recorder;
-pub use recorder::{ControlRecorder, Recorder, Summary};
 
 /// How a heartbeat gets at the shared array and checks it.
 pub trait Probe {
@@ -46,28 +44,39 @@ pub trait Sink {
     /// The next beat is due at `scheduled`: called before the heartbeat
     /// sleeps for it, for a sink that publishes it.
     fn next_due(&mut self, _scheduled: MonoTime) {}
+}
 
-    /// The totals to log when the heartbeat stops, for a sink that keeps them.
-    fn into_summary(self) -> Option<Summary>
-    where
-        Self: Sized,
-    {
-        None
+/// A heartbeat's sink: hands every beat to the observatory's board for
+/// that heartbeat and, for the main one, publishes when the next is due.
+pub struct Recorder {
+    observatory: Arc<Observatory>,
+    heartbeat: Heartbeat,
+    next_due: Option<Arc<NextDue>>,
+}
+
+impl Recorder {
+    pub fn new(observatory: Arc<Observatory>, heartbeat: Heartbeat) -> Recorder {
+        Recorder { observatory, heartbeat, next_due: None }
+    }
+
+    /// Also publishes when each beat is next due, for the counter.
+    pub fn publishing(self, next_due: Arc<NextDue>) -> Recorder {
+        Recorder { next_due: Some(next_due), ..self }
     }
 }
 
-/// Which heartbeat a beat came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    Main,
-    Control,
-}
+impl Sink for Recorder {
+    #[inline]
+    fn record(&mut self, beat: &Beat, check: Check) {
+        self.observatory.record(self.heartbeat, beat, check);
+    }
 
-/// A copy of every beat, for a caller that wants more than the metrics keep
-/// (`jitterd compare` keeps each one). Called on the heartbeat's thread after
-/// the beat's timestamps are taken, so it costs the next beat, not this one:
-/// keep it short.
-pub type Tap = Arc<dyn Fn(Source, &Beat, Check) + Send + Sync>;
+    fn next_due(&mut self, scheduled: MonoTime) {
+        if let Some(next_due) = &self.next_due {
+            next_due.publish(scheduled);
+        }
+    }
+}
 
 /// Runs a heartbeat on the calling thread until `stop`.
 pub fn run_blocking(
@@ -138,9 +147,10 @@ pub struct StartGate {
 }
 
 impl StartGate {
-    /// The experiment is ready: t0 is now. Returns it; a second call returns the first t0.
-    pub fn open(&self) -> Option<MonoTime> {
-        self.settle(Some(MonoTime::now()))
+    /// The experiment is ready: t0 is `t0`. Returns it; a second call
+    /// returns the first t0.
+    pub fn open(&self, t0: MonoTime) -> Option<MonoTime> {
+        self.settle(Some(t0))
     }
 
     /// The experiment will not run: every waiter returns `None`. Idempotent;
@@ -166,42 +176,6 @@ impl StartGate {
     }
 }
 
-/// Whether the heartbeat is making progress, for `/-/ready` and the systemd watchdog.
-#[derive(Debug, Default)]
-pub struct Liveness {
-    running: AtomicBool,
-    last_progress: AtomicU64,
-    period_ns: AtomicU64,
-}
-
-impl Liveness {
-    /// An experiment with this period starts now.
-    pub fn started(&self, period: Duration) {
-        self.period_ns.store(u64::try_from(period.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
-        self.last_progress.store(MonoTime::now().0, Ordering::Relaxed);
-        self.running.store(true, Ordering::Release);
-    }
-
-    pub fn stopped(&self) {
-        self.running.store(false, Ordering::Release);
-    }
-
-    fn beat(&self, done: MonoTime) {
-        self.last_progress.store(done.0, Ordering::Relaxed);
-    }
-
-    /// *Definition*: running, and the last beat (or the start) is no older
-    /// than three periods plus one second. *Interpretation*: a heartbeat
-    /// starved for longer is stalled, and the process not ready.
-    pub fn is_live(&self, now: MonoTime) -> bool {
-        if !self.running.load(Ordering::Acquire) {
-            return false;
-        }
-        let allowance = self.period_ns.load(Ordering::Relaxed).saturating_mul(3).saturating_add(1_000_000_000);
-        now.since(MonoTime(self.last_progress.load(Ordering::Relaxed))) <= allowance
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,10 +189,10 @@ mod tests {
                 std::thread::spawn(move || gate.wait())
             })
             .collect();
-        let t0 = gate.open();
+        let t0 = gate.open(MonoTime::now());
         assert!(t0.is_some());
         gate.cancel();
-        assert_eq!(gate.open(), t0, "opened once");
+        assert_eq!(gate.open(MonoTime::now()), t0, "opened once");
         for waiter in waiters {
             assert_eq!(waiter.join().ok().flatten(), t0);
         }
@@ -233,6 +207,6 @@ mod tests {
         };
         gate.cancel();
         assert_eq!(waiter.join().ok().flatten(), None);
-        assert_eq!(gate.open(), None, "a cancelled experiment stays cancelled");
+        assert_eq!(gate.open(MonoTime::now()), None, "a cancelled experiment stays cancelled");
     }
 }

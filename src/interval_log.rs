@@ -2,11 +2,11 @@
 //! heartbeat's thread.
 //!
 //! [`IntervalLog::spawn`] starts a writer thread that lives for the process.
-//! Every `record.interval` it takes what each [`LatenessStore`] recorded
-//! since its last visit and appends one line per tag (`main`, `control`) to
-//! the log; the heartbeat only ever meets it on the store's short mutex. A
-//! write that fails (disk full, directory gone) is counted in
-//! `write_errors` and logged once until writing works again; what it would
+//! Every `record.interval` it takes what each heartbeat's window store in
+//! the observatory recorded since its last visit and appends one line per
+//! tag (`main`, `control`) to the log; the heartbeat only ever meets it on
+//! the store's short mutex. A write that fails (disk full, directory gone)
+//! is counted in the observatory and logged once until writing works again; what it would
 //! have written is carried into the next line that succeeds, so nothing
 //! recorded is dropped, only written later as one longer interval. A reload
 //! [reconfigures](IntervalLog::reconfigure) the thread: it writes the partial
@@ -24,9 +24,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::serialization::V2DeflateSerializer;
-use prometheus::IntCounter;
 
-use crate::lateness::{IntervalHistogram, LatenessStore};
+use crate::experiment::Heartbeat;
+use crate::observe::{IntervalHistogram, Observatory};
 use target::{LogFile, Section};
 
 /// The config key, for messages.
@@ -65,30 +65,15 @@ impl IntervalLog {
             .map_err(|err| format!("cannot open {} for appending: {err}", path.display()))
     }
 
-    /// Opens the log and starts the writer. What the stores recorded before
-    /// now is not the log's: the first interval starts here, so spawn it
-    /// before the experiment starts.
-    pub fn spawn(
-        settings: LogSettings,
-        sources: Vec<(&'static str, Arc<LatenessStore>)>,
-        write_errors: IntCounter,
-    ) -> std::io::Result<IntervalLog> {
+    /// Opens the log and starts the writer on `observatory`'s window
+    /// stores. What they recorded before now is not the log's: the first
+    /// interval starts here, so spawn it before the experiment starts.
+    pub fn spawn(settings: LogSettings, observatory: Arc<Observatory>) -> std::io::Result<IntervalLog> {
         let mut file = LogFile::new(settings.path.clone());
         file.prepare()?;
-        for (_, store) in &sources {
-            drop(store.take_interval());
-        }
-        let writer = Writer {
-            file,
-            interval: usable(settings.interval),
-            sources,
-            pending: Vec::new(),
-            start_time: SystemTime::now(),
-            section_base: SystemTime::now(),
-            serializer: V2DeflateSerializer::new(),
-            write_errors,
-            failing: false,
-        };
+        let sources = Heartbeat::BOTH.into_iter().filter(|&h| observatory.board(h).store().is_some()).collect();
+        let writer = Writer::new(file, &settings, observatory, sources);
+        drop(writer.take());
         let (commands, received) = mpsc::channel();
         // The thread logs where its creator logs (the global subscriber in the daemon).
         let dispatch = tracing::dispatcher::get_default(|dispatch| dispatch.clone());
@@ -147,7 +132,9 @@ fn usable(interval: Duration) -> Duration {
 struct Writer {
     file: LogFile,
     interval: Duration,
-    sources: Vec<(&'static str, Arc<LatenessStore>)>,
+    /// The heartbeats whose boards keep a window store, in tag order.
+    sources: Vec<Heartbeat>,
+    observatory: Arc<Observatory>,
     /// Taken from the stores but not written yet, one per source (empty
     /// when everything is written).
     pending: Vec<IntervalHistogram>,
@@ -156,11 +143,30 @@ struct Writer {
     /// The current section's BaseTime.
     section_base: SystemTime,
     serializer: V2DeflateSerializer,
-    write_errors: IntCounter,
     failing: bool,
 }
 
 impl Writer {
+    fn new(file: LogFile, settings: &LogSettings, observatory: Arc<Observatory>, sources: Vec<Heartbeat>) -> Writer {
+        Writer {
+            file,
+            interval: usable(settings.interval),
+            sources,
+            observatory,
+            pending: Vec::new(),
+            start_time: SystemTime::now(),
+            section_base: SystemTime::now(),
+            serializer: V2DeflateSerializer::new(),
+            failing: false,
+        }
+    }
+
+    /// What each source recorded since the last call.
+    fn take(&self) -> Vec<IntervalHistogram> {
+        let observatory = &self.observatory;
+        self.sources.iter().filter_map(|&h| observatory.board(h).store().map(|store| store.take_interval())).collect()
+    }
+
     fn run(mut self, commands: Receiver<Command>) {
         crate::timer::set_current_thread_nice(WRITER_NICE, "interval log");
         let mut deadline = Instant::now() + self.interval;
@@ -195,9 +201,9 @@ impl Writer {
     /// Takes each store's interval and writes it, with whatever an earlier
     /// failure left pending.
     fn cut(&mut self) {
-        let taken = self.sources.iter().map(|(_, store)| store.take_interval());
+        let taken = self.take();
         if self.pending.is_empty() {
-            self.pending = taken.collect();
+            self.pending = taken;
         } else {
             for (pending, interval) in self.pending.iter_mut().zip(taken) {
                 // Same layout: cannot fail.
@@ -217,7 +223,7 @@ impl Writer {
                 }
             }
             Err(err) => {
-                self.write_errors.inc();
+                self.observatory.count_write_error();
                 if !self.failing {
                     self.failing = true;
                     tracing::warn!(
@@ -244,7 +250,7 @@ impl Writer {
             }
         };
         let tagged: Vec<(&str, &IntervalHistogram)> =
-            self.sources.iter().map(|(tag, _)| *tag).zip(self.pending.iter()).collect();
+            self.sources.iter().map(|h| h.name()).zip(self.pending.iter()).collect();
         text.extend(format::lines(&tagged, base, &mut self.serializer)?);
         self.file.append(&text)?;
         self.section_base = base;

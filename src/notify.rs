@@ -9,7 +9,7 @@ use std::time::Duration;
 use sd_notify::NotifyState;
 
 use crate::clock::MonoTime;
-use crate::heartbeat::Liveness;
+use crate::observe::Observatory;
 use crate::timer::Stop;
 
 fn send(states: &[NotifyState]) {
@@ -39,7 +39,7 @@ pub(crate) fn stopping() {
 /// long as the heartbeat is live, so a stalled heartbeat (not merely a late
 /// one) gets the service restarted. Returns at `stop`.
 pub(crate) fn spawn_watchdog(
-    liveness: Arc<Liveness>,
+    observatory: Arc<Observatory>,
     stop: Stop,
 ) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
     let Some(interval) = sd_notify::watchdog_enabled() else { return Ok(None) };
@@ -48,7 +48,7 @@ pub(crate) fn spawn_watchdog(
         .name("jitterd-watchdog".into())
         .spawn(move || {
             while !stop.wait_timeout(every) {
-                if liveness.is_live(MonoTime::now()) {
+                if observatory.liveness().is_live(MonoTime::now()) {
                     send(&[NotifyState::Watchdog]);
                 }
             }

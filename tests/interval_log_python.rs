@@ -10,9 +10,9 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use jitterd::experiment::Heartbeat;
 use jitterd::interval_log::{IntervalLog, LogSettings};
-use jitterd::lateness::{HIGHEST_NS, LatenessStore};
-use prometheus::IntCounter;
+use jitterd::observe::{HIGHEST_NS, Keep, LatenessStore, Observatory};
 use serde_json::Value;
 
 const MS: u64 = 1_000_000;
@@ -57,15 +57,19 @@ fn wait_for_lines(path: &Path, lines: usize) {
     }
 }
 
-fn spawn(path: &Path) -> (IntervalLog, Arc<LatenessStore>, Arc<LatenessStore>) {
-    let main = Arc::new(LatenessStore::new(Duration::from_secs(60)));
-    let control = Arc::new(LatenessStore::new(Duration::from_secs(60)));
-    let errors = IntCounter::new("jitterd_record_write_errors_total", "test").expect("valid counter");
+/// The log, on an observatory of the daemon's kind.
+fn spawn(path: &Path) -> (IntervalLog, Arc<Observatory>) {
+    let observatory = Arc::new(Observatory::new(Keep::Window));
     // An hour: only reconfigure and stop cut intervals, so each line holds what the test put in it.
     let settings = LogSettings { path: path.to_path_buf(), interval: Duration::from_secs(3_600) };
-    let sources = vec![("main", Arc::clone(&main)), ("control", Arc::clone(&control))];
-    let log = IntervalLog::spawn(settings, sources, errors).expect("spawns");
-    (log, main, control)
+    let log = IntervalLog::spawn(settings, Arc::clone(&observatory)).expect("spawns");
+    (log, observatory)
+}
+
+/// The window stores of the main and the control heartbeat, which the log takes from.
+fn stores(observatory: &Observatory) -> (&LatenessStore, &LatenessStore) {
+    let store = |heartbeat| observatory.board(heartbeat).store().expect("the daemon's boards keep a window");
+    (store(Heartbeat::Main), store(Heartbeat::Control))
 }
 
 fn ms_since_epoch(time: SystemTime) -> f64 {
@@ -82,7 +86,8 @@ fn python_hdrh_reads_every_interval_of_both_sections() {
     let new = |tag| Expected { tag, values_ns: Vec::new() };
 
     // Section 1: two intervals.
-    let (log, main, control) = spawn(&path);
+    let (log, observatory) = spawn(&path);
+    let (main, control) = stores(&observatory);
     let (mut main_1, mut control_1) = (new("main"), new("control"));
     for us in 1..=1_000 {
         record(&main, &mut main_1, us * 1_000, SECOND, 0);
@@ -107,7 +112,8 @@ fn python_hdrh_reads_every_interval_of_both_sections() {
     drop(torn);
 
     // Section 2: the daemon restarted and appends to the same file.
-    let (log, main, control) = spawn(&path);
+    let (log, observatory) = spawn(&path);
+    let (main, control) = stores(&observatory);
     let (mut main_3, mut control_3) = (new("main"), new("control"));
     record(&main, &mut main_3, 7 * SECOND, SECOND, 6);
     record(&main, &mut main_3, 7_200 * SECOND, SECOND, 0);

@@ -2,16 +2,15 @@
 //! side by side.
 //!
 //! Runs in-process, without the HTTP server: each strategy starts exactly as
-//! the daemon starts it ([`Experiment::start_tapped`]) with fresh metrics,
-//! and a tap hands every beat of both heartbeats to a [`BeatLog`], so the
+//! the daemon starts it ([`Experiment::start`]), on an observatory of its own
+//! whose boards keep every beat of the run ([`Keep::WholeRun`]), so the
 //! figures come from every beat rather than from the Prometheus buckets and
 //! nothing of the measurement is repeated here. The options are checked
 //! before anything runs (a report path that cannot be written is found then,
 //! not after minutes of measuring). SIGINT or SIGTERM cuts the run short and
 //! still prints what was measured; a second one exits at once with 130.
 
-mod beats;
-pub mod chart;
+mod figures;
 mod progress;
 mod report;
 mod table;
@@ -24,10 +23,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use parking_lot::Mutex;
 use serde::Serialize;
 
-pub use beats::{BeatLog, Figures, Point, record_slots};
+pub use figures::Figures;
 pub use progress::Progress;
 
 use crate::cli::{CompareArgs, CompareFormat};
@@ -35,8 +33,7 @@ use crate::clock::MonoTime;
 use crate::config::Config;
 use crate::error::Failure;
 use crate::experiment::{self, Schedule, Strategy};
-use crate::heartbeat::{Liveness, Tap};
-use crate::metrics::Metrics;
+use crate::observe::{Keep, Observatory};
 use crate::strategy::Experiment;
 
 /// The longest `--duration` accepted per strategy.
@@ -276,15 +273,10 @@ fn run_one(
     interrupted: &AtomicBool,
     progress: &Progress,
 ) -> anyhow::Result<Figures> {
-    let metrics = Metrics::new().context("cannot register metrics")?;
-    let liveness = Arc::new(Liveness::default());
-    let log = Arc::new(Mutex::new(BeatLog::new(settings.period_ns())));
-    let tap_log = Arc::clone(&log);
-    let tap: Tap = Arc::new(move |source, beat, check| tap_log.lock().record(source, beat, check));
-
+    let observatory = Arc::new(Observatory::new(Keep::WholeRun));
     let started = MonoTime::now();
-    let experiment = Experiment::start_tapped(settings, &metrics, &liveness, Some(tap))
-        .with_context(|| format!("cannot start {}", settings.strategy))?;
+    let experiment =
+        Experiment::start(settings, &observatory).with_context(|| format!("cannot start {}", settings.strategy))?;
     let deadline = Instant::now() + duration;
     let mut completed = true;
     loop {
@@ -297,12 +289,11 @@ fn run_one(
             break;
         }
         std::thread::sleep((deadline - now).min(Duration::from_millis(100)));
-        progress.tick(Duration::from_nanos(MonoTime::now().since(started)), metrics.heartbeat_slots.beats());
+        progress.tick(Duration::from_nanos(MonoTime::now().since(started)), observatory.main.beats());
     }
     let elapsed_ns = MonoTime::now().since(started);
     experiment.stop();
-    let passes = metrics.array_passes_total.get();
-    Ok(log.lock().figures(settings.strategy, elapsed_ns, passes, completed))
+    Ok(Figures::of(settings.strategy, &observatory, elapsed_ns, completed))
 }
 
 #[cfg(test)]

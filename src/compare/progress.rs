@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::beats::Figures;
-use super::table::human_seconds;
+use super::figures::Figures;
+use crate::chart::human_seconds;
 use crate::clock::seconds;
 use crate::experiment::Strategy;
 

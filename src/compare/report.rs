@@ -9,9 +9,9 @@
 use std::fmt::Write as _;
 
 use super::Comparison;
-use super::beats::Figures;
-use super::chart::{Axis, Bar, Line, LineChart, Scale, bar_chart, escape, tick_seconds};
+use super::figures::Figures;
 use super::table;
+use crate::chart::{Axis, Bar, Line, LineChart, Scale, bar_chart, escape, tick_seconds};
 use crate::clock::seconds;
 use crate::experiment::Strategy;
 

@@ -11,7 +11,8 @@ use std::fmt::Write as _;
 use serde_json::json;
 
 use super::Comparison;
-use super::beats::Figures;
+use super::figures::Figures;
+use crate::chart::human_seconds;
 use crate::clock::seconds;
 
 /// One figure's value, typed for formatting.
@@ -225,25 +226,6 @@ pub(super) fn table_columns() -> impl Iterator<Item = &'static Column> {
     COLUMNS.iter().filter(|c| c.in_table)
 }
 
-/// Seconds with three significant digits and a unit that suits them.
-pub(super) fn human_seconds(value: f64) -> String {
-    let sign = if value < 0.0 { "-" } else { "" };
-    let abs = value.abs();
-    let (scaled, unit) = match abs {
-        0.0 => return "0".into(),
-        a if a < 1e-6 => (a * 1e9, "ns"),
-        a if a < 1e-3 => (a * 1e6, "µs"),
-        a if a < 1.0 => (a * 1e3, "ms"),
-        a => (a, "s"),
-    };
-    let digits = match scaled {
-        s if s >= 99.95 => 0,
-        s if s >= 9.995 => 1,
-        _ => 2,
-    };
-    format!("{sign}{scaled:.digits$}{unit}")
-}
-
 /// Rows of cells: the strategy name, then each table column.
 fn rows(comparison: &Comparison) -> Vec<Vec<String>> {
     comparison
@@ -346,17 +328,6 @@ pub(super) fn json(comparison: &Comparison) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn seconds_for_people() {
-        assert_eq!(human_seconds(0.0), "0");
-        assert_eq!(human_seconds(850e-9), "850ns");
-        assert_eq!(human_seconds(12.34e-6), "12.3µs");
-        assert_eq!(human_seconds(1.234e-3), "1.23ms");
-        assert_eq!(human_seconds(-0.25), "-250ms");
-        assert_eq!(human_seconds(3.0), "3.00s");
-        assert_eq!(human_seconds(999.99e-6), "1000µs");
-    }
 
     #[test]
     fn json_names_end_in_a_unit() {

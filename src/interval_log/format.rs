@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
-use crate::lateness::IntervalHistogram;
+use crate::observe::IntervalHistogram;
 
 /// Nanoseconds per millisecond: the unit of the max column.
 const MAX_VALUE_DIVISOR: f64 = 1e6;
@@ -78,7 +78,7 @@ mod tests {
     use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
     use super::*;
-    use crate::lateness::new_histogram;
+    use crate::observe::new_histogram;
 
     fn interval(values_ns: &[u64], start: SystemTime, length: Duration) -> IntervalHistogram {
         let mut histogram = new_histogram();

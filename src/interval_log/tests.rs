@@ -11,16 +11,22 @@ use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
 use super::*;
+use crate::experiment::Heartbeat;
+use crate::observe::{Keep, LatenessStore, Observatory};
 
 const PATIENCE: Duration = Duration::from_secs(30);
 const MS: u64 = 1_000_000;
 
-fn stores() -> Vec<(&'static str, Arc<LatenessStore>)> {
-    ["main", "control"].into_iter().map(|tag| (tag, Arc::new(LatenessStore::new(Duration::from_secs(60))))).collect()
+fn observatory() -> Arc<Observatory> {
+    Arc::new(Observatory::new(Keep::Window))
 }
 
-fn counter() -> IntCounter {
-    IntCounter::new("jitterd_record_write_errors_total", "test").expect("valid counter")
+fn store(observatory: &Observatory, heartbeat: Heartbeat) -> &LatenessStore {
+    observatory.board(heartbeat).store().expect("the daemon's boards keep a window")
+}
+
+fn write_errors(observatory: &Observatory) -> u64 {
+    observatory.snapshot().write_errors
 }
 
 fn settings(path: &Path, interval: Duration) -> LogSettings {
@@ -112,13 +118,12 @@ fn check_writable_names_the_path_and_the_os_error() {
 fn stop_writes_the_partial_interval_for_each_tag() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("lateness.hlog");
-    let sources = stores();
-    sources[0].1.record_slots(7 * MS, 1_000 * MS, 0);
-    let log =
-        IntervalLog::spawn(settings(&path, Duration::from_secs(3_600)), sources.clone(), counter()).expect("spawns");
-    sources[0].1.record_slots(2 * MS, 10 * MS, 0);
-    sources[0].1.record_slots(1_000 * MS, 10 * MS, 99);
-    sources[1].1.record_slots(3 * MS, 10 * MS, 0);
+    let sources = observatory();
+    store(&sources, Heartbeat::Main).record_slots(7 * MS, 1_000 * MS, 0);
+    let log = IntervalLog::spawn(settings(&path, Duration::from_secs(3_600)), Arc::clone(&sources)).expect("spawns");
+    store(&sources, Heartbeat::Main).record_slots(2 * MS, 10 * MS, 0);
+    store(&sources, Heartbeat::Main).record_slots(1_000 * MS, 10 * MS, 99);
+    store(&sources, Heartbeat::Control).record_slots(3 * MS, 10 * MS, 0);
     log.stop();
     let intervals = read_intervals(&path);
     let tags: Vec<&str> = intervals.iter().map(|(tag, _)| tag.as_str()).collect();
@@ -133,16 +138,15 @@ fn stop_writes_the_partial_interval_for_each_tag() {
 fn reconfigure_cuts_the_interval_and_moves_to_the_new_path() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (first, second) = (dir.path().join("a.hlog"), dir.path().join("b.hlog"));
-    let sources = stores();
-    let log =
-        IntervalLog::spawn(settings(&first, Duration::from_secs(3_600)), sources.clone(), counter()).expect("spawns");
-    sources[0].1.record_slots(5 * MS, 10 * MS, 4);
+    let sources = observatory();
+    let log = IntervalLog::spawn(settings(&first, Duration::from_secs(3_600)), Arc::clone(&sources)).expect("spawns");
+    store(&sources, Heartbeat::Main).record_slots(5 * MS, 10 * MS, 4);
     log.reconfigure(settings(&second, Duration::from_secs(3_600)));
     wait_until("the cut interval in the first file", || slots(&first, "main") == 5);
-    sources[0].1.record_slots(6 * MS, 10 * MS, 0);
+    store(&sources, Heartbeat::Main).record_slots(6 * MS, 10 * MS, 0);
     log.reconfigure(settings(&second, Duration::from_secs(3_600)));
     wait_until("a line in the second file", || slots(&second, "main") == 1);
-    sources[0].1.record_slots(6 * MS, 10 * MS, 0);
+    store(&sources, Heartbeat::Main).record_slots(6 * MS, 10 * MS, 0);
     log.stop();
     assert_eq!((slots(&first, "main"), slots(&second, "main")), (5, 2));
     let second_text = std::fs::read_to_string(&second).expect("reads");
@@ -153,16 +157,15 @@ fn reconfigure_cuts_the_interval_and_moves_to_the_new_path() {
 fn disk_full_is_counted_logged_once_and_carried_into_the_next_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let good = dir.path().join("lateness.hlog");
-    let sources = stores();
-    let errors = counter();
+    let sources = observatory();
     let ((dispatch, _silent), logged) = capture();
     let log = tracing::dispatcher::with_default(&dispatch, || {
-        IntervalLog::spawn(settings(Path::new("/dev/full"), Duration::from_millis(20)), sources.clone(), errors.clone())
+        IntervalLog::spawn(settings(Path::new("/dev/full"), Duration::from_millis(20)), Arc::clone(&sources))
     })
     .expect("/dev/full opens");
-    sources[0].1.record_slots(5 * MS, 10 * MS, 0);
-    wait_until("three failed writes", || errors.get() >= 3);
-    sources[0].1.record_slots(5 * MS, 10 * MS, 9);
+    store(&sources, Heartbeat::Main).record_slots(5 * MS, 10 * MS, 0);
+    wait_until("three failed writes", || write_errors(&sources) >= 3);
+    store(&sources, Heartbeat::Main).record_slots(5 * MS, 10 * MS, 9);
     log.reconfigure(settings(&good, Duration::from_millis(20)));
     wait_until("the carried slots in the good file", || slots(&good, "main") == 11);
     log.stop();
@@ -178,22 +181,20 @@ fn a_removed_file_or_directory_is_recreated_with_a_header_when_it_can_be() {
     let sub = dir.path().join("sub");
     std::fs::create_dir(&sub).expect("mkdir");
     let path = sub.join("lateness.hlog");
-    let sources = stores();
-    let errors = counter();
-    let log = IntervalLog::spawn(settings(&path, Duration::from_millis(20)), sources.clone(), errors.clone())
-        .expect("spawns");
-    sources[0].1.record_slots(5 * MS, 10 * MS, 1);
+    let sources = observatory();
+    let log = IntervalLog::spawn(settings(&path, Duration::from_millis(20)), Arc::clone(&sources)).expect("spawns");
+    store(&sources, Heartbeat::Main).record_slots(5 * MS, 10 * MS, 1);
     wait_until("the first line", || slots(&path, "main") == 2);
 
     std::fs::remove_file(&path).expect("rm");
-    sources[0].1.record_slots(5 * MS, 10 * MS, 2);
+    store(&sources, Heartbeat::Main).record_slots(5 * MS, 10 * MS, 2);
     wait_until("the file recreated", || slots(&path, "main") == 3);
     assert!(std::fs::read_to_string(&path).expect("reads").starts_with("#[Logged with jitterd "));
-    assert_eq!(errors.get(), 0, "a removed file is no error");
+    assert_eq!(write_errors(&sources), 0, "a removed file is no error");
 
     std::fs::remove_dir_all(&sub).expect("rm -r");
-    wait_until("a failed write", || errors.get() >= 1);
-    sources[0].1.record_slots(5 * MS, 10 * MS, 3);
+    wait_until("a failed write", || write_errors(&sources) >= 1);
+    store(&sources, Heartbeat::Main).record_slots(5 * MS, 10 * MS, 3);
     std::fs::create_dir(&sub).expect("mkdir");
     wait_until("writing resumed", || slots(&path, "main") == 4);
     log.stop();

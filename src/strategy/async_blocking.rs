@@ -17,13 +17,13 @@ use crate::array;
 
 pub(super) fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
     let values = Arc::new(Mutex::new(setup.zeroed_array()?));
-    let (passes, windows) = (setup.metrics.array_passes_total.clone(), setup.counter_windows());
+    let (observatory, windows) = (Arc::clone(&setup.observatory), setup.counter_windows());
     // This thread runs only the heartbeat task: slack and priority apply.
     let worker = setup.spawn_async(setup.tuning(), move |stop| {
         let counter_values = Arc::clone(&values);
         let counter = tokio::task::spawn_blocking(move || {
             let mut pass = move || array::increment(&mut lock(&counter_values));
-            duty_cycle::run_blocking(&mut pass, &stop, &passes, windows.as_ref());
+            duty_cycle::run_blocking(&mut pass, &stop, observatory.passes(), windows.as_ref());
         });
         (MutexProbe { values }, counter)
     })?;

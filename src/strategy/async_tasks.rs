@@ -12,6 +12,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use super::{Setup, Worker, duty_cycle};
 use crate::array;
@@ -20,14 +21,14 @@ use crate::heartbeat::Probe;
 
 pub(super) fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
     let values = setup.zeroed_array()?;
-    let (passes, windows) = (setup.metrics.array_passes_total.clone(), setup.counter_windows());
+    let (observatory, windows) = (Arc::clone(&setup.observatory), setup.counter_windows());
     // Slack only: priority would also apply to the counter on this thread.
     let worker = setup.spawn_async(setup.tuning().without_priority(), move |stop| {
         let values = Rc::new(RefCell::new(values));
         let counter_values = Rc::clone(&values);
         let counter = tokio::task::spawn_local(async move {
             let pass = || array::increment(&mut counter_values.borrow_mut());
-            duty_cycle::run_async(pass, &stop, &passes, windows.as_ref()).await;
+            duty_cycle::run_async(pass, &stop, observatory.passes(), windows.as_ref()).await;
         });
         (LocalProbe { values }, counter)
     })?;

@@ -22,10 +22,9 @@
 
 use std::sync::Arc;
 
-use prometheus::IntCounter;
-
 use crate::clock::MonoTime;
 use crate::heartbeat::NextDue;
+use crate::observe::Passes;
 use crate::timer::{DeadlineTimer, Stop, Wake};
 
 /// The running windows of a duty cycle below 1, as pure arithmetic.
@@ -118,11 +117,11 @@ impl<F: FnMut() + Send + 'static> Counter for F {
 /// Runs `counter` on the calling thread until the stop: continuously, or in
 /// `windows`. A timer that fails stops the experiment rather than leave the
 /// counter flat out (or stopped) behind the operator's back.
-pub(super) fn run_blocking(counter: &mut impl Counter, stop: &Stop, passes: &IntCounter, windows: Option<&Windows>) {
+pub(super) fn run_blocking(counter: &mut impl Counter, stop: &Stop, passes: &Passes, windows: Option<&Windows>) {
     let Some(windows) = windows else {
         while !stop.is_triggered() {
             counter.pass();
-            passes.inc();
+            passes.add_one();
         }
         return;
     };
@@ -135,7 +134,7 @@ pub(super) fn run_blocking(counter: &mut impl Counter, stop: &Stop, passes: &Int
 fn run_windows_blocking(
     counter: &mut impl Counter,
     stop: &Stop,
-    passes: &IntCounter,
+    passes: &Passes,
     windows: &Windows,
 ) -> std::io::Result<()> {
     let timer = DeadlineTimer::new()?;
@@ -155,7 +154,7 @@ fn run_windows_blocking(
         // At least one pass, then on until the window ends.
         loop {
             counter.pass();
-            passes.inc();
+            passes.add_one();
             if stop.is_triggered() || window.is_none_or(|w| MonoTime::now() >= w.end) {
                 break;
             }
@@ -167,11 +166,11 @@ fn run_windows_blocking(
 /// As [`run_blocking`], as a task on the current tokio runtime that yields
 /// after every pass and sleeps on the heartbeat's kind of timer (a timerfd
 /// registered with the runtime, not tokio's millisecond wheel).
-pub(super) async fn run_async(mut pass: impl FnMut(), stop: &Stop, passes: &IntCounter, windows: Option<&Windows>) {
+pub(super) async fn run_async(mut pass: impl FnMut(), stop: &Stop, passes: &Passes, windows: Option<&Windows>) {
     let Some(windows) = windows else {
         while !stop.is_triggered() {
             pass();
-            passes.inc();
+            passes.add_one();
             tokio::task::yield_now().await;
         }
         return;
@@ -185,7 +184,7 @@ pub(super) async fn run_async(mut pass: impl FnMut(), stop: &Stop, passes: &IntC
 async fn run_windows_async(
     pass: &mut impl FnMut(),
     stop: &Stop,
-    passes: &IntCounter,
+    passes: &Passes,
     windows: &Windows,
 ) -> std::io::Result<()> {
     let timer = DeadlineTimer::new()?.into_async(stop)?;
@@ -202,7 +201,7 @@ async fn run_windows_async(
         }
         loop {
             pass();
-            passes.inc();
+            passes.add_one();
             tokio::task::yield_now().await;
             if stop.is_triggered() || window.is_none_or(|w| MonoTime::now() >= w.end) {
                 break;

@@ -25,29 +25,26 @@ use std::thread::JoinHandle;
 use anyhow::Context as _;
 
 use crate::clock::MonoTime;
-use crate::experiment::{Settings, Strategy};
-use crate::heartbeat::{
-    self, ControlRecorder, Liveness, NextDue, NoProbe, Probe, Recorder, Sink, StartGate, Summary, Tap,
-};
+use crate::experiment::{Heartbeat, Settings, Strategy};
+use crate::heartbeat::{self, NextDue, NoProbe, Probe, Recorder, Sink, StartGate};
 use crate::measure::{Scheduler, control_origin};
-use crate::metrics::Metrics;
+use crate::observe::Observatory;
 use crate::timer::Stop;
 use duty_cycle::{Counter, DutyCycle, Windows};
 
 /// What a strategy gets to start with.
 pub(crate) struct Setup {
     pub settings: Settings,
-    pub metrics: Metrics,
-    pub liveness: Arc<Liveness>,
+    /// Where the heartbeats record and the counter counts its passes.
+    pub observatory: Arc<Observatory>,
     pub stop: Stop,
     gate: Arc<StartGate>,
-    tap: Option<Tap>,
     /// The main heartbeat's next due time, which the counter's windows follow.
     next_due: Arc<NextDue>,
 }
 
-/// A thread of the experiment; heartbeats return their summary.
-type Worker = JoinHandle<Option<Summary>>;
+/// A thread of the experiment.
+type Worker = JoinHandle<()>;
 
 impl Setup {
     fn size_elements(&self) -> anyhow::Result<usize> {
@@ -68,13 +65,10 @@ impl Setup {
     /// What the main heartbeat starts with once t0 is known: its schedule
     /// and its sink, which publishes each next due time for the counter.
     fn main_heartbeat(&self) -> impl FnOnce(MonoTime) -> (Scheduler, Recorder) + Send + 'static {
-        let (settings, metrics, liveness, tap) =
-            (self.settings.clone(), self.metrics.clone(), Arc::clone(&self.liveness), self.tap.clone());
-        let next_due = Arc::clone(&self.next_due);
-        move |t0| {
-            let scheduler = Scheduler::new(settings.schedule, settings.period, t0);
-            (scheduler, Recorder::new(&settings, metrics, liveness, t0).tapped(tap).publishing(next_due))
-        }
+        let (schedule, period) = (self.settings.schedule, self.settings.period);
+        let recorder =
+            Recorder::new(Arc::clone(&self.observatory), Heartbeat::Main).publishing(Arc::clone(&self.next_due));
+        move |t0| (Scheduler::new(schedule, period, t0), recorder)
     }
 
     /// When the counter runs: `None` continuously (`counter.duty_cycle = 1`).
@@ -86,11 +80,9 @@ impl Setup {
     /// Starts the counter on a thread of its own: passes until stopped, in
     /// its duty cycle's windows.
     fn spawn_counter(&self, mut counter: impl Counter) -> anyhow::Result<Worker> {
-        let (stop, passes, windows) =
-            (self.stop.clone(), self.metrics.array_passes_total.clone(), self.counter_windows());
+        let (stop, observatory, windows) = (self.stop.clone(), Arc::clone(&self.observatory), self.counter_windows());
         spawn("jitterd-counter", move || {
-            duty_cycle::run_blocking(&mut counter, &stop, &passes, windows.as_ref());
-            None
+            duty_cycle::run_blocking(&mut counter, &stop, observatory.passes(), windows.as_ref());
         })
     }
 
@@ -117,11 +109,28 @@ impl Setup {
         let name_owned = name.to_owned();
         spawn(name, move || {
             tuning.apply();
-            let (scheduler, mut sink) = ready(gate.wait()?);
+            let Some(t0) = gate.wait() else { return };
+            let (scheduler, mut sink) = ready(t0);
             if let Err(err) = heartbeat::run_blocking(scheduler, &stop, &mut probe, &mut sink) {
                 tracing::error!("{name_owned} stopped: {err}");
             }
-            sink.into_summary()
+        })
+    }
+
+    /// Starts the control heartbeat: no probe, the main heartbeat's tuning
+    /// (without priority where the main one shares its thread with the
+    /// counter and cannot have it), and a grid offset by half a period, so
+    /// the two heartbeats never contend for a core on the same tick.
+    fn spawn_control(&self) -> anyhow::Result<Worker> {
+        let tuning = if self.settings.strategy.heartbeat_shares_thread() {
+            self.tuning().without_priority()
+        } else {
+            self.tuning()
+        };
+        let (schedule, period) = (self.settings.schedule, self.settings.period);
+        let recorder = Recorder::new(Arc::clone(&self.observatory), Heartbeat::Control);
+        self.spawn_heartbeat_thread("jitterd-control", tuning, NoProbe, move |t0| {
+            (Scheduler::new(schedule, period, control_origin(t0, period)), recorder)
         })
     }
 
@@ -146,13 +155,13 @@ impl Setup {
         let (stop, gate, ready) = (self.stop.clone(), Arc::clone(&self.gate), self.main_heartbeat());
         spawn("jitterd-async", move || {
             tuning.apply();
-            let (scheduler, mut recorder) = ready(gate.wait()?);
+            let Some(t0) = gate.wait() else { return };
+            let (scheduler, mut recorder) = ready(t0);
             tokio::task::LocalSet::new().block_on(&runtime, async {
                 let (mut probe, counter) = tasks(stop.clone());
                 heartbeat_task(scheduler, &stop, &mut probe, &mut recorder).await;
                 counter.await;
             });
-            Some(recorder.summary)
         })
     }
 }
@@ -192,7 +201,7 @@ async fn heartbeat_task(scheduler: Scheduler, stop: &Stop, probe: &mut impl Prob
     }
 }
 
-fn spawn(name: &str, body: impl FnOnce() -> Option<Summary> + Send + 'static) -> anyhow::Result<Worker> {
+fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> anyhow::Result<Worker> {
     std::thread::Builder::new().name(name.into()).spawn(body).with_context(|| format!("cannot start thread {name}"))
 }
 
@@ -203,38 +212,23 @@ pub(crate) struct Experiment {
     stop: Option<Stop>,
     gate: Arc<StartGate>,
     workers: Vec<Worker>,
-    liveness: Arc<Liveness>,
+    observatory: Option<Arc<Observatory>>,
 }
 
 impl Experiment {
-    /// Starts `settings.strategy` with a control heartbeat beside it when configured.
-    pub(crate) fn start(
-        settings: &Settings,
-        metrics: &Metrics,
-        liveness: &Arc<Liveness>,
-    ) -> anyhow::Result<Experiment> {
-        Experiment::start_tapped(settings, metrics, liveness, None)
-    }
-
-    /// As [`Experiment::start`], and hands every beat of both heartbeats to `tap`.
-    pub(crate) fn start_tapped(
-        settings: &Settings,
-        metrics: &Metrics,
-        liveness: &Arc<Liveness>,
-        tap: Option<Tap>,
-    ) -> anyhow::Result<Experiment> {
-        metrics.describe_experiment(settings);
+    /// Starts `settings.strategy`, with a control heartbeat beside it when
+    /// configured, recording into `observatory`. Once every thread runs, t0
+    /// is taken, the observatory begins the experiment, and the heartbeats
+    /// are let go.
+    pub(crate) fn start(settings: &Settings, observatory: &Arc<Observatory>) -> anyhow::Result<Experiment> {
         let setup = Setup {
             settings: settings.clone(),
-            metrics: metrics.clone(),
-            liveness: Arc::clone(liveness),
+            observatory: Arc::clone(observatory),
             stop: Stop::new().context("cannot create the stop eventfd")?,
             gate: Arc::default(),
-            tap,
             next_due: Arc::default(),
         };
-        let shares_thread = settings.strategy.heartbeat_shares_thread();
-        if settings.priority.is_some() && shares_thread {
+        if settings.priority.is_some() && settings.strategy.heartbeat_shares_thread() {
             tracing::warn!(
                 strategy = %settings.strategy,
                 "heartbeat.priority is not applied: this strategy's heartbeat shares its thread with the counter, which SCHED_FIFO would let monopolise a core (nor to the control heartbeat, which runs at the main one's priority)"
@@ -244,67 +238,60 @@ impl Experiment {
             stop: Some(setup.stop.clone()),
             gate: Arc::clone(&setup.gate),
             workers: Vec::new(),
-            liveness: Arc::clone(liveness),
+            observatory: Some(Arc::clone(observatory)),
         };
-        experiment.workers = match settings.strategy {
-            Strategy::ThreadsUnsync => threads_unsync::start(&setup),
-            Strategy::ThreadsMutex => threads_mutex::start(&setup, false),
-            Strategy::ThreadsMutexYield => threads_mutex::start(&setup, true),
-            Strategy::Async => async_tasks::start(&setup),
-            Strategy::ThreadsFairMutex => threads_fair_mutex::start(&setup),
-            Strategy::ThreadsChannel => threads_channel::start(&setup),
-            Strategy::ThreadsSnapshot => threads_snapshot::start(&setup),
-            Strategy::AsyncBlocking => async_blocking::start(&setup),
-        }?;
+        experiment.workers = start_strategy(&setup)?;
         if settings.control {
-            // The main heartbeat's tuning: no priority where the main one
-            // shares its thread with the counter and cannot have it. Its
-            // grid is offset by half a period, so the two heartbeats never
-            // contend for a core on the same tick.
-            let tuning = if shares_thread { setup.tuning().without_priority() } else { setup.tuning() };
-            let (schedule, period) = (settings.schedule, settings.period);
-            let (metrics, tap) = (metrics.clone(), setup.tap.clone());
-            let control = setup.spawn_heartbeat_thread("jitterd-control", tuning, NoProbe, move |t0| {
-                let scheduler = Scheduler::new(schedule, period, control_origin(t0, period));
-                (scheduler, ControlRecorder { metrics, period, t0, tap })
-            })?;
-            experiment.workers.push(control);
+            experiment.workers.push(setup.spawn_control()?);
         }
         // Ready: the array exists, the counter and the heartbeats run. Set-up
-        // time is behind us, so it never shows as lateness or drift.
-        if let Some(t0) = setup.gate.open() {
-            tracing::debug!(t0_ns = t0.0, "experiment ready, t0 taken");
-        }
-        liveness.started(settings.period);
+        // time is behind us, so it never shows as lateness or drift; the
+        // observatory begins before any heartbeat can beat.
+        let t0 = MonoTime::now();
+        observatory.begin(settings, t0);
+        setup.gate.open(t0);
+        tracing::debug!(t0_ns = t0.0, "experiment ready, t0 taken");
         Ok(experiment)
     }
 
     /// An experiment that runs nothing: a placeholder while one is replaced.
     pub(crate) fn idle() -> Experiment {
-        Experiment { stop: None, gate: Arc::default(), workers: Vec::new(), liveness: Arc::new(Liveness::default()) }
+        Experiment { stop: None, gate: Arc::default(), workers: Vec::new(), observatory: None }
     }
 
-    /// Stops every thread, waits for them and returns the heartbeat's totals.
-    pub(crate) fn stop(mut self) -> Summary {
-        self.halt()
+    /// Stops every thread and waits for them.
+    pub(crate) fn stop(mut self) {
+        self.halt();
     }
 
-    fn halt(&mut self) -> Summary {
+    fn halt(&mut self) {
         if let Some(stop) = self.stop.take() {
             stop.trigger();
         }
         // Heartbeats still waiting for t0 (a start that failed) give up.
         self.gate.cancel();
-        self.liveness.stopped();
-        let mut summary = Summary::default();
+        if let Some(observatory) = &self.observatory {
+            observatory.end();
+        }
         for worker in self.workers.drain(..) {
-            match worker.join() {
-                Ok(Some(s)) => summary = s,
-                Ok(None) => {}
-                Err(_) => tracing::error!("an experiment thread panicked"),
+            if worker.join().is_err() {
+                tracing::error!("an experiment thread panicked");
             }
         }
-        summary
+    }
+}
+
+/// Starts the strategy's own threads: its counter and its main heartbeat.
+fn start_strategy(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
+    match setup.settings.strategy {
+        Strategy::ThreadsUnsync => threads_unsync::start(setup),
+        Strategy::ThreadsMutex => threads_mutex::start(setup, false),
+        Strategy::ThreadsMutexYield => threads_mutex::start(setup, true),
+        Strategy::Async => async_tasks::start(setup),
+        Strategy::ThreadsFairMutex => threads_fair_mutex::start(setup),
+        Strategy::ThreadsChannel => threads_channel::start(setup),
+        Strategy::ThreadsSnapshot => threads_snapshot::start(setup),
+        Strategy::AsyncBlocking => async_blocking::start(setup),
     }
 }
 

@@ -6,15 +6,18 @@
 //! and in any browser, and stays well-formed XML that a test can parse. Each
 //! line carries a `<title>`, which browsers show on hover; each dot carries
 //! its data (`data-index`, `data-<value>`), so a script or a test can read
-//! back what was drawn without decoding pixels.
+//! back what was drawn without decoding pixels. A leaf: it imports nothing
+//! from the crate, and the formatting of seconds and the escaping it needs
+//! are beside it ([`format`]).
 
+mod format;
 mod scale;
 
 use std::fmt::Write as _;
 
+pub use self::format::{escape, human_seconds, tick_seconds};
 use self::scale::Mapping;
 pub use self::scale::Scale;
-use super::table::human_seconds;
 
 /// A pixel coordinate to one decimal, as `{:.1}` writes it, by integer
 /// formatting: the float formatting machinery costs most of a chart of
@@ -31,30 +34,6 @@ impl std::fmt::Display for Px {
 
 /// The colour of a missed slot's marker, whatever its series.
 pub const MISSED_COLOR: &str = "#d1361f";
-
-/// Escapes text for HTML and SVG content and attributes.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Seconds on an axis: `10ms` rather than `10.0ms`.
-pub fn tick_seconds(value: f64) -> String {
-    let text = human_seconds(value);
-    let digits_end = text.find(|c: char| c.is_alphabetic() || c == 'µ').unwrap_or(text.len());
-    let (number, unit) = text.split_at(digits_end);
-    if number.contains('.') { format!("{}{unit}", number.trim_end_matches('0').trim_end_matches('.')) } else { text }
-}
 
 pub struct Axis {
     pub label: &'static str,

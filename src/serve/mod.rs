@@ -1,5 +1,8 @@
-//! The HTTP side: the live page at `/` with its assets and `/api/v1/`
-//! ([`crate::live`]), the telemetry path, `/-/healthy`, `/-/ready`.
+//! The HTTP side: the live page at `/` with its assets ([`page`]),
+//! `/api/v1/` ([`api`]), the telemetry path ([`prometheus`]), `/-/healthy`,
+//! `/-/ready`. Every answer is a view of the observatory; this module and
+//! its children are the only ones that name `hyper`, `prometheus` and
+//! `serde_json`'s writer for what is served.
 //!
 //! It runs on a thread and tokio runtime of its own, at a lower CPU
 //! priority, so a scrape never runs on the event loop under test nor takes
@@ -14,9 +17,13 @@
 //! ([`auth`]). TLS and basic auth come from the web config file
 //! ([`crate::web_config`]).
 
+mod api;
 mod auth;
 mod connections;
+mod page;
+mod prometheus;
 mod routes;
+mod words;
 mod write_deadline;
 
 use std::convert::Infallible;
@@ -37,11 +44,11 @@ use tokio::time::Instant;
 pub(crate) use self::auth::BCRYPT_AT_ONCE;
 use self::auth::{Gate, Verdict};
 use self::connections::{Connection, Connections};
+use self::prometheus::Exporter;
 pub(crate) use self::routes::route;
 use self::routes::{Reply, text};
 use self::write_deadline::WriteDeadline;
-use crate::heartbeat::Liveness;
-use crate::metrics::Metrics;
+use crate::observe::Observatory;
 use crate::timer::Stop;
 use crate::web_config::WebSecurity;
 
@@ -58,10 +65,11 @@ pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// Shedding is logged at most this often.
 const SHED_LOG_INTERVAL: Duration = Duration::from_secs(60);
 
-/// How connections are served: timeouts from the config, TLS and basic
-/// auth from the web config file.
+/// How connections are served: the telemetry path and timeouts from the
+/// config, TLS and basic auth from the web config file.
 #[derive(Clone)]
 pub(crate) struct Settings {
+    pub telemetry_path: String,
     /// Time a client has to finish the TLS handshake and send a request
     /// head, counted from the connection's start or the previous response:
     /// a client that stalls, or sits idle on keep-alive, is disconnected.
@@ -72,11 +80,10 @@ pub(crate) struct Settings {
     pub security: WebSecurity,
 }
 
-/// What the HTTP thread shows.
-#[derive(Clone)]
+/// What the HTTP thread shows: views of one observatory.
 pub(crate) struct State {
-    pub metrics: Metrics,
-    pub liveness: Arc<Liveness>,
+    pub observatory: Arc<Observatory>,
+    pub exporter: Exporter,
     pub telemetry_path: String,
 }
 
@@ -99,14 +106,17 @@ pub(crate) fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     Ok(socket.into())
 }
 
-/// Serves on `listener` from a thread of its own until `stop`. Raises the
-/// process's soft limit on open files to the hard limit first.
+/// Serves `observatory` on `listener` from a thread of its own until
+/// `stop`. Raises the process's soft limit on open files to the hard limit
+/// first.
 pub(crate) fn spawn(
     listener: TcpListener,
-    state: State,
+    observatory: Arc<Observatory>,
     settings: Settings,
     stop: Stop,
 ) -> anyhow::Result<JoinHandle<()>> {
+    let exporter = Exporter::new(Arc::clone(&observatory)).context("cannot register the metrics")?;
+    let state = State { observatory, exporter, telemetry_path: settings.telemetry_path.clone() };
     let soft_limit = connections::raise_descriptor_limit();
     let connections = Connections::new(connections::cap_for(soft_limit));
     tracing::debug!(open_files = soft_limit, max_connections = connections.cap(), "connection cap");
@@ -129,7 +139,10 @@ pub(crate) fn spawn(
     std::thread::Builder::new()
         .name("jitterd-http".into())
         .spawn(move || {
-            yield_to_the_experiment();
+            // When scrapes and the experiment compete for a core, the
+            // experiment wins and a scrape waits a little, rather than the
+            // meter disturbing what it measures.
+            crate::timer::set_current_thread_nice(HTTP_NICE, "HTTP");
             runtime.block_on(serve(listener, server, stop));
             // A bcrypt check still running is not waited for.
             runtime.shutdown_timeout(Duration::from_millis(100));
@@ -139,18 +152,6 @@ pub(crate) fn spawn(
 
 /// Nice value of the HTTP thread.
 pub(crate) const HTTP_NICE: i32 = 10;
-
-/// Lowers this thread's CPU priority: when scrapes and the experiment
-/// compete for a core, the experiment wins and a scrape waits a little,
-/// rather than the meter disturbing what it measures. Linux keeps a nice
-/// value per thread.
-fn yield_to_the_experiment() {
-    // SAFETY: gettid(2) and setpriority(2) on the calling thread; no memory is passed.
-    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, HTTP_NICE) };
-    if rc != 0 {
-        tracing::debug!("cannot lower the HTTP thread's priority: {}", std::io::Error::last_os_error());
-    }
-}
 
 /// Everything a connection needs, shared by all of them.
 struct Server {
@@ -172,9 +173,7 @@ async fn serve(listener: TcpListener, server: Arc<Server>, stop: Stop) {
     };
     let stopped = stop.stopped();
     tokio::pin!(stopped);
-    // Since when accepting fails for want of descriptors or memory.
-    let mut starved: Option<Instant> = None;
-    let mut shed_logged: Option<Instant> = None;
+    let mut accepting = Accepting::default();
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -192,56 +191,80 @@ async fn serve(listener: TcpListener, server: Arc<Server>, stop: Stop) {
                 continue;
             }
             Err(err) => {
-                // Out of descriptors and the like: say so once, back off
-                // rather than spin, and retry until it passes.
-                if starved.is_none() {
-                    starved = Some(Instant::now());
-                    let cap = server.connections.cap();
-                    // The limit may have been lowered since the start.
-                    let lower = connections::cap_for(connections::soft_descriptor_limit()).min(cap);
-                    server.connections.set_cap(lower);
-                    tracing::warn!(
-                        open = server.connections.open(),
-                        max_connections = lower,
-                        "cannot accept connections: {err}; retrying every {} ms",
-                        ACCEPT_BACKOFF.as_millis()
-                    );
-                }
+                // Out of descriptors and the like: back off rather than
+                // spin, and retry until it passes.
+                accepting.starved(&server.connections, &err);
                 tokio::select! {
                     () = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
                     _ = &mut stopped => return,
                 }
             }
         };
-        if let Some(since) = starved.take() {
-            // Or raised again.
-            server.connections.set_cap(connections::cap_for(connections::soft_descriptor_limit()));
-            tracing::info!(
-                after_seconds = since.elapsed().as_secs_f64(),
-                open = server.connections.open(),
-                max_connections = server.connections.cap(),
-                "accepting connections again"
-            );
-        }
+        accepting.accepted(&server.connections);
         let Some(connection) = server.connections.admit() else {
             tracing::debug!("turned a connection away: every open one has a request being handled");
             continue;
         };
-        if shed_logged.is_none_or(|logged| logged.elapsed() >= SHED_LOG_INTERVAL) {
-            let shed = server.connections.take_shed();
-            if shed > 0 {
-                shed_logged = Some(Instant::now());
-                tracing::warn!(
-                    shed,
-                    max_connections = server.connections.cap(),
-                    "open connections reached the cap: closing those that waited longest on their clients"
-                );
-            }
-        }
+        accepting.log_shed(&server.connections);
         tokio::spawn(serve_connection(stream, Arc::new(connection), Arc::clone(&server)));
         // Let a connection just shed close its socket before the next
         // accept, so descriptors stay within the cap.
         tokio::task::yield_now().await;
+    }
+}
+
+/// What the accept loop remembers, to log its troubles once, not per connection.
+#[derive(Default)]
+struct Accepting {
+    /// Since when accepting fails for want of descriptors or memory.
+    starved: Option<Instant>,
+    shed_logged: Option<Instant>,
+}
+
+impl Accepting {
+    /// Accepting failed for want of descriptors or memory: say so once, and
+    /// lower the cap to the limit as it is now (it may have been lowered).
+    fn starved(&mut self, connections: &Connections, err: &std::io::Error) {
+        if self.starved.is_some() {
+            return;
+        }
+        self.starved = Some(Instant::now());
+        let lower = connections::cap_for(connections::soft_descriptor_limit()).min(connections.cap());
+        connections.set_cap(lower);
+        tracing::warn!(
+            open = connections.open(),
+            max_connections = lower,
+            "cannot accept connections: {err}; retrying every {} ms",
+            ACCEPT_BACKOFF.as_millis()
+        );
+    }
+
+    /// A connection was accepted: after starving, the cap follows the limit again.
+    fn accepted(&mut self, connections: &Connections) {
+        let Some(since) = self.starved.take() else { return };
+        connections.set_cap(connections::cap_for(connections::soft_descriptor_limit()));
+        tracing::info!(
+            after_seconds = since.elapsed().as_secs_f64(),
+            open = connections.open(),
+            max_connections = connections.cap(),
+            "accepting connections again"
+        );
+    }
+
+    /// Logs the connections shed since the last time, at most every [`SHED_LOG_INTERVAL`].
+    fn log_shed(&mut self, connections: &Connections) {
+        if self.shed_logged.is_some_and(|logged| logged.elapsed() < SHED_LOG_INTERVAL) {
+            return;
+        }
+        let shed = connections.take_shed();
+        if shed > 0 {
+            self.shed_logged = Some(Instant::now());
+            tracing::warn!(
+                shed,
+                max_connections = connections.cap(),
+                "open connections reached the cap: closing those that waited longest on their clients"
+            );
+        }
     }
 }
 

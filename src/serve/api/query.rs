@@ -2,27 +2,12 @@
 //! out of range gets a 400 whose one line names the parameter and what is
 //! valid, rather than a silently different answer.
 
-use super::ring::CAPACITY;
-
-/// Which heartbeat's slots.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Heartbeat {
-    Main,
-    Control,
-}
-
-impl Heartbeat {
-    pub fn name(self) -> &'static str {
-        match self {
-            Heartbeat::Main => "main",
-            Heartbeat::Control => "control",
-        }
-    }
-}
+use crate::experiment::Heartbeat;
+use crate::observe::RING_CAPACITY as CAPACITY;
 
 /// `GET /api/v1/beats?heartbeat=main|control&after=K&limit=N`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BeatsQuery {
+pub(crate) struct BeatsQuery {
     pub heartbeat: Heartbeat,
     /// Slots with a higher index than this (0: all the ring holds).
     pub after: u64,

@@ -1,11 +1,11 @@
 //! Every slot's lateness, kept for the window summaries and the interval log.
 //!
-//! One [`LatenessStore`] per heartbeat (main and control) lives for the whole
-//! process, shared as an `Arc`. The heartbeat records each beat with the
-//! slots it swallowed ([`LatenessStore::record_slots`]) under a short mutex;
-//! a scrape reads the sliding window ([`LatenessStore::window_snapshot`],
-//! exported as a Prometheus summary by [`WindowSummary`]); the interval log
-//! takes what was recorded since its last visit
+//! The daemon's board of each heartbeat (main and control) keeps one
+//! [`LatenessStore`] for the whole process. The heartbeat records each beat
+//! with the slots it swallowed ([`LatenessStore::record_slots`]) under a
+//! short mutex; a snapshot reads the sliding window
+//! ([`LatenessStore::window_snapshot`], exported as a Prometheus summary);
+//! the interval log takes what was recorded since its last visit
 //! ([`LatenessStore::take_interval`]).
 //!
 //! Values are nanoseconds in HdrHistograms with 3 significant digits from
@@ -19,7 +19,6 @@
 //! what a failed write left pending).
 
 mod slots;
-mod summary;
 mod window;
 
 use std::time::{Duration, SystemTime};
@@ -28,8 +27,7 @@ use hdrhistogram::Histogram;
 use parking_lot::Mutex;
 
 use crate::clock::MonoTime;
-pub(crate) use slots::record as record_slots;
-pub use summary::WindowSummary;
+pub use slots::record as record_slots;
 use window::{Closed, ClosedKey, Window};
 
 /// The quantiles a window summary exports, in order; 1 is the maximum.
@@ -38,7 +36,8 @@ pub const QUANTILES: [f64; 5] = [0.5, 0.9, 0.99, 0.999, 1.0];
 /// The largest lateness recorded as itself: one hour, in nanoseconds.
 pub const HIGHEST_NS: u64 = 3_600_000_000_000;
 
-/// A histogram of the layout every lateness histogram shares.
+/// A histogram of the layout every HdrHistogram of jitterd shares: the
+/// window stores', the interval log's and `compare`'s.
 pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, HIGHEST_NS, 3).expect("1 ns to 1 h at 3 significant digits is a valid layout")
 }

@@ -22,12 +22,7 @@ use crate::measure::{SlotRuns, missed_slot_sum_ns};
 /// recorded as that value; a slot whose lateness would come out negative
 /// (the caller's `missed` larger than `lateness_ns / period_ns`) is recorded
 /// as 0. A period of 0 is taken as 1 ns.
-pub(crate) fn record<const N: usize>(
-    mut targets: [&mut Histogram<u64>; N],
-    lateness_ns: u64,
-    period_ns: u64,
-    missed: u64,
-) {
+pub fn record<const N: usize>(mut targets: [&mut Histogram<u64>; N], lateness_ns: u64, period_ns: u64, missed: u64) {
     let Some(layout) = targets.first() else { return };
     let highest_ns = layout.high();
     let record_run = |targets: &mut [&mut Histogram<u64>; N], value: u64, count: u64| {
@@ -55,7 +50,7 @@ pub(super) fn sum_ns(lateness_ns: u64, period_ns: u64, missed: u64) -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lateness::new_histogram;
+    use crate::observe::store::new_histogram;
     use proptest::prelude::*;
 
     /// What `record` must equal: one record per slot.

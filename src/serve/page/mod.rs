@@ -6,8 +6,11 @@
 //! script has polled once (and without a script at all); the script then
 //! updates it every second from `/api/v1/`.
 
-use super::{ExperimentView, words};
-use crate::compare::chart::escape;
+pub(crate) mod panel;
+
+use crate::chart::escape;
+use crate::experiment::Settings;
+use crate::serve::words;
 
 /// Everything from this origin, nothing inline, nothing from elsewhere.
 pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -19,7 +22,7 @@ pub(crate) const STYLE: &str = include_str!("page.css");
 const TEMPLATE: &str = include_str!("page.html");
 
 /// The page, with the metrics link pointing at `telemetry_path`.
-pub(crate) fn html(telemetry_path: &str, experiment: Option<&ExperimentView>) -> String {
+pub(crate) fn html(telemetry_path: &str, experiment: Option<&Settings>) -> String {
     let waiting = "…".to_owned();
     let (strategy, schedule, size, period, explanation) = match experiment {
         Some(e) => (

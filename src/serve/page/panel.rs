@@ -1,15 +1,14 @@
 //! `GET /api/v1/chart.svg?heartbeat=main|control`: the lateness of one
-//! heartbeat's recent slots, drawn by the report's chart code
-//! ([`crate::compare::chart`]) as a panel: a dot per slot carrying its index
+//! heartbeat's recent slots, drawn by the chart code `compare --report`
+//! uses too ([`crate::chart`]) as a panel: a dot per slot carrying its index
 //! and lateness, a cross per missed slot, the jitter threshold as a rule.
 //! Both heartbeats' panels share a logarithmic lateness scale, so the page
 //! can set them side by side (or one above the other in a narrow window)
 //! and compare them by eye.
 
-use super::Live;
-use super::query::Heartbeat;
-use super::ring::CAPACITY;
-use crate::compare::chart::{Axis, Dot, Dots, Layout, LineChart, Rule, Scale, tick_seconds};
+use crate::chart::{Axis, Dot, Dots, Layout, LineChart, Rule, Scale, tick_seconds};
+use crate::experiment::Heartbeat;
+use crate::observe::{Observatory, RING_CAPACITY};
 
 pub(crate) const MAIN_COLOR: &str = "#1f6fd1";
 pub(crate) const CONTROL_COLOR: &str = "#7b808a";
@@ -21,12 +20,13 @@ fn tick_time(value: f64) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
-pub(crate) fn svg(live: &Live, heartbeat: Heartbeat) -> String {
-    let (own, other, name, color) = match heartbeat {
-        Heartbeat::Main => (&live.main, &live.control, "main heartbeat", MAIN_COLOR),
-        Heartbeat::Control => (&live.control, &live.main, "control heartbeat", CONTROL_COLOR),
+pub(crate) fn svg(observatory: &Observatory, heartbeat: Heartbeat) -> String {
+    let (other, name, color) = match heartbeat {
+        Heartbeat::Main => (Heartbeat::Control, "main heartbeat", MAIN_COLOR),
+        Heartbeat::Control => (Heartbeat::Main, "control heartbeat", CONTROL_COLOR),
     };
-    let (slots, _) = own.after(0, CAPACITY);
+    let (own, other) = (observatory.board(heartbeat).ring(), observatory.board(other).ring());
+    let (slots, _) = own.after(0, RING_CAPACITY);
     let dots = slots
         .iter()
         .map(|slot| Dot {
@@ -36,14 +36,17 @@ pub(crate) fn svg(live: &Live, heartbeat: Heartbeat) -> String {
             missed: slot.missed,
         })
         .collect();
-    let experiment = live.experiment();
-    let rules = experiment
-        .iter()
-        .map(|e| Rule {
-            name: format!("jitter threshold {}", tick_seconds(e.jitter_threshold.as_secs_f64())),
-            value: e.jitter_threshold.as_secs_f64(),
-            color: THRESHOLD_COLOR,
+    let rules = observatory
+        .running()
+        .map(|running| {
+            let threshold = running.settings.jitter_threshold.as_secs_f64();
+            Rule {
+                name: format!("jitter threshold {}", tick_seconds(threshold)),
+                value: threshold,
+                color: THRESHOLD_COLOR,
+            }
         })
+        .into_iter()
         .collect();
     let chart = LineChart {
         x: Axis {
@@ -65,17 +68,27 @@ pub(crate) fn svg(live: &Live, heartbeat: Heartbeat) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::live::ring::BeatSlots;
+    use crate::array::Check;
+    use crate::clock::MonoTime;
+    use crate::config::Config;
+    use crate::measure::{Beat, BeatTimes};
+    use crate::observe::Keep;
 
-    fn beat(offset_ms: u64, lateness_us: u64, missed: u64) -> BeatSlots {
-        BeatSlots {
-            scheduled_offset_ns: offset_ms * 1_000_000,
+    /// A beat due at `offset_ms`, `lateness_us` late, that swallowed `missed` slots of 10 ms.
+    fn beat(index: u64, offset_ms: u64, lateness_us: u64, missed: u64) -> Beat {
+        let scheduled = MonoTime(offset_ms * 1_000_000);
+        let done = scheduled.plus_ns(lateness_us * 1000);
+        Beat {
+            index,
+            times: BeatTimes { scheduled, woke: done, accessed: done, done },
             lateness_ns: lateness_us * 1000,
-            wake_lateness_ns: 1000,
+            wake_lateness_ns: lateness_us * 1000,
             access_wait_ns: 0,
-            consistent: Some(true),
+            check_duration_ns: 0,
+            interval_ns: 10_000_000,
+            jitter_ns: 0,
+            drift_ns: 0,
             missed_slots: missed,
-            period_ns: 10_000_000,
         }
     }
 
@@ -88,13 +101,19 @@ mod tests {
 
     #[test]
     fn one_element_per_slot_on_a_scale_both_panels_share() {
-        let live = Live::default();
-        live.main.push(beat(10, 50, 0));
-        live.main.push(beat(20, 25_000, 2));
-        live.control.push(beat(15, 50, 0));
-        live.control.push(beat(25, 40, 0));
-        let main = svg(&live, Heartbeat::Main);
-        let control = svg(&live, Heartbeat::Control);
+        let observatory = Observatory::new(Keep::Window);
+        let settings = crate::experiment::Settings {
+            period: std::time::Duration::from_millis(10),
+            ..Config::embedded_default().experiment()
+        };
+        observatory.begin(&settings, MonoTime(0));
+        let check = Check { value: 1, mismatched_elements: 0 };
+        observatory.record(Heartbeat::Main, &beat(1, 10, 50, 0), check);
+        observatory.record(Heartbeat::Main, &beat(2, 20, 25_000, 2), check);
+        observatory.record(Heartbeat::Control, &beat(1, 15, 50, 0), check);
+        observatory.record(Heartbeat::Control, &beat(2, 25, 40, 0), check);
+        let main = svg(&observatory, Heartbeat::Main);
+        let control = svg(&observatory, Heartbeat::Control);
         let count = |svg: &str| svg.matches("data-index=").count();
         assert_eq!((count(&main), count(&control)), (4, 2));
         assert_eq!(main.matches("data-missed=\"true\"").count(), 2);

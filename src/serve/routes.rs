@@ -1,7 +1,7 @@
 //! What each path answers: pure functions of the request and the shared
 //! state, apart from reading it. Limits and auth come before, in
-//! [`super`]; what the live page and `/api/v1/` hold is decided in
-//! [`crate::live`], from readings taken here.
+//! [`super`]; what each answer holds is decided by its view: [`super::page`],
+//! [`super::api`], [`super::prometheus`].
 
 use http_body_util::Full;
 use hyper::body::{Body as _, Bytes, Incoming};
@@ -11,10 +11,10 @@ use hyper::header::{
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::State;
+use super::api::query::{self, BadQuery};
+use super::api::{beats_json, status_json};
+use super::page::{self, panel};
 use crate::clock::MonoTime;
-use crate::live::query::{self, BadQuery};
-use crate::live::status::{self, Readings};
-use crate::live::{chart, page};
 
 pub(super) type Reply = Response<Full<Bytes>>;
 
@@ -78,9 +78,9 @@ pub(crate) fn route(state: &State, req: &Request<Incoming>) -> Reply {
 }
 
 fn answer(state: &State, path: &str, query: Option<&str>) -> Reply {
-    let live = &state.metrics.live;
+    let observatory = &state.observatory;
     if path == state.telemetry_path {
-        return match state.metrics.render() {
+        return match state.exporter.render() {
             Ok(body) => reply(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", body),
             Err(err) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode metrics: {err}\n")),
         };
@@ -88,7 +88,7 @@ fn answer(state: &State, path: &str, query: Option<&str>) -> Reply {
     match path {
         "/-/healthy" => text(StatusCode::OK, "jitterd is healthy.\n"),
         "/-/ready" => {
-            if state.liveness.is_live(MonoTime::now()) {
+            if observatory.liveness().is_live(MonoTime::now()) {
                 text(StatusCode::OK, "jitterd is ready.\n")
             } else {
                 text(
@@ -97,11 +97,11 @@ fn answer(state: &State, path: &str, query: Option<&str>) -> Reply {
                 )
             }
         }
-        "/" => fresh(
-            StatusCode::OK,
-            "text/html; charset=utf-8",
-            page::html(&state.telemetry_path, live.experiment().as_ref()),
-        ),
+        "/" => {
+            let running = observatory.running();
+            let page = page::html(&state.telemetry_path, running.as_ref().map(|r| &r.settings));
+            fresh(StatusCode::OK, "text/html; charset=utf-8", page)
+        }
         page::SCRIPT_PATH => with_header(
             reply(StatusCode::OK, "text/javascript; charset=utf-8", page::SCRIPT),
             CACHE_CONTROL,
@@ -111,38 +111,17 @@ fn answer(state: &State, path: &str, query: Option<&str>) -> Reply {
             with_header(reply(StatusCode::OK, "text/css; charset=utf-8", page::STYLE), CACHE_CONTROL, "no-cache")
         }
         "/api/v1/status" => match query::no_parameters(query, "/api/v1/status") {
-            Ok(()) => {
-                let status = status::status(live.experiment().as_ref(), &readings(state));
-                fresh(StatusCode::OK, JSON, serde_json::to_vec(&status).unwrap_or_default())
-            }
+            Ok(()) => fresh(StatusCode::OK, JSON, status_json(observatory)),
             Err(bad) => bad_request(bad),
         },
         "/api/v1/beats" => match query::beats(query) {
-            Ok(query) => fresh(StatusCode::OK, JSON, live.beats_json(query)),
+            Ok(query) => fresh(StatusCode::OK, JSON, beats_json(observatory, query)),
             Err(bad) => bad_request(bad),
         },
         "/api/v1/chart.svg" => match query::chart(query) {
-            Ok(heartbeat) => fresh(StatusCode::OK, "image/svg+xml", chart::svg(live, heartbeat)),
+            Ok(heartbeat) => fresh(StatusCode::OK, "image/svg+xml", panel::svg(observatory, heartbeat)),
             Err(bad) => bad_request(bad),
         },
         _ => text(StatusCode::NOT_FOUND, "404 page not found\n"),
-    }
-}
-
-/// What `/api/v1/status` reports, read from the metrics.
-fn readings(state: &State) -> Readings {
-    let m = &state.metrics;
-    let slots = m.heartbeat_slots.snapshot();
-    Readings {
-        uptime_seconds: m.live.started.elapsed().as_secs_f64(),
-        main_window: m.heartbeat_lateness_window.window_snapshot(),
-        control_window: m.control_lateness_window.window_snapshot(),
-        consistent: slots.consistent,
-        inconsistent: slots.inconsistent,
-        drift_seconds: m.heartbeat_drift_seconds.get(),
-        drift_gained_seconds: m.drift_window_seconds.get(),
-        array_passes_total: m.array_passes_total.get(),
-        heartbeats_total: slots.beats,
-        heartbeat_missed_total: slots.missed,
     }
 }

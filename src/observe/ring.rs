@@ -11,8 +11,10 @@ use std::collections::VecDeque;
 use parking_lot::Mutex;
 use serde::Serialize;
 
+use crate::clock::seconds;
+
 /// Slots kept per heartbeat.
-pub(crate) const CAPACITY: usize = 1000;
+pub const CAPACITY: usize = 1000;
 
 /// One slot of the schedule, as the live page shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -56,10 +58,6 @@ struct Inner {
 #[derive(Debug, Default)]
 pub struct SlotRing {
     inner: Mutex<Inner>,
-}
-
-fn seconds(ns: u64) -> f64 {
-    ns as f64 / 1e9
 }
 
 impl SlotRing {

@@ -5,8 +5,8 @@
 //! a threshold on its level would fire forever after one stall. What an
 //! operator wants to know is whether the host is losing time *now*: drift
 //! now minus drift a window ago. Pure arithmetic on made-up timestamps,
-//! tested here; the heartbeat feeds it each beat and exports the result as
-//! `jitterd_drift_window_seconds`.
+//! tested here; the main heartbeat's board feeds it each beat, and the
+//! result is exported as `jitterd_drift_window_seconds`.
 
 use std::time::Duration;
 
@@ -39,7 +39,7 @@ pub(crate) struct DriftGained {
 
 impl DriftGained {
     pub(crate) fn new(t0: MonoTime, window: Duration) -> DriftGained {
-        let window_ns = u64::try_from(window.as_nanos()).unwrap_or(u64::MAX);
+        let window_ns = crate::clock::nanos(window);
         let mut ring = [(u64::MAX, 0); RING];
         ring[0] = (0, 0);
         DriftGained { t0, step_ns: (window_ns / SAMPLES_PER_WINDOW).max(1), ring, last_step: 0, last_drift_ns: 0 }

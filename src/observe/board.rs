@@ -1,0 +1,292 @@
+//! One heartbeat's board: everything its beats become.
+//!
+//! The heartbeat's thread is the only writer ([`Board::record`]): one short
+//! lock for the counts, drift and thresholds, then the window store, the
+//! ring of recent slots and, for `compare`, the whole run, each behind its
+//! own short lock so a reader of one never holds up another. Readers take a
+//! [`BoardSnapshot`]. An experiment's start resets what is the experiment's
+//! ([`Board::begin`]); the counts go on for the process's life, as
+//! Prometheus counters must.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+
+use super::Keep;
+use super::drift::DriftGained;
+use super::ring::{BeatSlots, SlotRing};
+use super::run::WholeRun;
+use super::store::{LatenessStore, WindowSnapshot};
+use super::tally::{LastCheck, Tally, Totals};
+use super::threshold::{Crossing, Sides, Threshold};
+use crate::array::Check;
+use crate::clock::MonoTime;
+use crate::experiment::{Heartbeat, Settings};
+use crate::measure::Beat;
+
+pub struct Board {
+    heartbeat: Heartbeat,
+    state: Mutex<State>,
+    /// The sliding window and the interval histogram (the daemon's).
+    store: Option<LatenessStore>,
+    /// Every beat of the run, exactly (`compare`'s).
+    whole_run: Option<Mutex<WholeRun>>,
+    ring: SlotRing,
+}
+
+#[derive(Default)]
+struct State {
+    tally: Tally,
+    last_check: LastCheck,
+    /// `None` until the first experiment begins.
+    experiment: Option<Experiment>,
+}
+
+/// What belongs to one experiment: reset when the next begins.
+struct Experiment {
+    t0: MonoTime,
+    period_ns: u64,
+    totals: Totals,
+    drift_ns: i64,
+    drift_gained: DriftGained,
+    drift_gained_ns: i64,
+    /// The main heartbeat's alert thresholds; the control has none.
+    thresholds: Option<Thresholds>,
+}
+
+struct Thresholds {
+    drift_gained: Threshold,
+    jitter: Threshold,
+}
+
+/// A board as it was at one moment. The counts, drift and thresholds come
+/// from one lock, so they agree with each other exactly; the window is read
+/// just after.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BoardSnapshot {
+    /// Since the process started.
+    pub tally: Tally,
+    /// Since the experiment started.
+    pub totals: Totals,
+    /// The last beat's drift (0 before the experiment's first beat).
+    pub drift_ns: i64,
+    /// Drift gained within `alerts.drift_window`.
+    pub drift_gained_ns: i64,
+    /// Whether drift gained is over `alerts.drift_threshold`, as the
+    /// threshold log last said.
+    pub drift_over_threshold: bool,
+    pub last_check: LastCheck,
+    /// The window summary's figures, on a board that keeps a window.
+    pub window: Option<WindowSnapshot>,
+}
+
+impl Board {
+    pub(crate) fn new(heartbeat: Heartbeat, keep: Keep) -> Board {
+        let (store, whole_run) = match keep {
+            Keep::Window => (Some(LatenessStore::new(super::DEFAULT_WINDOW)), None),
+            Keep::WholeRun => (None, Some(Mutex::new(WholeRun::new(heartbeat == Heartbeat::Main)))),
+        };
+        Board { heartbeat, state: Mutex::default(), store, whole_run, ring: SlotRing::default() }
+    }
+
+    /// An experiment with `settings` starts at `t0`: drift, thresholds,
+    /// totals, the window, the ring and the whole run forget the last one.
+    /// The counts, the window's count and sum and the interval log go on.
+    pub(crate) fn begin(&self, settings: &Settings, t0: MonoTime) {
+        let mut state = self.state.lock();
+        let thresholds = (self.heartbeat == Heartbeat::Main).then(|| Thresholds {
+            drift_gained: Threshold::new(
+                format!("drift gained within {}", humantime::format_duration(settings.drift_window)),
+                settings.drift_threshold,
+                Sides::Above,
+            ),
+            jitter: Threshold::new("jitter", settings.jitter_threshold, Sides::Either),
+        });
+        state.experiment = Some(Experiment {
+            t0,
+            period_ns: settings.period_ns(),
+            totals: Totals::default(),
+            drift_ns: 0,
+            drift_gained: DriftGained::new(t0, settings.drift_window),
+            drift_gained_ns: 0,
+            thresholds,
+        });
+        if let Some(store) = &self.store {
+            store.reset_window();
+            store.set_window(settings.record_window);
+        }
+        self.ring.clear();
+        if let Some(run) = &self.whole_run {
+            run.lock().clear();
+        }
+    }
+
+    /// Records one beat and, on the main heartbeat, its check. Returns the
+    /// thresholds it crossed, to log after the locks are released. On the
+    /// heartbeat's thread: short locks, no allocation but at a window's
+    /// rotation that finds no spare.
+    pub(crate) fn record(&self, beat: &Beat, check: Option<Check>) -> [Option<Crossing>; 2] {
+        let unix_seconds = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        let (t0, period_ns, crossings) = {
+            let mut state = self.state.lock();
+            let State { tally, last_check, experiment } = &mut *state;
+            // Before any experiment began (never, through the start gate): a period of 1 ns.
+            let period_ns = experiment.as_ref().map_or(1, |e| e.period_ns);
+            tally.record(beat, period_ns, check);
+            if let Some(check) = check {
+                *last_check =
+                    LastCheck { unix_seconds, mismatched_elements: check.mismatched_elements, value: check.value };
+            }
+            match experiment {
+                Some(experiment) => (experiment.t0, period_ns, experiment.record(beat, check)),
+                None => (MonoTime(0), period_ns, [None, None]),
+            }
+        };
+        if let Some(store) = &self.store {
+            store.record_slots(beat.lateness_ns, period_ns, beat.missed_slots);
+        }
+        self.ring.push(BeatSlots {
+            scheduled_offset_ns: beat.times.scheduled.since(t0),
+            lateness_ns: beat.lateness_ns,
+            wake_lateness_ns: beat.wake_lateness_ns,
+            access_wait_ns: beat.access_wait_ns,
+            consistent: check.map(|check| check.is_consistent()),
+            missed_slots: beat.missed_slots,
+            period_ns,
+        });
+        if let Some(run) = &self.whole_run {
+            run.lock().record(beat, period_ns);
+        }
+        crossings
+    }
+
+    pub fn snapshot(&self) -> BoardSnapshot {
+        let mut snapshot = {
+            let state = self.state.lock();
+            let experiment = state.experiment.as_ref();
+            BoardSnapshot {
+                tally: state.tally,
+                totals: experiment.map(|e| e.totals).unwrap_or_default(),
+                drift_ns: experiment.map_or(0, |e| e.drift_ns),
+                drift_gained_ns: experiment.map_or(0, |e| e.drift_gained_ns),
+                drift_over_threshold: experiment
+                    .and_then(|e| e.thresholds.as_ref())
+                    .is_some_and(|t| t.drift_gained.is_above()),
+                last_check: state.last_check,
+                window: None,
+            }
+        };
+        snapshot.window = self.store.as_ref().map(LatenessStore::window_snapshot);
+        snapshot
+    }
+
+    /// Beats since the process started: a cheap look, for progress.
+    pub fn beats(&self) -> u64 {
+        self.state.lock().tally.beats
+    }
+
+    /// The recent slots.
+    pub fn ring(&self) -> &SlotRing {
+        &self.ring
+    }
+
+    /// The window store, on a board that keeps one (the interval log takes from it).
+    pub fn store(&self) -> Option<&LatenessStore> {
+        self.store.as_ref()
+    }
+
+    /// A copy of the whole run, on a board that keeps one.
+    pub fn whole_run(&self) -> Option<WholeRun> {
+        self.whole_run.as_ref().map(|run| run.lock().clone())
+    }
+}
+
+impl Experiment {
+    fn record(&mut self, beat: &Beat, check: Option<Check>) -> [Option<Crossing>; 2] {
+        self.totals.record(beat, check);
+        self.drift_ns = beat.drift_ns;
+        self.drift_gained_ns = self.drift_gained.observe(beat.times.done, beat.drift_ns);
+        match &mut self.thresholds {
+            Some(thresholds) => [
+                thresholds.drift_gained.observe(self.drift_gained_ns, beat.index),
+                thresholds.jitter.observe(beat.jitter_ns, beat.index),
+            ],
+            None => [None, None],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::measure::{BeatTimes, Scheduler};
+
+    const MS: u64 = 1_000_000;
+
+    fn settings() -> Settings {
+        Settings {
+            period: Duration::from_millis(10),
+            drift_threshold: Duration::from_millis(100),
+            drift_window: Duration::from_secs(60),
+            ..Config::embedded_default().experiment()
+        }
+    }
+
+    /// Beats at 10 ms from t0 = 0, each `late_ms` late.
+    fn beat_all(board: &Board, lateness_ms: &[u64]) -> Vec<[Option<Crossing>; 2]> {
+        let mut scheduler = Scheduler::new(settings().schedule, settings().period, MonoTime(0));
+        lateness_ms
+            .iter()
+            .map(|&late| {
+                let due = scheduler.due();
+                let done = due.plus_ns(late * MS);
+                let beat = scheduler.complete(BeatTimes { scheduled: due, woke: done, accessed: done, done });
+                board.record(&beat, Some(Check { value: 1, mismatched_elements: 0 }))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_stall_crosses_the_drift_threshold_once_and_the_status_says_so() {
+        let board = Board::new(Heartbeat::Main, Keep::Window);
+        board.begin(&settings(), MonoTime(0));
+        let crossed = beat_all(&board, &[1, 1, 500, 1]);
+        let drift_crossings: Vec<_> = crossed.iter().filter(|c| c[0].is_some()).collect();
+        assert_eq!(drift_crossings.len(), 1, "{crossed:?}");
+        let snapshot = board.snapshot();
+        assert!(snapshot.drift_over_threshold);
+        // The 500 ms beat, due at 30 ms, finished at 530 ms: slots 4 to 53 passed meanwhile.
+        assert_eq!((snapshot.totals.beats, snapshot.totals.missed), (4, 50));
+        assert_eq!(snapshot.tally.lateness.count(), 54);
+        assert_eq!(snapshot.window.map(|w| w.window_count), Some(54));
+        assert_eq!(board.ring().len(), 54);
+    }
+
+    #[test]
+    fn a_new_experiment_forgets_the_old_one_but_the_counts_go_on() {
+        let board = Board::new(Heartbeat::Main, Keep::Window);
+        board.begin(&settings(), MonoTime(0));
+        beat_all(&board, &[1, 500]);
+        board.begin(&settings(), MonoTime(0));
+        let snapshot = board.snapshot();
+        assert_eq!(snapshot.totals, Totals::default());
+        assert_eq!((snapshot.drift_ns, snapshot.drift_gained_ns, snapshot.drift_over_threshold), (0, 0, false));
+        assert_eq!(snapshot.tally.beats, 2, "counters go on");
+        assert_eq!(snapshot.window.map(|w| (w.window_count, w.count)), Some((0, 52)));
+        assert!(board.ring().is_empty());
+    }
+
+    #[test]
+    fn the_control_board_has_no_thresholds_and_a_whole_run_keeps_every_slot() {
+        let board = Board::new(Heartbeat::Control, Keep::WholeRun);
+        board.begin(&settings(), MonoTime(0));
+        let crossed = beat_all(&board, &[1, 500]);
+        assert!(crossed.iter().flatten().all(Option::is_none));
+        let run = board.whole_run().expect("kept");
+        assert_eq!(run.lateness.len(), 52);
+        assert!(run.beats.is_none() && board.store().is_none());
+    }
+}

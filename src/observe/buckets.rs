@@ -1,0 +1,185 @@
+//! The bucket layouts of the exported histograms, and their counts as plain
+//! data.
+//!
+//! Two layouts. The per-slot lateness histograms have four buckets per
+//! octave from 1 µs to 67 s ([`LATENESS_BOUNDS_NS`]), so `histogram_quantile`
+//! over them stays within about 10 % of the truth; they record a beat and
+//! every slot it swallowed in one step, run by run
+//! ([`crate::measure::missed_slot_runs`]), so an hour's stall at 100 µs costs
+//! one pass over the buckets, not 36 M observations. The per-beat histograms
+//! (wake lateness, access wait, jitter, check duration) double from 1 µs to
+//! 67 s ([`DOUBLING_BOUNDS`]): a 20 µs wake-up and a 10 s starvation both
+//! land in a real bucket. Counts are `Copy` arrays, so a snapshot is one copy
+//! under the board's lock and allocates nothing.
+
+use std::sync::LazyLock;
+
+use crate::measure::{missed_slot_runs, missed_slot_sum_ns};
+
+/// Buckets per octave of the lateness histograms.
+pub(crate) const BUCKETS_PER_OCTAVE: u32 = 4;
+
+/// Bounds of the lateness histograms: 26 octaves at four per octave, and 1 µs.
+pub const LATENESS_BOUNDS: usize = 26 * BUCKETS_PER_OCTAVE as usize + 1;
+
+/// Upper bounds of the lateness buckets in nanoseconds: `2^(i/4)` µs for
+/// i = 0..=104 (1 µs to 67.1 s) rounded to three significant digits, so the
+/// `le` labels stay short (`0.00000119`, `0.262`).
+pub static LATENESS_BOUNDS_NS: LazyLock<[u64; LATENESS_BOUNDS]> = LazyLock::new(|| {
+    std::array::from_fn(|i| {
+        let exact = 1000.0 * f64::powf(2.0, i as f64 / f64::from(BUCKETS_PER_OCTAVE));
+        let unit = f64::powi(10.0, exact.log10().floor() as i32 - 2);
+        ((exact / unit).round() * unit).round() as u64
+    })
+});
+
+/// Bounds of the per-beat histograms: 1 µs doubling 26 times, to about 67 s.
+pub const DOUBLING_BOUNDS: usize = 27;
+
+/// The per-beat histograms' upper bounds in seconds, as exported.
+pub fn doubling_bounds_seconds() -> [f64; DOUBLING_BOUNDS] {
+    std::array::from_fn(|i| 1e-6 * f64::powi(2.0, i as i32))
+}
+
+/// Index of the lateness bucket `value_ns` falls in (`le` semantics: at or
+/// below the bound); the bounds' length for the `+Inf` bucket.
+fn lateness_bucket(value_ns: u64) -> usize {
+    LATENESS_BOUNDS_NS.partition_point(|&bound| bound < value_ns)
+}
+
+/// The smallest value that shares `value_ns`'s lateness bucket.
+fn lateness_bucket_floor(value_ns: u64) -> u64 {
+    match lateness_bucket(value_ns) {
+        0 => 0,
+        i => LATENESS_BOUNDS_NS[i - 1] + 1,
+    }
+}
+
+/// Index of the doubling bucket `value_ns` falls in: the first `i` with
+/// `value_ns ≤ 1000·2^i`; [`DOUBLING_BOUNDS`] for `+Inf`.
+fn doubling_bucket(value_ns: u64) -> usize {
+    if value_ns <= 1000 {
+        return 0;
+    }
+    // ceil(log2(ceil(value / 1000))).
+    let micros = value_ns.div_ceil(1000);
+    let index = (u64::BITS - (micros - 1).leading_zeros()) as usize;
+    index.min(DOUBLING_BOUNDS)
+}
+
+/// Counts of a histogram with `N` buckets, the last one `+Inf`; per bucket,
+/// not cumulative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts<const N: usize> {
+    pub buckets: [u64; N],
+    pub sum_ns: u128,
+}
+
+impl<const N: usize> Default for Counts<N> {
+    fn default() -> Self {
+        Counts { buckets: [0; N], sum_ns: 0 }
+    }
+}
+
+impl<const N: usize> Counts<N> {
+    /// Observations recorded.
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().sum()
+    }
+
+    /// The counts as exported: cumulative, one per bound (`+Inf` is the count).
+    pub fn cumulative(&self) -> impl Iterator<Item = u64> + '_ {
+        self.buckets[..N - 1].iter().scan(0, |total, &count| {
+            *total += count;
+            Some(*total)
+        })
+    }
+}
+
+/// Every slot's lateness, four buckets per octave.
+pub type LatenessCounts = Counts<{ LATENESS_BOUNDS + 1 }>;
+
+/// One value per beat, doubling buckets.
+pub type BeatCounts = Counts<{ DOUBLING_BOUNDS + 1 }>;
+
+impl LatenessCounts {
+    /// One beat `lateness_ns` late and each of its `missed` slots.
+    pub fn record_slots(&mut self, lateness_ns: u64, period_ns: u64, missed: u64) {
+        self.buckets[lateness_bucket(lateness_ns)] += 1;
+        for (value, slots) in missed_slot_runs(lateness_ns, period_ns, missed, lateness_bucket_floor) {
+            self.buckets[lateness_bucket(value)] += slots;
+        }
+        self.sum_ns += u128::from(lateness_ns) + missed_slot_sum_ns(lateness_ns, period_ns, missed);
+    }
+}
+
+impl BeatCounts {
+    pub fn record(&mut self, value_ns: u64) {
+        self.buckets[doubling_bucket(value_ns)] += 1;
+        self.sum_ns += u128::from(value_ns);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    #[test]
+    fn four_buckets_per_octave_from_1us_past_64s() {
+        let bounds = &*LATENESS_BOUNDS_NS;
+        assert_eq!(bounds.first(), Some(&1000));
+        assert!(bounds.last().is_some_and(|&b| b >= 64_000 * MS), "{:?}", bounds.last());
+        assert!(bounds.windows(2).all(|w| w[0] < w[1]));
+        // 4 per octave over 26 octaves: neighbours differ by 2^(1/4) = 1.189,
+        // give or take the rounding to three digits.
+        assert_eq!(bounds.len(), 105);
+        assert!(bounds.windows(2).all(|w| (w[1] as f64 / w[0] as f64) < 1.2));
+        assert_eq!(LATENESS_BOUNDS_NS[72] as f64 / 1e9, 0.262);
+    }
+
+    #[test]
+    fn buckets_hold_values_at_or_below_their_bound() {
+        assert_eq!(lateness_bucket(0), 0);
+        assert_eq!(lateness_bucket(1000), 0);
+        assert_eq!(lateness_bucket(1001), 1);
+        assert_eq!(lateness_bucket_floor(1001), 1001);
+        assert_eq!(lateness_bucket_floor(1190), 1001);
+        assert_eq!(lateness_bucket(u64::MAX), LATENESS_BOUNDS);
+    }
+
+    #[test]
+    fn doubling_buckets_match_their_bounds_in_seconds() {
+        let bounds = doubling_bounds_seconds();
+        assert!(bounds[0] <= 2e-6 && bounds[DOUBLING_BOUNDS - 1] >= 60.0);
+        // Every value lands in the first bucket whose bound (in seconds, as
+        // the exposition says) is at or above it, as an observation in
+        // seconds would.
+        for value_ns in [0, 1, 999, 1000, 1001, 1999, 2000, 2001, 33_000, 65_536_000, 67_108_864_000, u64::MAX] {
+            let seconds = value_ns as f64 / 1e9;
+            let expected = bounds.iter().position(|&bound| seconds <= bound).unwrap_or(DOUBLING_BOUNDS);
+            assert_eq!(doubling_bucket(value_ns), expected, "{value_ns} ns");
+        }
+    }
+
+    #[test]
+    fn a_stall_is_every_slot_it_swallowed() {
+        // 10 ms period, one beat 1,000.5 ms late that skipped 99 slots.
+        let mut counts = LatenessCounts::default();
+        counts.record_slots(50_000, 10 * MS, 0);
+        counts.record_slots(1_000_500_000, 10 * MS, 99);
+        assert_eq!(counts.count(), 101);
+        // Slot by slot, the same counts.
+        let mut naive = [0u64; LATENESS_BOUNDS + 1];
+        naive[lateness_bucket(50_000)] += 1;
+        naive[lateness_bucket(1_000_500_000)] += 1;
+        for j in 1..=99u64 {
+            naive[lateness_bucket(1_000_500_000 - j * 10 * MS)] += 1;
+        }
+        assert_eq!(counts.buckets, naive);
+        let slot_sum: u128 = (1..=99u128).map(|j| 1_000_500_000 - j * 10_000_000).sum();
+        assert_eq!(counts.sum_ns, 50_000 + 1_000_500_000 + slot_sum);
+        assert_eq!(counts.cumulative().last(), Some(101));
+    }
+}

@@ -1,0 +1,484 @@
+//! The Prometheus exposition: a read-only view of the observatory, and the
+//! only place that names the `prometheus` crate.
+//!
+//! As node_exporter's collectors do, [`ObservatoryCollector`] owns no state:
+//! at each scrape it takes one [`Snapshot`] and builds every family of the
+//! contract from it, so one scrape is one moment (checks = beats, lateness
+//! `_count` = beats + missed, wake lateness `_count` = beats) and nothing is
+//! ever read back from a gauge. The crate's registry adds the standard
+//! `process_*` families, sorts the families by name and the text encoder
+//! writes format 0.0.4.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::{Bucket, Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType, Quantile, Summary};
+use prometheus::{Encoder, Registry, TextEncoder};
+
+use crate::clock::seconds_signed;
+use crate::observe::{
+    BeatCounts, LATENESS_BOUNDS_NS, LatenessCounts, Observatory, QUANTILES, Snapshot, WindowSnapshot,
+    doubling_bounds_seconds,
+};
+
+/// One family of the contract: its name without the `jitterd_` prefix,
+/// its help text, its type and its label names (sorted).
+struct Spec {
+    name: &'static str,
+    help: &'static str,
+    kind: MetricType,
+    labels: &'static [&'static str],
+}
+
+const fn spec(name: &'static str, kind: MetricType, help: &'static str) -> Spec {
+    Spec { name, help, kind, labels: &[] }
+}
+
+use MetricType::{COUNTER, GAUGE, HISTOGRAM, SUMMARY};
+
+const BUILD_INFO: Spec = Spec {
+    labels: &["revision", "rustc", "version"],
+    ..spec(
+        "build_info",
+        GAUGE,
+        "A metric with a constant '1' value labeled by the version, revision and rustc version of jitterd.",
+    )
+};
+const EXPERIMENT_INFO: Spec = Spec {
+    labels: &["schedule", "strategy"],
+    ..spec(
+        "experiment_info",
+        GAUGE,
+        "A metric with a constant '1' value labeled by the running strategy and heartbeat schedule.",
+    )
+};
+const ARRAY_SIZE: Spec = spec("array_size_elements", GAUGE, "Elements in the array the counter increments.");
+const DUTY_CYCLE: Spec = spec(
+    "duty_cycle_ratio",
+    GAUGE,
+    "Configured counter.duty_cycle: the share of each period the counter runs (1: continuously).",
+);
+const PERIOD: Spec = spec("heartbeat_period_seconds", GAUGE, "Configured heartbeat period.");
+const DRIFT_THRESHOLD: Spec = spec("drift_threshold_seconds", GAUGE, "Configured drift alert threshold.");
+const JITTER_THRESHOLD: Spec = spec("jitter_threshold_seconds", GAUGE, "Configured jitter alert threshold.");
+const DRIFT_WINDOW_LENGTH: Spec = spec(
+    "drift_window_length_seconds",
+    GAUGE,
+    "Configured alerts.drift_window: how far back jitterd_drift_window_seconds looks.",
+);
+const LATENESS: Spec = spec(
+    "heartbeat_lateness_seconds",
+    HISTOGRAM,
+    "Lateness of every heartbeat slot: a beat's time from due to check finished, and for each slot it swallowed, the time from that slot being due to the beat finishing.",
+);
+const BEATS: Spec = spec("heartbeats_total", COUNTER, "Heartbeats completed.");
+const MISSED: Spec = spec(
+    "heartbeat_missed_total",
+    COUNTER,
+    "Heartbeat slots skipped because an earlier beat ran past them (absolute schedule).",
+);
+const CHECKS: Spec = Spec {
+    labels: &["result"],
+    ..spec("consistency_checks_total", COUNTER, "Consistency checks of the array by result.")
+};
+const WAKE_LATENESS: Spec =
+    spec("heartbeat_wake_lateness_seconds", HISTOGRAM, "Time from when a beat was due to when its timer returned.");
+const ACCESS_WAIT: Spec = spec(
+    "heartbeat_access_wait_seconds",
+    HISTOGRAM,
+    "Time from the heartbeat's wake-up to getting the array (lock, reply or snapshot).",
+);
+const JITTER: Spec =
+    spec("heartbeat_jitter_seconds", HISTOGRAM, "Absolute deviation of each beat interval from the period.");
+const DRIFT: Spec = spec(
+    "heartbeat_drift_seconds",
+    GAUGE,
+    "Accumulated jitter: last beat time minus start minus beats times period (signed).",
+);
+const DRIFT_GAINED: Spec = spec(
+    "drift_window_seconds",
+    GAUGE,
+    "Drift gained within the last alerts.drift_window (signed): what the drift threshold acts on.",
+);
+const LAST_BEAT: Spec = spec("heartbeat_last_timestamp_seconds", GAUGE, "Unix time of the last completed heartbeat.");
+const CHECK_DURATION: Spec = spec("consistency_check_duration_seconds", HISTOGRAM, "Time one consistency check took.");
+const MISMATCHED: Spec =
+    spec("consistency_mismatched_elements", GAUGE, "Elements that differed from element 0 in the last check.");
+const PASSES: Spec = spec("array_passes_total", COUNTER, "Passes the counter completed over the array.");
+const VALUE: Spec = spec("array_value", GAUGE, "Element 0 of the array as the last check saw it.");
+const RELOADS: Spec =
+    Spec { labels: &["result"], ..spec("config_reloads_total", COUNTER, "Configuration reloads by result.") };
+const LAST_RELOAD: Spec =
+    spec("config_last_reload_successful", GAUGE, "Whether the last configuration reload attempt was successful.");
+const CONTROL_LATENESS: Spec = spec(
+    "control_lateness_seconds",
+    HISTOGRAM,
+    "Lateness of every slot of the control heartbeat, which shares nothing with the counter and is offset by half a period: the host's share of lateness.",
+);
+const WRITE_ERRORS: Spec =
+    spec("record_write_errors_total", COUNTER, "Interval log writes that failed (record.interval_log).");
+const LATENESS_WINDOW: Spec = spec(
+    "heartbeat_lateness_window_seconds",
+    SUMMARY,
+    "Lateness of every heartbeat slot over the last record.window: exact quantiles (HdrHistogram, 3 significant digits); count and sum since the process started.",
+);
+const CONTROL_LATENESS_WINDOW: Spec = spec(
+    "control_lateness_window_seconds",
+    SUMMARY,
+    "Lateness of every control heartbeat slot over the last record.window: exact quantiles (HdrHistogram, 3 significant digits); count and sum since the process started.",
+);
+
+/// Every family the collector builds.
+const SPECS: [&Spec; 28] = [
+    &BUILD_INFO,
+    &EXPERIMENT_INFO,
+    &ARRAY_SIZE,
+    &DUTY_CYCLE,
+    &PERIOD,
+    &DRIFT_THRESHOLD,
+    &JITTER_THRESHOLD,
+    &DRIFT_WINDOW_LENGTH,
+    &LATENESS,
+    &BEATS,
+    &MISSED,
+    &CHECKS,
+    &WAKE_LATENESS,
+    &ACCESS_WAIT,
+    &JITTER,
+    &DRIFT,
+    &DRIFT_GAINED,
+    &LAST_BEAT,
+    &CHECK_DURATION,
+    &MISMATCHED,
+    &PASSES,
+    &VALUE,
+    &RELOADS,
+    &LAST_RELOAD,
+    &CONTROL_LATENESS,
+    &WRITE_ERRORS,
+    &LATENESS_WINDOW,
+    &CONTROL_LATENESS_WINDOW,
+];
+
+/// The exposition of one observatory.
+pub(crate) struct Exporter {
+    registry: Registry,
+}
+
+impl Exporter {
+    pub(crate) fn new(observatory: Arc<Observatory>) -> Result<Exporter, prometheus::Error> {
+        let registry = Registry::new();
+        registry.register(Box::new(ObservatoryCollector::new(observatory)?))?;
+        registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
+        Ok(Exporter { registry })
+    }
+
+    /// Every family in the Prometheus text format.
+    pub(crate) fn render(&self) -> Result<Vec<u8>, prometheus::Error> {
+        let mut buffer = Vec::with_capacity(32 * 1024);
+        TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
+        Ok(buffer)
+    }
+}
+
+/// Builds the contract's families from the observatory at scrape time.
+struct ObservatoryCollector {
+    observatory: Arc<Observatory>,
+    descs: Vec<Desc>,
+}
+
+impl ObservatoryCollector {
+    fn new(observatory: Arc<Observatory>) -> Result<ObservatoryCollector, prometheus::Error> {
+        let mut descs = Vec::new();
+        for spec in SPECS {
+            let labels = spec.labels.iter().map(|&label| label.to_owned()).collect();
+            descs.push(Desc::new(format!("jitterd_{}", spec.name), spec.help.to_owned(), labels, HashMap::new())?);
+        }
+        Ok(ObservatoryCollector { observatory, descs })
+    }
+}
+
+impl Collector for ObservatoryCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        self.descs.iter().collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let snapshot = self.observatory.snapshot();
+        let mut families = experiment_families(&snapshot);
+        families.extend(main_families(&snapshot));
+        families.extend(process_families(&snapshot));
+        families
+    }
+}
+
+/// The build and the running experiment's settings (0 before the first).
+fn experiment_families(snapshot: &Snapshot) -> Vec<MetricFamily> {
+    let build =
+        [("revision", crate::build::REVISION), ("rustc", crate::build::RUSTC), ("version", crate::build::VERSION)];
+    let mut families = vec![family(&BUILD_INFO, vec![labelled(gauge(1.0), &build)])];
+    let settings = snapshot.running.as_ref().map(|running| &running.settings);
+    // No series before the first experiment: there is none to describe.
+    let info = settings
+        .map(|s| labelled(gauge(1.0), &[("schedule", &s.schedule.to_string()), ("strategy", s.strategy.name())]));
+    families.push(family(&EXPERIMENT_INFO, info.into_iter().collect()));
+    let setting = |read: fn(&crate::experiment::Settings) -> f64| gauge(settings.map_or(0.0, read));
+    families.extend([
+        family(&ARRAY_SIZE, vec![setting(|s| s.size_elements as f64)]),
+        family(&DUTY_CYCLE, vec![setting(|s| s.duty_cycle)]),
+        family(&PERIOD, vec![setting(|s| s.period.as_secs_f64())]),
+        family(&DRIFT_THRESHOLD, vec![setting(|s| s.drift_threshold.as_secs_f64())]),
+        family(&JITTER_THRESHOLD, vec![setting(|s| s.jitter_threshold.as_secs_f64())]),
+        family(&DRIFT_WINDOW_LENGTH, vec![setting(|s| s.drift_window.as_secs_f64())]),
+    ]);
+    families
+}
+
+/// What the heartbeats measured: both boards.
+fn main_families(snapshot: &Snapshot) -> Vec<MetricFamily> {
+    let (main, control) = (&snapshot.main, &snapshot.control);
+    let tally = &main.tally;
+    let checks = vec![
+        labelled(counter(tally.consistent), &[("result", "consistent")]),
+        labelled(counter(tally.inconsistent), &[("result", "inconsistent")]),
+    ];
+    let last = main.last_check;
+    vec![
+        family(&LATENESS, vec![lateness_histogram(&tally.lateness, tally.slots())]),
+        family(&BEATS, vec![counter(tally.beats)]),
+        family(&MISSED, vec![counter(tally.missed)]),
+        family(&CHECKS, checks),
+        family(&WAKE_LATENESS, vec![beat_histogram(&tally.wake_lateness)]),
+        family(&ACCESS_WAIT, vec![beat_histogram(&tally.access_wait)]),
+        family(&JITTER, vec![beat_histogram(&tally.jitter)]),
+        family(&CHECK_DURATION, vec![beat_histogram(&tally.check_duration)]),
+        family(&DRIFT, vec![gauge(seconds_signed(main.drift_ns))]),
+        family(&DRIFT_GAINED, vec![gauge(seconds_signed(main.drift_gained_ns))]),
+        family(&LAST_BEAT, vec![gauge(last.unix_seconds)]),
+        family(&MISMATCHED, vec![gauge(last.mismatched_elements as f64)]),
+        family(&VALUE, vec![gauge(last.value as f64)]),
+        family(&CONTROL_LATENESS, vec![lateness_histogram(&control.tally.lateness, control.tally.slots())]),
+        family(&LATENESS_WINDOW, vec![summary(main.window.as_ref())]),
+        family(&CONTROL_LATENESS_WINDOW, vec![summary(control.window.as_ref())]),
+    ]
+}
+
+/// What the process did around the experiment: passes, reloads, the log.
+fn process_families(snapshot: &Snapshot) -> Vec<MetricFamily> {
+    let reloads = snapshot.reloads;
+    vec![
+        family(&PASSES, vec![counter(snapshot.passes)]),
+        family(
+            &RELOADS,
+            vec![
+                labelled(counter(reloads.failed), &[("result", "failure")]),
+                labelled(counter(reloads.succeeded), &[("result", "success")]),
+            ],
+        ),
+        family(&LAST_RELOAD, vec![gauge(f64::from(u8::from(reloads.last_successful)))]),
+        family(&WRITE_ERRORS, vec![counter(snapshot.write_errors)]),
+    ]
+}
+
+fn family(spec: &Spec, metrics: Vec<Metric>) -> MetricFamily {
+    let mut family = MetricFamily::default();
+    family.set_name(format!("jitterd_{}", spec.name));
+    family.set_help(spec.help.to_owned());
+    family.set_field_type(spec.kind);
+    family.set_metric(metrics);
+    family
+}
+
+fn labelled(mut metric: Metric, labels: &[(&str, &str)]) -> Metric {
+    metric.set_label(
+        labels
+            .iter()
+            .map(|&(name, value)| {
+                let mut pair = LabelPair::default();
+                pair.set_name(name.to_owned());
+                pair.set_value(value.to_owned());
+                pair
+            })
+            .collect(),
+    );
+    metric
+}
+
+fn gauge(value: f64) -> Metric {
+    let mut gauge = Gauge::default();
+    gauge.set_value(value);
+    let mut metric = Metric::default();
+    metric.set_gauge(gauge);
+    metric
+}
+
+fn counter(value: u64) -> Metric {
+    let mut counter = Counter::default();
+    counter.set_value(value as f64);
+    let mut metric = Metric::default();
+    metric.set_counter(counter);
+    metric
+}
+
+/// A histogram from its bounds in seconds and cumulative counts; the
+/// encoder adds `+Inf`, which is the count.
+fn histogram(buckets: impl Iterator<Item = (f64, u64)>, count: u64, sum_ns: u128) -> Metric {
+    let mut histogram = prometheus::proto::Histogram::default();
+    histogram.set_bucket(
+        buckets
+            .map(|(upper_bound, cumulative)| {
+                let mut bucket = Bucket::default();
+                bucket.set_upper_bound(upper_bound);
+                bucket.set_cumulative_count(cumulative);
+                bucket
+            })
+            .collect(),
+    );
+    histogram.set_sample_count(count);
+    histogram.set_sample_sum(sum_ns as f64 / 1e9);
+    let mut metric = Metric::default();
+    metric.set_histogram(histogram);
+    metric
+}
+
+fn lateness_histogram(counts: &LatenessCounts, slots: u64) -> Metric {
+    let bounds = LATENESS_BOUNDS_NS.iter().map(|&bound_ns| bound_ns as f64 / 1e9);
+    histogram(bounds.zip(counts.cumulative()), slots, counts.sum_ns)
+}
+
+fn beat_histogram(counts: &BeatCounts) -> Metric {
+    histogram(doubling_bounds_seconds().into_iter().zip(counts.cumulative()), counts.count(), counts.sum_ns)
+}
+
+/// The window's quantiles (NaN while it is empty, as client_golang writes
+/// them) with the count and sum since the process started.
+fn summary(window: Option<&WindowSnapshot>) -> Metric {
+    let empty =
+        WindowSnapshot { quantiles: QUANTILES.map(|q| (q, f64::NAN)), window_count: 0, count: 0, sum_seconds: 0.0 };
+    let window = window.unwrap_or(&empty);
+    let mut summary = Summary::default();
+    summary.set_sample_count(window.count);
+    summary.set_sample_sum(window.sum_seconds);
+    summary.set_quantile(
+        window
+            .quantiles
+            .iter()
+            .map(|&(quantile, seconds)| {
+                let mut exported = Quantile::default();
+                exported.set_quantile(quantile);
+                exported.set_value(seconds);
+                exported
+            })
+            .collect(),
+    );
+    let mut metric = Metric::default();
+    metric.set_summary(summary);
+    metric
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::array::Check;
+    use crate::clock::MonoTime;
+    use crate::config::Config;
+    use crate::experiment::{Heartbeat, Settings};
+    use crate::measure::{BeatTimes, Scheduler};
+    use crate::observe::Keep;
+
+    /// `promtool check metrics` on `text`: its complaints, empty when clean.
+    fn promtool_check(text: &str) -> String {
+        let mut child = Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("promtool (Debian package prometheus; scripts/test installs it)");
+        child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write to promtool");
+        let output = child.wait_with_output().expect("promtool runs");
+        let complaints =
+            format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success() || !complaints.is_empty(), "promtool failed silently");
+        complaints
+    }
+
+    /// An observatory whose main heartbeat beat 100 times, 1 ms to 100 ms late.
+    fn observed() -> Arc<Observatory> {
+        let observatory = Arc::new(Observatory::new(Keep::Window));
+        let settings = Settings { period: Duration::from_secs(1), ..Config::embedded_default().experiment() };
+        observatory.begin(&settings, MonoTime(0));
+        let mut scheduler = Scheduler::new(settings.schedule, settings.period, MonoTime(0));
+        for ms in 1..=100 {
+            let due = scheduler.due();
+            let done = due.plus_ns(ms * 1_000_000);
+            let beat = scheduler.complete(BeatTimes { scheduled: due, woke: due, accessed: due, done });
+            observatory.record(Heartbeat::Main, &beat, Check { value: ms, mismatched_elements: 0 });
+        }
+        observatory
+    }
+
+    fn render(observatory: Arc<Observatory>) -> String {
+        let exporter = Exporter::new(observatory).expect("registers");
+        String::from_utf8(exporter.render().expect("encodes")).expect("UTF-8")
+    }
+
+    #[test]
+    fn exposition_is_valid_and_one_moment() {
+        let text = render(observed());
+        let expected_window = "\
+jitterd_heartbeat_lateness_window_seconds{quantile=\"0.5\"} 0.050003967
+jitterd_heartbeat_lateness_window_seconds{quantile=\"0.9\"} 0.090046463
+jitterd_heartbeat_lateness_window_seconds{quantile=\"0.99\"} 0.099024895
+jitterd_heartbeat_lateness_window_seconds{quantile=\"0.999\"} 0.100007935
+jitterd_heartbeat_lateness_window_seconds{quantile=\"1\"} 0.100007935
+jitterd_heartbeat_lateness_window_seconds_sum 5.05
+jitterd_heartbeat_lateness_window_seconds_count 100
+";
+        assert!(text.contains(expected_window), "{text}");
+        for line in [
+            "jitterd_heartbeats_total 100",
+            "jitterd_heartbeat_lateness_seconds_count 100",
+            "jitterd_heartbeat_wake_lateness_seconds_count 100",
+            "jitterd_consistency_checks_total{result=\"consistent\"} 100",
+            "jitterd_consistency_checks_total{result=\"inconsistent\"} 0",
+            "jitterd_heartbeat_period_seconds 1",
+            "jitterd_array_value 100",
+            "jitterd_config_last_reload_successful 1",
+            "jitterd_experiment_info{schedule=\"absolute\",strategy=\"async\"} 1",
+            // The empty control window: NaN quantiles, as client_golang writes them.
+            "jitterd_control_lateness_window_seconds{quantile=\"0.99\"} NaN",
+            "jitterd_control_lateness_window_seconds_count 0",
+            "jitterd_heartbeat_lateness_seconds_bucket{le=\"0.00000119\"} 0",
+            "jitterd_heartbeat_wake_lateness_seconds_bucket{le=\"0.000001\"} 100",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
+        }
+        assert_eq!(promtool_check(&text), "", "{text}");
+    }
+
+    #[test]
+    fn every_family_is_described_once_and_exported() {
+        let text = render(observed());
+        let mut names: Vec<&str> = SPECS.iter().map(|spec| spec.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), SPECS.len(), "a family listed twice");
+        for name in names {
+            assert!(text.contains(&format!("# TYPE jitterd_{name} ")), "{name} not exported");
+        }
+    }
+
+    #[test]
+    fn before_any_experiment_settings_are_zero_and_nothing_is_described() {
+        let text = render(Arc::new(Observatory::new(Keep::Window)));
+        assert!(text.lines().any(|l| l == "jitterd_heartbeat_period_seconds 0"), "{text}");
+        assert!(!text.contains("jitterd_experiment_info{"), "{text}");
+        assert!(text.contains("jitterd_build_info{revision="));
+    }
+}
