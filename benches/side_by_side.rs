@@ -146,8 +146,7 @@ fn tokio_interval_p50_ns(duration: Duration) -> f64 {
         let started = Instant::now();
         while started.elapsed() < duration {
             let due = interval.tick().await;
-            lateness
-                .push(u64::try_from(tokio::time::Instant::now().duration_since(due).as_nanos()).unwrap_or(u64::MAX));
+            lateness.push(jitterd::clock::nanos(tokio::time::Instant::now().duration_since(due)));
         }
         lateness
     });

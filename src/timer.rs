@@ -187,7 +187,7 @@ pub(crate) fn set_current_thread_nice(nice: i32, thread: &str) {
 pub(crate) fn tune_current_thread(timer_slack: Option<Duration>, priority: Option<u8>) -> Vec<String> {
     let mut warnings = Vec::new();
     if let Some(slack) = timer_slack {
-        let ns = u64::try_from(slack.as_nanos()).unwrap_or(u64::MAX).max(1);
+        let ns = crate::clock::nanos(slack).max(1);
         if let Err(err) = nix::sys::prctl::set_timerslack(ns as _) {
             warnings.push(format!("cannot set timer slack to {ns} ns: {err}"));
         }

@@ -58,4 +58,13 @@ mod tests {
         assert_eq!(human_seconds(3.0), "3.00s");
         assert_eq!(human_seconds(999.99e-6), "1000µs");
     }
+
+    #[test]
+    fn tick_labels() {
+        assert_eq!(tick_seconds(0.01), "10ms");
+        assert_eq!(tick_seconds(2.5e-3), "2.5ms");
+        assert_eq!(tick_seconds(-5e-3), "-5ms");
+        assert_eq!(tick_seconds(1e-4), "100µs");
+        assert_eq!(tick_seconds(0.0), "0");
+    }
 }

@@ -10,11 +10,13 @@
 //! from the crate, and the formatting of seconds and the escaping it needs
 //! are beside it ([`format`]).
 
+mod bar;
 mod format;
 mod scale;
 
 use std::fmt::Write as _;
 
+pub use self::bar::{Bar, bar_chart};
 pub use self::format::{escape, human_seconds, tick_seconds};
 use self::scale::Mapping;
 pub use self::scale::Scale;
@@ -182,20 +184,10 @@ impl LineChart {
 
     pub fn svg(&self, label: &str) -> String {
         let frame = self.layout.frame();
-        let Frame { left, right, top, bottom, .. } = frame;
         let dot_count: usize = self.dots.iter().map(|d| d.dots.len()).sum();
         let mut out = String::with_capacity(4096 + 80 * dot_count);
         open_svg(&mut out, frame.width, frame.height, label);
-        let line_points = || self.lines.iter().flat_map(|l| l.points.iter().copied());
-        let dot_points = || self.dots.iter().flat_map(|d| d.dots.iter().map(|dot| (dot.x, dot.y)));
-        let x = Mapping::new(&self.x, line_points().chain(dot_points()).map(|p| p.0), left, right);
-        let y_values = line_points()
-            .chain(dot_points())
-            .map(|p| p.1)
-            .chain(self.rules.iter().map(|r| r.value))
-            .chain(self.y_includes.iter().copied());
-        let y = Mapping::new(&self.y, y_values, bottom, top);
-        let (Some(x), Some(y)) = (x, y) else {
+        let Some((x, y)) = self.mappings(&frame) else {
             let _ = write!(
                 out,
                 r#"<text x="{}" y="{}" class="empty" text-anchor="middle">no beats measured</text></svg>"#,
@@ -205,6 +197,37 @@ impl LineChart {
             return out;
         };
         self.axes(&mut out, &frame, &x, &y);
+        self.draw_lines(&mut out, &x, &y);
+        self.draw_rules(&mut out, &frame, &y);
+        self.draw_dots(&mut out, &x, &y);
+        let mut entries: Vec<(&str, &str, Swatch)> = Vec::new();
+        entries.extend(self.lines.iter().map(|l| (l.name.as_str(), l.color, Swatch::Bar)));
+        entries.extend(self.dots.iter().map(|d| (d.name.as_str(), d.color, Swatch::Dot)));
+        if !self.dots.is_empty() {
+            entries.push(("missed slot", MISSED_COLOR, Swatch::Cross));
+        }
+        entries.extend(self.rules.iter().map(|r| (r.name.as_str(), r.color, Swatch::Dash)));
+        legend(&mut out, self.layout, &frame, &entries);
+        out.push_str("</svg>");
+        out
+    }
+
+    /// Where values land in the plot: every line's and dot's, the rules and
+    /// what the chart must include. `None` when there is nothing to draw.
+    fn mappings(&self, frame: &Frame) -> Option<(Mapping, Mapping)> {
+        let line_points = || self.lines.iter().flat_map(|l| l.points.iter().copied());
+        let dot_points = || self.dots.iter().flat_map(|d| d.dots.iter().map(|dot| (dot.x, dot.y)));
+        let x = Mapping::new(&self.x, line_points().chain(dot_points()).map(|p| p.0), frame.left, frame.right);
+        let y_values = line_points()
+            .chain(dot_points())
+            .map(|p| p.1)
+            .chain(self.rules.iter().map(|r| r.value))
+            .chain(self.y_includes.iter().copied());
+        let y = Mapping::new(&self.y, y_values, frame.bottom, frame.top);
+        Some((x?, y?))
+    }
+
+    fn draw_lines(&self, out: &mut String, x: &Mapping, y: &Mapping) {
         for line in &self.lines {
             let mut points = String::new();
             for &(vx, vy) in &line.points {
@@ -220,6 +243,10 @@ impl LineChart {
                 escape(&line.name)
             );
         }
+    }
+
+    fn draw_rules(&self, out: &mut String, frame: &Frame, y: &Mapping) {
+        let Frame { left, right, .. } = *frame;
         for rule in &self.rules {
             let py = y.px(rule.value);
             let _ = write!(
@@ -231,6 +258,9 @@ impl LineChart {
                 color = rule.color,
             );
         }
+    }
+
+    fn draw_dots(&self, out: &mut String, x: &Mapping, y: &Mapping) {
         for series in &self.dots {
             // The colour once per series rather than once per dot: a chart
             // of 1,000 dots is polled every second.
@@ -238,7 +268,7 @@ impl LineChart {
             for dot in series.dots.iter().filter(|d| d.x.is_finite() && d.y.is_finite()) {
                 let (px, py) = (x.px(dot.x), y.px(dot.y));
                 if dot.missed {
-                    cross(&mut out, px, py, MISSED_COLOR);
+                    cross(out, px, py, MISSED_COLOR);
                     out.push_str(r#" class="missed" data-missed="true""#);
                 } else {
                     let _ = write!(out, r#"<circle cx="{}" cy="{}" r="2""#, Px(px), Px(py));
@@ -247,16 +277,6 @@ impl LineChart {
             }
             out.push_str("</g>");
         }
-        let mut entries: Vec<(&str, &str, Swatch)> = Vec::new();
-        entries.extend(self.lines.iter().map(|l| (l.name.as_str(), l.color, Swatch::Bar)));
-        entries.extend(self.dots.iter().map(|d| (d.name.as_str(), d.color, Swatch::Dot)));
-        if !self.dots.is_empty() {
-            entries.push(("missed slot", MISSED_COLOR, Swatch::Cross));
-        }
-        entries.extend(self.rules.iter().map(|r| (r.name.as_str(), r.color, Swatch::Dash)));
-        legend(&mut out, self.layout, &frame, &entries);
-        out.push_str("</svg>");
-        out
     }
 
     /// The plot's frame, grid, ticks and axis labels.
@@ -304,45 +324,6 @@ impl LineChart {
     }
 }
 
-pub struct Bar {
-    pub name: String,
-    pub color: &'static str,
-    pub value: Option<f64>,
-}
-
-/// Horizontal bars from zero, one per entry, with the value written beside each.
-pub fn bar_chart(label: &str, bars: &[Bar], format: fn(f64) -> String) -> String {
-    let Frame { width, top, bottom, .. } = Layout::Wide.frame();
-    let row = 26.0;
-    let height = top + (Layout::Wide.frame().height - bottom) / 2.0 + row * bars.len().max(1) as f64;
-    let (left, right) = (190.0, width - 120.0);
-    let mut out = String::new();
-    open_svg(&mut out, width, height, label);
-    let max = bars.iter().filter_map(|b| b.value).filter(|v| v.is_finite()).fold(0.0, f64::max);
-    for (i, bar) in bars.iter().enumerate() {
-        let y = top + row * i as f64;
-        let value = bar.value.filter(|v| v.is_finite()).unwrap_or(0.0);
-        let width = if max > 0.0 { (value / max) * (right - left) } else { 0.0 };
-        let text = bar.value.map_or_else(|| "-".into(), format);
-        let _ = write!(
-            out,
-            r#"<text x="{}" y="{:.1}" class="legend" text-anchor="end">{}</text><rect x="{left}" y="{y:.1}" width="{width:.1}" height="{}" fill="{}"><title>{}: {}</title></rect><text x="{:.1}" y="{:.1}" class="tick">{}</text>"#,
-            left - 8.0,
-            y + row * 0.6,
-            escape(&bar.name),
-            row * 0.7,
-            bar.color,
-            escape(&bar.name),
-            escape(&text),
-            left + width + 6.0,
-            y + row * 0.6,
-            escape(&text)
-        );
-    }
-    out.push_str("</svg>");
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,15 +336,6 @@ mod tests {
     fn pixels_to_a_tenth() {
         let text: Vec<String> = [0.0, 12.34, 12.36, -3.26, -0.04, 546.0].map(|v| Px(v).to_string()).into();
         assert_eq!(text, ["0.0", "12.3", "12.4", "-3.3", "0.0", "546.0"]);
-    }
-
-    #[test]
-    fn tick_labels() {
-        assert_eq!(tick_seconds(0.01), "10ms");
-        assert_eq!(tick_seconds(2.5e-3), "2.5ms");
-        assert_eq!(tick_seconds(-5e-3), "-5ms");
-        assert_eq!(tick_seconds(1e-4), "100µs");
-        assert_eq!(tick_seconds(0.0), "0");
     }
 
     #[test]

@@ -142,7 +142,7 @@ impl Window {
 }
 
 fn sub_window_ns(window: Duration) -> u64 {
-    let window_ns = u64::try_from(window.as_nanos()).unwrap_or(u64::MAX);
+    let window_ns = crate::clock::nanos(window);
     (window_ns / AGE_BUCKETS).max(1)
 }
 

@@ -7,159 +7,24 @@
 //! `_count` = beats + missed, wake lateness `_count` = beats) and nothing is
 //! ever read back from a gauge. The crate's registry adds the standard
 //! `process_*` families, sorts the families by name and the text encoder
-//! writes format 0.0.4.
+//! writes format 0.0.4. The families' names, types and help texts are the
+//! contract's table, in [`families`].
+
+mod families;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use prometheus::core::{Collector, Desc};
-use prometheus::proto::{Bucket, Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType, Quantile, Summary};
+use prometheus::proto::{Bucket, Counter, Gauge, LabelPair, Metric, MetricFamily, Quantile, Summary};
 use prometheus::{Encoder, Registry, TextEncoder};
 
+use self::families::*;
 use crate::clock::seconds_signed;
 use crate::observe::{
     BeatCounts, LATENESS_BOUNDS_NS, LatenessCounts, Observatory, QUANTILES, Snapshot, WindowSnapshot,
     doubling_bounds_seconds,
 };
-
-/// One family of the contract: its name without the `jitterd_` prefix,
-/// its help text, its type and its label names (sorted).
-struct Spec {
-    name: &'static str,
-    help: &'static str,
-    kind: MetricType,
-    labels: &'static [&'static str],
-}
-
-const fn spec(name: &'static str, kind: MetricType, help: &'static str) -> Spec {
-    Spec { name, help, kind, labels: &[] }
-}
-
-use MetricType::{COUNTER, GAUGE, HISTOGRAM, SUMMARY};
-
-const BUILD_INFO: Spec = Spec {
-    labels: &["revision", "rustc", "version"],
-    ..spec(
-        "build_info",
-        GAUGE,
-        "A metric with a constant '1' value labeled by the version, revision and rustc version of jitterd.",
-    )
-};
-const EXPERIMENT_INFO: Spec = Spec {
-    labels: &["schedule", "strategy"],
-    ..spec(
-        "experiment_info",
-        GAUGE,
-        "A metric with a constant '1' value labeled by the running strategy and heartbeat schedule.",
-    )
-};
-const ARRAY_SIZE: Spec = spec("array_size_elements", GAUGE, "Elements in the array the counter increments.");
-const DUTY_CYCLE: Spec = spec(
-    "duty_cycle_ratio",
-    GAUGE,
-    "Configured counter.duty_cycle: the share of each period the counter runs (1: continuously).",
-);
-const PERIOD: Spec = spec("heartbeat_period_seconds", GAUGE, "Configured heartbeat period.");
-const DRIFT_THRESHOLD: Spec = spec("drift_threshold_seconds", GAUGE, "Configured drift alert threshold.");
-const JITTER_THRESHOLD: Spec = spec("jitter_threshold_seconds", GAUGE, "Configured jitter alert threshold.");
-const DRIFT_WINDOW_LENGTH: Spec = spec(
-    "drift_window_length_seconds",
-    GAUGE,
-    "Configured alerts.drift_window: how far back jitterd_drift_window_seconds looks.",
-);
-const LATENESS: Spec = spec(
-    "heartbeat_lateness_seconds",
-    HISTOGRAM,
-    "Lateness of every heartbeat slot: a beat's time from due to check finished, and for each slot it swallowed, the time from that slot being due to the beat finishing.",
-);
-const BEATS: Spec = spec("heartbeats_total", COUNTER, "Heartbeats completed.");
-const MISSED: Spec = spec(
-    "heartbeat_missed_total",
-    COUNTER,
-    "Heartbeat slots skipped because an earlier beat ran past them (absolute schedule).",
-);
-const CHECKS: Spec = Spec {
-    labels: &["result"],
-    ..spec("consistency_checks_total", COUNTER, "Consistency checks of the array by result.")
-};
-const WAKE_LATENESS: Spec =
-    spec("heartbeat_wake_lateness_seconds", HISTOGRAM, "Time from when a beat was due to when its timer returned.");
-const ACCESS_WAIT: Spec = spec(
-    "heartbeat_access_wait_seconds",
-    HISTOGRAM,
-    "Time from the heartbeat's wake-up to getting the array (lock, reply or snapshot).",
-);
-const JITTER: Spec =
-    spec("heartbeat_jitter_seconds", HISTOGRAM, "Absolute deviation of each beat interval from the period.");
-const DRIFT: Spec = spec(
-    "heartbeat_drift_seconds",
-    GAUGE,
-    "Accumulated jitter: last beat time minus start minus beats times period (signed).",
-);
-const DRIFT_GAINED: Spec = spec(
-    "drift_window_seconds",
-    GAUGE,
-    "Drift gained within the last alerts.drift_window (signed): what the drift threshold acts on.",
-);
-const LAST_BEAT: Spec = spec("heartbeat_last_timestamp_seconds", GAUGE, "Unix time of the last completed heartbeat.");
-const CHECK_DURATION: Spec = spec("consistency_check_duration_seconds", HISTOGRAM, "Time one consistency check took.");
-const MISMATCHED: Spec =
-    spec("consistency_mismatched_elements", GAUGE, "Elements that differed from element 0 in the last check.");
-const PASSES: Spec = spec("array_passes_total", COUNTER, "Passes the counter completed over the array.");
-const VALUE: Spec = spec("array_value", GAUGE, "Element 0 of the array as the last check saw it.");
-const RELOADS: Spec =
-    Spec { labels: &["result"], ..spec("config_reloads_total", COUNTER, "Configuration reloads by result.") };
-const LAST_RELOAD: Spec =
-    spec("config_last_reload_successful", GAUGE, "Whether the last configuration reload attempt was successful.");
-const CONTROL_LATENESS: Spec = spec(
-    "control_lateness_seconds",
-    HISTOGRAM,
-    "Lateness of every slot of the control heartbeat, which shares nothing with the counter and is offset by half a period: the host's share of lateness.",
-);
-const WRITE_ERRORS: Spec =
-    spec("record_write_errors_total", COUNTER, "Interval log writes that failed (record.interval_log).");
-const LATENESS_WINDOW: Spec = spec(
-    "heartbeat_lateness_window_seconds",
-    SUMMARY,
-    "Lateness of every heartbeat slot over the last record.window: exact quantiles (HdrHistogram, 3 significant digits); count and sum since the process started.",
-);
-const CONTROL_LATENESS_WINDOW: Spec = spec(
-    "control_lateness_window_seconds",
-    SUMMARY,
-    "Lateness of every control heartbeat slot over the last record.window: exact quantiles (HdrHistogram, 3 significant digits); count and sum since the process started.",
-);
-
-/// Every family the collector builds.
-const SPECS: [&Spec; 28] = [
-    &BUILD_INFO,
-    &EXPERIMENT_INFO,
-    &ARRAY_SIZE,
-    &DUTY_CYCLE,
-    &PERIOD,
-    &DRIFT_THRESHOLD,
-    &JITTER_THRESHOLD,
-    &DRIFT_WINDOW_LENGTH,
-    &LATENESS,
-    &BEATS,
-    &MISSED,
-    &CHECKS,
-    &WAKE_LATENESS,
-    &ACCESS_WAIT,
-    &JITTER,
-    &DRIFT,
-    &DRIFT_GAINED,
-    &LAST_BEAT,
-    &CHECK_DURATION,
-    &MISMATCHED,
-    &PASSES,
-    &VALUE,
-    &RELOADS,
-    &LAST_RELOAD,
-    &CONTROL_LATENESS,
-    &WRITE_ERRORS,
-    &LATENESS_WINDOW,
-    &CONTROL_LATENESS_WINDOW,
-];
 
 /// The exposition of one observatory.
 pub(crate) struct Exporter {
@@ -207,8 +72,8 @@ impl Collector for ObservatoryCollector {
     fn collect(&self) -> Vec<MetricFamily> {
         let snapshot = self.observatory.snapshot();
         let mut families = experiment_families(&snapshot);
-        families.extend(main_families(&snapshot));
-        families.extend(process_families(&snapshot));
+        families.extend(heartbeat_families(&snapshot));
+        families.extend(run_families(&snapshot));
         families
     }
 }
@@ -236,7 +101,7 @@ fn experiment_families(snapshot: &Snapshot) -> Vec<MetricFamily> {
 }
 
 /// What the heartbeats measured: both boards.
-fn main_families(snapshot: &Snapshot) -> Vec<MetricFamily> {
+fn heartbeat_families(snapshot: &Snapshot) -> Vec<MetricFamily> {
     let (main, control) = (&snapshot.main, &snapshot.control);
     let tally = &main.tally;
     let checks = vec![
@@ -265,7 +130,7 @@ fn main_families(snapshot: &Snapshot) -> Vec<MetricFamily> {
 }
 
 /// What the process did around the experiment: passes, reloads, the log.
-fn process_families(snapshot: &Snapshot) -> Vec<MetricFamily> {
+fn run_families(snapshot: &Snapshot) -> Vec<MetricFamily> {
     let reloads = snapshot.reloads;
     vec![
         family(&PASSES, vec![counter(snapshot.passes)]),
