@@ -15,6 +15,7 @@ pub mod compare;
 pub mod config;
 mod daemon;
 mod drift;
+mod endpoints;
 mod error;
 pub mod experiment;
 mod files;

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::endpoints;
 use crate::experiment::{self, Schedule, Strategy};
 use crate::logging::LogFormat;
 
@@ -300,23 +301,31 @@ impl Config {
                 ));
             }
         }
-        if !self.web.telemetry_path.starts_with('/')
-            || self.web.telemetry_path.len() < 2
-            || ["/-/healthy", "/-/ready", "/live.js", "/live.css"].contains(&self.web.telemetry_path.as_str())
-            || self.web.telemetry_path.starts_with("/api/")
-            || !self.web.telemetry_path.bytes().all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#')
+        let path = &self.web.telemetry_path;
+        if !path.starts_with('/')
+            || endpoints::is_reserved(path)
+            || !path.bytes().all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#')
         {
-            return Err(fail(
-                "web.telemetry_path",
-                format!(
-                    "{:?} is not a usable path: must start with '/', be printable ASCII without '?' or '#', and not be a path jitterd serves itself ('/', '/-/healthy', '/-/ready', '/live.js', '/live.css', '/api/…')",
-                    self.web.telemetry_path
-                ),
-            ));
+            return Err(fail("web.telemetry_path", unusable_telemetry_path(path)));
         }
         crate::logging::parse_filter(&self.log.level).map_err(|msg| fail("log.level", msg))?;
         Ok(())
     }
+}
+
+/// Why `path` cannot be the telemetry path, naming the paths jitterd keeps
+/// for itself as [`endpoints`] lists them.
+fn unusable_telemetry_path(path: &str) -> String {
+    let served: Vec<String> = endpoints::SERVED
+        .iter()
+        .filter(|served| !served.starts_with(endpoints::API))
+        .map(|served| format!("'{served}'"))
+        .collect();
+    format!(
+        "{path:?} is not a usable path: must start with '/', be printable ASCII without '?' or '#', and not be a path jitterd serves itself ({}, '{}…')",
+        served.join(", "),
+        endpoints::API
+    )
 }
 
 /// `web.listen_address` as a `host:port` string in the file, a socket address once loaded.
@@ -401,6 +410,25 @@ mod tests {
     fn control_characters_are_escaped_in_errors() {
         let err = ConfigError::new(Some("a\u{1}b"), None, "bad \u{7} value");
         assert_eq!(err.to_string(), "invalid config: key `a\\u{1}b`: bad \\u{7} value");
+    }
+
+    #[test]
+    fn reserved_telemetry_paths_are_refused_as_before() {
+        for path in ["/", "/-/healthy", "/-/ready", "/live.js", "/live.css", "/api/", "/api/v1/beats", "/api/x"] {
+            let sources =
+                Sources { env: vec![("JITTERD__WEB__TELEMETRY_PATH".into(), path.into())], ..Sources::default() };
+            let expected = format!(
+                "invalid config in environment variable JITTERD__WEB__TELEMETRY_PATH: key `web.telemetry_path`: \
+                 {path:?} is not a usable path: must start with '/', be printable ASCII without '?' or '#', and not \
+                 be a path jitterd serves itself ('/', '/-/healthy', '/-/ready', '/live.js', '/live.css', '/api/…')"
+            );
+            assert_eq!(Config::load(&sources).map_err(|err| err.to_string()), Err(expected), "{path}");
+        }
+        for path in ["/metrics", "/api", "//", "/runbook"] {
+            let sources =
+                Sources { env: vec![("JITTERD__WEB__TELEMETRY_PATH".into(), path.into())], ..Sources::default() };
+            assert_eq!(Config::load(&sources).map(|config| config.web.telemetry_path), Ok(path.to_owned()));
+        }
     }
 
     #[test]
