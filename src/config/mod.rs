@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::endpoints;
 use crate::experiment::{self, Schedule, Strategy};
 use crate::logging::LogFormat;
 
@@ -23,10 +22,11 @@ mod env;
 mod error;
 mod file;
 mod record;
+mod validate;
 
 use env::{env_key, typed_env_value};
 pub use error::ConfigError;
-use error::{describe, one_line, origin_of};
+use error::{describe, one_line};
 pub use file::MAX_CONFIG_FILE_BYTES;
 use file::{check_file_types, check_known_keys, is_known, read_config_file, unknown_key};
 pub use record::{DEFAULT_DRIFT_WINDOW, MAX_DRIFT_WINDOW, RECORD_INTERVAL_RANGE, RECORD_WINDOW_RANGE};
@@ -239,93 +239,6 @@ impl Config {
         config.validate(sources)?;
         Ok(config)
     }
-
-    fn validate(&self, sources: &Sources) -> Result<(), ConfigError> {
-        let fail = |key: &str, message: String| ConfigError::new(Some(key), origin_of(key, sources), message);
-        if self.counter.size == 0 {
-            return Err(fail("counter.size", "must be at least 1 element, got 0".into()));
-        }
-        crate::array::check_fits_in_memory(self.counter.size, self.strategy.arrays_in_memory())
-            .map_err(|msg| fail("counter.size", msg))?;
-        let duty_cycle = self.counter.duty_cycle;
-        if !(duty_cycle > 0.0 && duty_cycle <= 1.0) {
-            return Err(fail(
-                "counter.duty_cycle",
-                format!(
-                    "{duty_cycle} is out of range: must be above 0 and at most 1 (1 runs the counter continuously; 0.1 runs it a tenth of each period)"
-                ),
-            ));
-        }
-        crate::experiment::check_period(self.heartbeat.period).map_err(|msg| fail("heartbeat.period", msg))?;
-        if let Some(slack) = self.heartbeat.timer_slack
-            && (slack.is_zero() || slack > Duration::from_secs(1))
-        {
-            return Err(fail(
-                "heartbeat.timer_slack",
-                format!(
-                    "{} is out of range: must be from 1ns to 1s (0 would mean the kernel default; leave the key out for that)",
-                    humantime::format_duration(slack)
-                ),
-            ));
-        }
-        if let Some(priority) = self.heartbeat.priority
-            && !(1..=99).contains(&priority)
-        {
-            return Err(fail(
-                "heartbeat.priority",
-                format!("{priority} is out of range: SCHED_FIFO priorities are 1 to 99"),
-            ));
-        }
-        self.validate_record(&fail)?;
-        for (key, value) in [
-            ("alerts.drift_threshold", self.alerts.drift_threshold),
-            ("alerts.jitter_threshold", self.alerts.jitter_threshold),
-        ] {
-            if value.is_zero() {
-                return Err(fail(key, "must be greater than 0, e.g. \"100ms\"".into()));
-            }
-        }
-        let (min, max) = WEB_TIMEOUT_RANGE;
-        for (key, value) in
-            [("web.read_header_timeout", self.web.read_header_timeout), ("web.write_timeout", self.web.write_timeout)]
-        {
-            if value < min || value > max {
-                return Err(fail(
-                    key,
-                    format!(
-                        "{} is out of range: must be from {} to {}",
-                        humantime::format_duration(value),
-                        humantime::format_duration(min),
-                        humantime::format_duration(max)
-                    ),
-                ));
-            }
-        }
-        let path = &self.web.telemetry_path;
-        if !path.starts_with('/')
-            || endpoints::is_reserved(path)
-            || !path.bytes().all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#')
-        {
-            return Err(fail("web.telemetry_path", unusable_telemetry_path(path)));
-        }
-        crate::logging::parse_filter(&self.log.level).map_err(|msg| fail("log.level", msg))?;
-        Ok(())
-    }
-}
-
-/// Why `path` cannot be the telemetry path, naming the paths jitterd keeps
-/// for itself as [`endpoints`] lists them.
-fn unusable_telemetry_path(path: &str) -> String {
-    let served: Vec<String> = endpoints::SERVED
-        .iter()
-        .filter(|served| !served.starts_with(endpoints::API))
-        .map(|served| format!("'{served}'"))
-        .collect();
-    format!(
-        "{path:?} is not a usable path: must start with '/', be printable ASCII without '?' or '#', and not be a path jitterd serves itself ({}, '{}…')",
-        served.join(", "),
-        endpoints::API
-    )
 }
 
 /// `web.listen_address` as a `host:port` string in the file, a socket address once loaded.
