@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::Flag;
+use crate::logging::LogFormat;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -70,7 +71,7 @@ pub struct LogOptions {
 
     /// Log format (overrides log.format).
     #[arg(long = "log.format", value_name = "FORMAT")]
-    pub log_format: Option<LogFormatArg>,
+    pub log_format: Option<LogFormat>,
 }
 
 /// What `healthcheck` takes: the config, and where the daemon listens and how it speaks.
@@ -226,19 +227,10 @@ pub enum CompareFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum LogFormatArg {
-    Text,
-    Json,
-}
-
 impl Options {
     /// The flags that set config keys, as the config's top layer.
     pub fn flags(&self) -> Vec<Flag> {
-        let format = self.log.log_format.map(|format| match format {
-            LogFormatArg::Text => "text".to_owned(),
-            LogFormatArg::Json => "json".to_owned(),
-        });
+        let format = self.log.log_format.map(|format| format.name().to_owned());
         [
             ("--web.listen-address", "web.listen_address", self.web.listen_address.clone()),
             ("--log.level", "log.level", self.log.log_level.clone()),

@@ -15,6 +15,7 @@ pub mod clock;
 pub mod compare;
 pub mod config;
 mod daemon;
+mod endpoints;
 mod error;
 pub mod experiment;
 mod files;

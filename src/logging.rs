@@ -4,6 +4,7 @@
 //! `log.level` in the config; a config reload can change it at run time
 //! (unless `RUST_LOG` pins it). The format is fixed at start.
 
+use std::fmt;
 use std::io::IsTerminal as _;
 
 use tracing_subscriber::EnvFilter;
@@ -11,25 +12,43 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::reload;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
+use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
-/// How log lines are written: fixed at start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How log lines are written: fixed at start. The config's `log.format` and
+/// the `--log.format` flag both take these, spelt as [`LogFormat::name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
 #[serde(rename_all = "kebab-case", try_from = "String")]
 pub enum LogFormat {
     Text,
     Json,
 }
 
+impl LogFormat {
+    /// As written in the config and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
+impl fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl TryFrom<String> for LogFormat {
     type Error = String;
 
     fn try_from(text: String) -> Result<LogFormat, String> {
-        match text.as_str() {
-            "text" => Ok(LogFormat::Text),
-            "json" => Ok(LogFormat::Json),
-            _ => Err(format!("unknown log format {text:?}: expected \"text\" or \"json\"")),
-        }
+        LogFormat::value_variants()
+            .iter()
+            .copied()
+            .find(|format| format.name() == text)
+            .ok_or_else(|| format!("unknown log format {text:?}: expected \"text\" or \"json\""))
     }
 }
 
@@ -94,5 +113,24 @@ mod tests {
         assert!(parse_filter("info,jitterd=trace").is_ok());
         assert!(parse_filter("loud").is_err());
         assert!(parse_filter("").is_err());
+    }
+
+    /// The config, the flag and `Options::flags` spell each format alike.
+    #[test]
+    fn one_spelling_per_format() {
+        for format in LogFormat::value_variants() {
+            let name = format.name();
+            assert_eq!(format.to_string(), name);
+            assert_eq!(format.to_possible_value().map(|value| value.get_name().to_owned()).as_deref(), Some(name));
+            assert_eq!(
+                toml::Value::try_from(format).ok().and_then(|v| v.as_str().map(str::to_owned)).as_deref(),
+                Some(name)
+            );
+            assert_eq!(LogFormat::try_from(name.to_owned()), Ok(*format));
+        }
+        assert_eq!(
+            LogFormat::try_from("xml".to_owned()),
+            Err("unknown log format \"xml\": expected \"text\" or \"json\"".to_owned())
+        );
     }
 }

@@ -22,8 +22,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
+use rustls::SupportedProtocolVersion;
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::ClientCertVerifier;
 use serde::Deserialize;
 
 use crate::config::ConfigError;
@@ -121,59 +125,80 @@ fn resolve(base: &Path, file: &str) -> PathBuf {
     if path.is_absolute() { path.to_path_buf() } else { base.join(path) }
 }
 
+/// The `tls_server_config` key to blame and what is wrong with it.
 type KeyError = (String, String);
 
+fn key_error(key: &str, message: String) -> KeyError {
+    (format!("tls_server_config.{key}"), message)
+}
+
+/// The server's TLS config and its own certificate: `cert_file` and
+/// `key_file`, the protocol versions, the client certificate check.
 fn tls_config(raw: &RawTls, base: &Path) -> Result<(rustls::ServerConfig, CertificateDer<'static>), KeyError> {
-    let err = |key: &str, message: String| (format!("tls_server_config.{key}"), message);
-    let required = |key: &str, value: &Option<String>| {
-        value
-            .as_deref()
-            .filter(|v| !v.is_empty())
-            .map(|v| resolve(base, v))
-            .ok_or_else(|| err(key, "is required for TLS".into()))
-    };
-    let cert_path = required("cert_file", &raw.cert_file)?;
-    let key_path = required("key_file", &raw.key_file)?;
-    let certs = CertificateDer::pem_file_iter(&cert_path)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| err("cert_file", format!("cannot read PEM certificates from {}: {e}", cert_path.display())))?;
+    let cert_path = required_file(base, "cert_file", raw.cert_file.as_deref())?;
+    let key_path = required_file(base, "key_file", raw.key_file.as_deref())?;
+    let certs = read_certificates("cert_file", &cert_path)?;
     let Some(first) = certs.first().cloned() else {
-        return Err(err("cert_file", format!("{} holds no PEM certificate", cert_path.display())));
+        return Err(key_error("cert_file", format!("{} holds no PEM certificate", cert_path.display())));
     };
-    let key = PrivateKeyDer::from_pem_file(&key_path)
-        .map_err(|e| err("key_file", format!("cannot read a PEM private key from {}: {e}", key_path.display())))?;
+    let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| {
+        key_error("key_file", format!("cannot read a PEM private key from {}: {e}", key_path.display()))
+    })?;
 
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let versions: &[&rustls::SupportedProtocolVersion] = match raw.min_version.as_deref() {
-        None | Some("TLS12") => &[&rustls::version::TLS13, &rustls::version::TLS12],
-        Some("TLS13") => &[&rustls::version::TLS13],
-        Some(other) => return Err(err("min_version", format!("{other:?} is not supported: expected TLS12 or TLS13"))),
-    };
     let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
-        .with_protocol_versions(versions)
-        .map_err(|e| err("min_version", e.to_string()))?;
-    let client_auth = raw.client_auth_type.as_deref().unwrap_or("NoClientCert");
-    let builder = match client_auth {
-        "NoClientCert" => builder.with_no_client_auth(),
-        "RequireAndVerifyClientCert" | "VerifyClientCertIfGiven" => {
-            let ca_path = required("client_ca_file", &raw.client_ca_file)?;
-            let mut roots = rustls::RootCertStore::empty();
-            let cas = CertificateDer::pem_file_iter(&ca_path)
-                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| {
-                    err("client_ca_file", format!("cannot read PEM certificates from {}: {e}", ca_path.display()))
-                })?;
-            let (added, _) = roots.add_parsable_certificates(cas);
-            if added == 0 {
-                return Err(err("client_ca_file", format!("{} holds no usable CA certificate", ca_path.display())));
-            }
-            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
-            let verifier =
-                if client_auth == "VerifyClientCertIfGiven" { verifier.allow_unauthenticated() } else { verifier };
-            builder.with_client_cert_verifier(verifier.build().map_err(|e| err("client_ca_file", e.to_string()))?)
-        }
+        .with_protocol_versions(protocol_versions(raw.min_version.as_deref())?)
+        .map_err(|e| key_error("min_version", e.to_string()))?;
+    let builder = match client_verifier(raw, base, provider)? {
+        None => builder.with_no_client_auth(),
+        Some(verifier) => builder.with_client_cert_verifier(verifier),
+    };
+    let mut config = builder
+        .with_single_cert(certs, key)
+        .map_err(|e| key_error("key_file", format!("does not fit the certificate in cert_file or is unusable: {e}")))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok((config, first))
+}
+
+/// A file the TLS config cannot do without, relative to the web config file.
+fn required_file(base: &Path, key: &str, value: Option<&str>) -> Result<PathBuf, KeyError> {
+    value
+        .filter(|v| !v.is_empty())
+        .map(|v| resolve(base, v))
+        .ok_or_else(|| key_error(key, "is required for TLS".into()))
+}
+
+/// Every PEM certificate in `path`, which `key` names.
+fn read_certificates(key: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, KeyError> {
+    CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| key_error(key, format!("cannot read PEM certificates from {}: {e}", path.display())))
+}
+
+/// `min_version`: TLS 1.2 and 1.3 by default, or 1.3 alone.
+fn protocol_versions(min_version: Option<&str>) -> Result<&'static [&'static SupportedProtocolVersion], KeyError> {
+    static FROM_TLS12: [&SupportedProtocolVersion; 2] = [&rustls::version::TLS13, &rustls::version::TLS12];
+    static FROM_TLS13: [&SupportedProtocolVersion; 1] = [&rustls::version::TLS13];
+    match min_version {
+        None | Some("TLS12") => Ok(&FROM_TLS12),
+        Some("TLS13") => Ok(&FROM_TLS13),
+        Some(other) => Err(key_error("min_version", format!("{other:?} is not supported: expected TLS12 or TLS13"))),
+    }
+}
+
+/// The client certificate check `client_auth_type` asks for, against the
+/// CAs in `client_ca_file`; `None` for none (`NoClientCert`, the default).
+fn client_verifier(
+    raw: &RawTls,
+    base: &Path,
+    provider: Arc<CryptoProvider>,
+) -> Result<Option<Arc<dyn ClientCertVerifier>>, KeyError> {
+    let optional = match raw.client_auth_type.as_deref().unwrap_or("NoClientCert") {
+        "NoClientCert" => return Ok(None),
+        "RequireAndVerifyClientCert" => false,
+        "VerifyClientCertIfGiven" => true,
         other => {
-            return Err(err(
+            return Err(key_error(
                 "client_auth_type",
                 format!(
                     "{other:?} is not supported: expected NoClientCert, VerifyClientCertIfGiven or RequireAndVerifyClientCert"
@@ -181,11 +206,15 @@ fn tls_config(raw: &RawTls, base: &Path) -> Result<(rustls::ServerConfig, Certif
             ));
         }
     };
-    let mut config = builder
-        .with_single_cert(certs, key)
-        .map_err(|e| err("key_file", format!("does not fit the certificate in cert_file or is unusable: {e}")))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok((config, first))
+    let ca_path = required_file(base, "client_ca_file", raw.client_ca_file.as_deref())?;
+    let mut roots = rustls::RootCertStore::empty();
+    let (added, _) = roots.add_parsable_certificates(read_certificates("client_ca_file", &ca_path)?);
+    if added == 0 {
+        return Err(key_error("client_ca_file", format!("{} holds no usable CA certificate", ca_path.display())));
+    }
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+    let verifier = if optional { verifier.allow_unauthenticated() } else { verifier };
+    verifier.build().map(Some).map_err(|e| key_error("client_ca_file", e.to_string()))
 }
 
 /// Checks basic-auth credentials against bcrypt hashes. bcrypt is slow on

@@ -22,10 +22,11 @@ mod env;
 mod error;
 mod file;
 mod record;
+mod validate;
 
 use env::{env_key, typed_env_value};
 pub use error::ConfigError;
-use error::{describe, one_line, origin_of};
+use error::{describe, one_line};
 pub use file::MAX_CONFIG_FILE_BYTES;
 use file::{check_file_types, check_known_keys, is_known, read_config_file, unknown_key};
 pub use record::{DEFAULT_DRIFT_WINDOW, MAX_DRIFT_WINDOW, RECORD_INTERVAL_RANGE, RECORD_WINDOW_RANGE};
@@ -238,85 +239,6 @@ impl Config {
         config.validate(sources)?;
         Ok(config)
     }
-
-    fn validate(&self, sources: &Sources) -> Result<(), ConfigError> {
-        let fail = |key: &str, message: String| ConfigError::new(Some(key), origin_of(key, sources), message);
-        if self.counter.size == 0 {
-            return Err(fail("counter.size", "must be at least 1 element, got 0".into()));
-        }
-        crate::array::check_fits_in_memory(self.counter.size, self.strategy.arrays_in_memory())
-            .map_err(|msg| fail("counter.size", msg))?;
-        let duty_cycle = self.counter.duty_cycle;
-        if !(duty_cycle > 0.0 && duty_cycle <= 1.0) {
-            return Err(fail(
-                "counter.duty_cycle",
-                format!(
-                    "{duty_cycle} is out of range: must be above 0 and at most 1 (1 runs the counter continuously; 0.1 runs it a tenth of each period)"
-                ),
-            ));
-        }
-        crate::experiment::check_period(self.heartbeat.period).map_err(|msg| fail("heartbeat.period", msg))?;
-        if let Some(slack) = self.heartbeat.timer_slack
-            && (slack.is_zero() || slack > Duration::from_secs(1))
-        {
-            return Err(fail(
-                "heartbeat.timer_slack",
-                format!(
-                    "{} is out of range: must be from 1ns to 1s (0 would mean the kernel default; leave the key out for that)",
-                    humantime::format_duration(slack)
-                ),
-            ));
-        }
-        if let Some(priority) = self.heartbeat.priority
-            && !(1..=99).contains(&priority)
-        {
-            return Err(fail(
-                "heartbeat.priority",
-                format!("{priority} is out of range: SCHED_FIFO priorities are 1 to 99"),
-            ));
-        }
-        self.validate_record(&fail)?;
-        for (key, value) in [
-            ("alerts.drift_threshold", self.alerts.drift_threshold),
-            ("alerts.jitter_threshold", self.alerts.jitter_threshold),
-        ] {
-            if value.is_zero() {
-                return Err(fail(key, "must be greater than 0, e.g. \"100ms\"".into()));
-            }
-        }
-        let (min, max) = WEB_TIMEOUT_RANGE;
-        for (key, value) in
-            [("web.read_header_timeout", self.web.read_header_timeout), ("web.write_timeout", self.web.write_timeout)]
-        {
-            if value < min || value > max {
-                return Err(fail(
-                    key,
-                    format!(
-                        "{} is out of range: must be from {} to {}",
-                        humantime::format_duration(value),
-                        humantime::format_duration(min),
-                        humantime::format_duration(max)
-                    ),
-                ));
-            }
-        }
-        if !self.web.telemetry_path.starts_with('/')
-            || self.web.telemetry_path.len() < 2
-            || ["/-/healthy", "/-/ready", "/live.js", "/live.css"].contains(&self.web.telemetry_path.as_str())
-            || self.web.telemetry_path.starts_with("/api/")
-            || !self.web.telemetry_path.bytes().all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#')
-        {
-            return Err(fail(
-                "web.telemetry_path",
-                format!(
-                    "{:?} is not a usable path: must start with '/', be printable ASCII without '?' or '#', and not be a path jitterd serves itself ('/', '/-/healthy', '/-/ready', '/live.js', '/live.css', '/api/…')",
-                    self.web.telemetry_path
-                ),
-            ));
-        }
-        crate::logging::parse_filter(&self.log.level).map_err(|msg| fail("log.level", msg))?;
-        Ok(())
-    }
 }
 
 /// `web.listen_address` as a `host:port` string in the file, a socket address once loaded.
@@ -401,6 +323,25 @@ mod tests {
     fn control_characters_are_escaped_in_errors() {
         let err = ConfigError::new(Some("a\u{1}b"), None, "bad \u{7} value");
         assert_eq!(err.to_string(), "invalid config: key `a\\u{1}b`: bad \\u{7} value");
+    }
+
+    #[test]
+    fn reserved_telemetry_paths_are_refused_as_before() {
+        for path in ["/", "/-/healthy", "/-/ready", "/live.js", "/live.css", "/api/", "/api/v1/beats", "/api/x"] {
+            let sources =
+                Sources { env: vec![("JITTERD__WEB__TELEMETRY_PATH".into(), path.into())], ..Sources::default() };
+            let expected = format!(
+                "invalid config in environment variable JITTERD__WEB__TELEMETRY_PATH: key `web.telemetry_path`: \
+                 {path:?} is not a usable path: must start with '/', be printable ASCII without '?' or '#', and not \
+                 be a path jitterd serves itself ('/', '/-/healthy', '/-/ready', '/live.js', '/live.css', '/api/…')"
+            );
+            assert_eq!(Config::load(&sources).map_err(|err| err.to_string()), Err(expected), "{path}");
+        }
+        for path in ["/metrics", "/api", "//", "/runbook"] {
+            let sources =
+                Sources { env: vec![("JITTERD__WEB__TELEMETRY_PATH".into(), path.into())], ..Sources::default() };
+            assert_eq!(Config::load(&sources).map(|config| config.web.telemetry_path), Ok(path.to_owned()));
+        }
     }
 
     #[test]

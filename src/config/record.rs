@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use super::validate::out_of_range;
 use super::{Config, ConfigError};
 
 /// The shortest and longest `record.window` accepted.
@@ -49,14 +50,6 @@ impl Config {
         }
         Ok(())
     }
-}
-
-fn out_of_range(value: Duration, min: &str, max: Duration) -> String {
-    format!(
-        "{} is out of range: must be from {min} to {}",
-        humantime::format_duration(value),
-        humantime::format_duration(max)
-    )
 }
 
 /// What is plainly wrong with an interval log path, found without creating
