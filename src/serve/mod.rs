@@ -351,7 +351,7 @@ impl Server {
             return response;
         };
         if let Some(gate) = &self.gate
-            && req.uri().path() != "/-/healthy"
+            && req.uri().path() != crate::endpoints::HEALTHY
         {
             match gate.check(req.headers().get(AUTHORIZATION)).await {
                 Verdict::Allowed => {}

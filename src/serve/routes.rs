@@ -15,20 +15,9 @@ use super::api::query::{self, BadQuery};
 use super::api::{beats_json, status_json};
 use super::page::{self, panel};
 use crate::clock::MonoTime;
+use crate::endpoints::{self, BEATS, CHART, HEALTHY, PAGE, READY, SCRIPT, STATUS, STYLE};
 
 pub(super) type Reply = Response<Full<Bytes>>;
-
-/// The paths besides the telemetry path (which wins should it be one of them).
-const PATHS: [&str; 8] = [
-    "/",
-    "/-/healthy",
-    "/-/ready",
-    page::SCRIPT_PATH,
-    page::STYLE_PATH,
-    "/api/v1/status",
-    "/api/v1/beats",
-    "/api/v1/chart.svg",
-];
 
 const JSON: &str = "application/json";
 
@@ -60,7 +49,8 @@ fn bad_request(BadQuery(message): BadQuery) -> Reply {
 /// Answers one request. Pure but for reading the shared state.
 pub(crate) fn route(state: &State, req: &Request<Incoming>) -> Reply {
     let path = req.uri().path();
-    if path != state.telemetry_path && !PATHS.contains(&path) {
+    // The telemetry path wins should it be one of the others (the config refuses that).
+    if path != state.telemetry_path && !endpoints::SERVED.contains(&path) {
         return text(StatusCode::NOT_FOUND, "404 page not found\n");
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
@@ -86,8 +76,8 @@ fn answer(state: &State, path: &str, query: Option<&str>) -> Reply {
         };
     }
     match path {
-        "/-/healthy" => text(StatusCode::OK, "jitterd is healthy.\n"),
-        "/-/ready" => {
+        HEALTHY => text(StatusCode::OK, "jitterd is healthy.\n"),
+        READY => {
             if observatory.liveness().is_live(MonoTime::now()) {
                 text(StatusCode::OK, "jitterd is ready.\n")
             } else {
@@ -97,28 +87,26 @@ fn answer(state: &State, path: &str, query: Option<&str>) -> Reply {
                 )
             }
         }
-        "/" => {
+        PAGE => {
             let running = observatory.running();
             let page = page::html(&state.telemetry_path, running.as_ref().map(|r| &r.settings));
             fresh(StatusCode::OK, "text/html; charset=utf-8", page)
         }
-        page::SCRIPT_PATH => with_header(
+        SCRIPT => with_header(
             reply(StatusCode::OK, "text/javascript; charset=utf-8", page::SCRIPT),
             CACHE_CONTROL,
             "no-cache",
         ),
-        page::STYLE_PATH => {
-            with_header(reply(StatusCode::OK, "text/css; charset=utf-8", page::STYLE), CACHE_CONTROL, "no-cache")
-        }
-        "/api/v1/status" => match query::no_parameters(query, "/api/v1/status") {
+        STYLE => with_header(reply(StatusCode::OK, "text/css; charset=utf-8", page::STYLE), CACHE_CONTROL, "no-cache"),
+        STATUS => match query::no_parameters(query, STATUS) {
             Ok(()) => fresh(StatusCode::OK, JSON, status_json(observatory)),
             Err(bad) => bad_request(bad),
         },
-        "/api/v1/beats" => match query::beats(query) {
+        BEATS => match query::beats(query) {
             Ok(query) => fresh(StatusCode::OK, JSON, beats_json(observatory, query)),
             Err(bad) => bad_request(bad),
         },
-        "/api/v1/chart.svg" => match query::chart(query) {
+        CHART => match query::chart(query) {
             Ok(heartbeat) => fresh(StatusCode::OK, "image/svg+xml", panel::svg(observatory, heartbeat)),
             Err(bad) => bad_request(bad),
         },

@@ -2,6 +2,7 @@
 //! out of range gets a 400 whose one line names the parameter and what is
 //! valid, rather than a silently different answer.
 
+use crate::endpoints;
 use crate::experiment::Heartbeat;
 use crate::observe::RING_CAPACITY as CAPACITY;
 
@@ -63,7 +64,7 @@ fn heartbeat(value: &str) -> Result<Heartbeat, BadQuery> {
 /// `heartbeat` alone, as `/api/v1/chart.svg` takes it (main by default).
 pub(crate) fn chart(query: Option<&str>) -> Result<Heartbeat, BadQuery> {
     let mut chosen = Heartbeat::Main;
-    for (_, value) in pairs(query, "/api/v1/chart.svg", &["heartbeat"])? {
+    for (_, value) in pairs(query, endpoints::CHART, &["heartbeat"])? {
         chosen = heartbeat(value)?;
     }
     Ok(chosen)
@@ -71,7 +72,7 @@ pub(crate) fn chart(query: Option<&str>) -> Result<Heartbeat, BadQuery> {
 
 pub(crate) fn beats(query: Option<&str>) -> Result<BeatsQuery, BadQuery> {
     let mut parsed = BeatsQuery { heartbeat: Heartbeat::Main, after: 0, limit: CAPACITY };
-    for (name, value) in pairs(query, "/api/v1/beats", &["heartbeat", "after", "limit"])? {
+    for (name, value) in pairs(query, endpoints::BEATS, &["heartbeat", "after", "limit"])? {
         match name {
             "heartbeat" => parsed.heartbeat = heartbeat(value)?,
             "after" => {

@@ -15,8 +15,6 @@ use crate::serve::words;
 /// Everything from this origin, nothing inline, nothing from elsewhere.
 pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-pub(crate) const SCRIPT_PATH: &str = "/live.js";
-pub(crate) const STYLE_PATH: &str = "/live.css";
 pub(crate) const SCRIPT: &str = include_str!("page.js");
 pub(crate) const STYLE: &str = include_str!("page.css");
 const TEMPLATE: &str = include_str!("page.html");
@@ -58,7 +56,7 @@ mod tests {
         let page = html("/m\"><script>x</script>", None);
         assert!(!page.contains("{{"), "a placeholder left");
         assert!(page.contains("href=\"/m&quot;&gt;&lt;script&gt;x&lt;/script&gt;\""));
-        assert!(page.contains(SCRIPT_PATH) && page.contains(STYLE_PATH));
+        assert!(page.contains(crate::endpoints::SCRIPT) && page.contains(crate::endpoints::STYLE));
         // Nothing inline for the policy to refuse: no style attributes, no inline script.
         assert!(!page.contains("style=") && !page.contains("<style") && !page.contains("<script>"));
         assert!(!page.contains("http://") && !page.contains("https://"), "nothing from elsewhere");
