@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use jitterd::clock::MonoTime;
 use jitterd::observe::{LatenessStore, new_histogram};
+use jitterd::sys::clock::MonoTime;
 
 const US: u64 = 1_000;
 const MS: u64 = 1_000_000;

@@ -12,12 +12,12 @@ use std::sync::{Arc, Mutex};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use jitterd::array;
-use jitterd::clock::MonoTime;
 use jitterd::config::Config;
 use jitterd::experiment::{Heartbeat, Schedule, Settings};
 use jitterd::heartbeat::{Recorder, Sink};
 use jitterd::measure::{Beat, BeatTimes, Scheduler};
 use jitterd::observe::{Keep, LatenessCounts, Observatory};
+use jitterd::sys::clock::MonoTime;
 
 const SIZE: usize = 100_000;
 

@@ -9,7 +9,7 @@
 //! * the `async` strategy's lateness against a plain `tokio::time::interval`
 //!   heartbeat at the same period (an idle runtime: tokio's best case).
 //!
-//! Every strategy runs through `jitterd::compare`, exactly as the command
+//! Every strategy runs through `jitterd::cmd::compare`, exactly as the command
 //! does. Prints Markdown with a verdict per target of issue 3.
 //!
 //! `cargo bench --bench side_by_side -- [--rounds N] [--duration 5s]`;
@@ -22,7 +22,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use jitterd::cli::CompareFormat;
-use jitterd::compare::{self, Figures, Plan, Progress};
+use jitterd::cmd::compare::{self, Figures, Plan, Progress};
 use jitterd::config::Config;
 use jitterd::experiment::Schedule;
 use jitterd::experiment::Strategy;
@@ -146,7 +146,7 @@ fn tokio_interval_p50_ns(duration: Duration) -> f64 {
         let started = Instant::now();
         while started.elapsed() < duration {
             let due = interval.tick().await;
-            lateness.push(jitterd::clock::nanos(tokio::time::Instant::now().duration_since(due)));
+            lateness.push(jitterd::sys::clock::nanos(tokio::time::Instant::now().duration_since(due)));
         }
         lateness
     });

@@ -11,9 +11,10 @@ use clap::error::ErrorKind;
 use clap::{CommandFactory as _, Parser as _};
 
 use crate::cli::{Cli, Command};
+use crate::cmd;
 use crate::config::{Config, DEFAULT_TOML, Sources};
-use crate::daemon;
-use crate::error::{Failure, exit};
+use crate::error::Failure;
+use crate::sys::exit;
 
 /// Runs jitterd with these arguments and returns its exit code.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
@@ -43,7 +44,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let (command, options) = cli.resolve().map_err(Failure::Usage)?;
     // Signals first, so a stop during start-up is obeyed, not fatal.
     let signals = match command {
-        Command::Run(_) => Some(crate::signals::listen(true).map_err(Failure::Other)?),
+        Command::Run(_) => Some(crate::sys::signals::listen(true).map_err(Failure::Other)?),
         _ => None,
     };
     match command {
@@ -74,12 +75,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             println!("# Effective configuration: embedded default, file, environment and flags merged.\n{text}");
             Ok(())
         }
-        Command::Healthcheck(_) => crate::healthcheck::run(&config, &web),
-        Command::Compare { args, .. } => crate::compare::command(&args, config),
+        Command::Healthcheck(_) => cmd::healthcheck::command(&config, &web),
+        Command::Compare { args, .. } => cmd::compare::command(&args, config),
         Command::Run(_) => {
             let level = crate::logging::init(&config.log.level, config.log.format);
             let signals = signals.ok_or_else(|| Failure::Other(anyhow::anyhow!("signal handling was not set up")))?;
-            daemon::run(config, sources, web, level, signals)
+            cmd::run::command(config, sources, web, level, signals)
         }
         Command::PrintDefaultConfig | Command::Completions { .. } | Command::Man => Ok(()),
     }

@@ -187,7 +187,7 @@ impl Cli {
     }
 }
 
-/// `compare`'s options as typed; [`crate::compare`] checks them, so that a
+/// `compare`'s options as typed; [`crate::cmd::compare`] checks them, so that a
 /// bad value gets one line naming it and what would be valid.
 #[derive(Debug, Clone, Args)]
 pub struct CompareArgs {

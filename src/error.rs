@@ -5,17 +5,7 @@
 //! the dispatcher that calls them (as fd's `exit_codes.rs`).
 
 use crate::config::ConfigError;
-
-/// Exit codes of the contract (sysexits where one fits).
-pub(crate) mod exit {
-    pub(crate) const OK: u8 = 0;
-    pub(crate) const FAILURE: u8 = 1;
-    pub(crate) const USAGE: u8 = 64;
-    pub(crate) const UNAVAILABLE: u8 = 69;
-    pub(crate) const CONFIG: u8 = 78;
-    /// A second SIGINT/SIGTERM: exit at once, whatever was still stopping.
-    pub(crate) const FORCED: u8 = 130;
-}
+use crate::sys::exit;
 
 /// Why a command failed, and so which exit code it ends with.
 #[derive(Debug)]

@@ -57,7 +57,7 @@ pub struct Settings {
 impl Settings {
     /// The period in nanoseconds, at least 1.
     pub fn period_ns(&self) -> u64 {
-        crate::clock::nanos(self.period).max(1)
+        crate::sys::clock::nanos(self.period).max(1)
     }
 }
 

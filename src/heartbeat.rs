@@ -15,11 +15,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use crate::array::Check;
-use crate::clock::MonoTime;
 use crate::experiment::Heartbeat;
 use crate::measure::{Beat, BeatTimes, Scheduler};
 use crate::observe::Observatory;
-use crate::timer::{AsyncDeadlineTimer, DeadlineTimer, Stop, Wake};
+use crate::sys::clock::MonoTime;
+use crate::sys::timer::{AsyncDeadlineTimer, DeadlineTimer, Stop, Wake};
 
 /// How a heartbeat gets at the shared array and checks it.
 pub trait Probe {

@@ -168,7 +168,7 @@ impl Writer {
     }
 
     fn run(mut self, commands: Receiver<Command>) {
-        crate::timer::set_current_thread_nice(WRITER_NICE, "interval log");
+        crate::sys::timer::set_current_thread_nice(WRITER_NICE, "interval log");
         let mut deadline = Instant::now() + self.interval;
         loop {
             match commands.recv_timeout(deadline.saturating_duration_since(Instant::now())) {

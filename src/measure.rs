@@ -10,8 +10,8 @@
 
 use std::time::Duration;
 
-use crate::clock::MonoTime;
 use crate::experiment::Schedule;
+use crate::sys::clock::MonoTime;
 
 /// The four timestamps of one beat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +70,7 @@ pub struct Scheduler {
 
 impl Scheduler {
     pub fn new(schedule: Schedule, period: Duration, t0: MonoTime) -> Scheduler {
-        let period_ns = crate::clock::nanos(period).max(1);
+        let period_ns = crate::sys::clock::nanos(period).max(1);
         Scheduler { schedule, period_ns, t0, beats: 0, next_slot: 1, last_done: t0 }
     }
 
@@ -124,7 +124,7 @@ pub fn slot_after(t0: MonoTime, period_ns: u64, now: MonoTime) -> u64 {
 /// one's, so the two never wake on the same tick (slot k of the control is
 /// due at `t0 + period/2 + k·period`).
 pub fn control_origin(t0: MonoTime, period: Duration) -> MonoTime {
-    t0.plus_ns(crate::clock::nanos(period) / 2)
+    t0.plus_ns(crate::sys::clock::nanos(period) / 2)
 }
 
 /// The lateness of every slot a late beat swallowed, as runs of slots that

@@ -31,7 +31,7 @@ use rustls::server::danger::ClientCertVerifier;
 use serde::Deserialize;
 
 use crate::config::ConfigError;
-use crate::files::{ReadError, read_bounded};
+use crate::sys::files::{ReadError, read_bounded};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::ConfigError;
-use crate::files::{ReadError, read_bounded};
+use crate::sys::files::{ReadError, read_bounded};
 
 /// Largest config file read: a real one is a few hundred bytes, and a path
 /// to something endless (`/dev/zero`, a huge log) must not eat the memory.

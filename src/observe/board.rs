@@ -20,9 +20,9 @@ use super::store::{LatenessStore, WindowSnapshot};
 use super::tally::{LastCheck, Tally, Totals};
 use super::threshold::{Crossing, Sides, Threshold};
 use crate::array::Check;
-use crate::clock::MonoTime;
 use crate::experiment::{Heartbeat, Settings};
 use crate::measure::Beat;
+use crate::sys::clock::MonoTime;
 
 pub struct Board {
     heartbeat: Heartbeat,

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use crate::clock::MonoTime;
+use crate::sys::clock::MonoTime;
 
 /// Samples kept per window: the window's start is known to a 60th of it,
 /// whatever the period, in constant memory.
@@ -39,7 +39,7 @@ pub(crate) struct DriftGained {
 
 impl DriftGained {
     pub(crate) fn new(t0: MonoTime, window: Duration) -> DriftGained {
-        let window_ns = crate::clock::nanos(window);
+        let window_ns = crate::sys::clock::nanos(window);
         let mut ring = [(u64::MAX, 0); RING];
         ring[0] = (0, 0);
         DriftGained { t0, step_ns: (window_ns / SAMPLES_PER_WINDOW).max(1), ring, last_step: 0, last_drift_ns: 0 }

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::clock::{MonoTime, nanos};
+use crate::sys::clock::{MonoTime, nanos};
 
 #[derive(Debug, Default)]
 pub struct Liveness {

@@ -40,9 +40,9 @@ pub use store::{
 pub use tally::{LastCheck, Tally, Totals};
 
 use crate::array::Check;
-use crate::clock::MonoTime;
 use crate::experiment::{Heartbeat, Settings};
 use crate::measure::Beat;
+use crate::sys::clock::MonoTime;
 
 /// The window summaries' span until an experiment sets its `record.window`.
 const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
@@ -170,6 +170,9 @@ impl Observatory {
         let crossings = self.board(heartbeat).record(beat, check);
         if heartbeat == Heartbeat::Main {
             self.liveness.beat(beat.times.done);
+        }
+        if let Some(check) = check.filter(|check| !check.is_consistent()) {
+            tracing::debug!(beat = beat.index, mismatched = check.mismatched_elements, "inconsistent read");
         }
         for crossing in crossings.iter().flatten() {
             crossing.log();

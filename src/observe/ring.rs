@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use parking_lot::Mutex;
 use serde::Serialize;
 
-use crate::clock::seconds;
+use crate::sys::clock::seconds;
 
 /// Slots kept per heartbeat.
 pub const CAPACITY: usize = 1000;

@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime};
 use hdrhistogram::Histogram;
 use parking_lot::Mutex;
 
-use crate::clock::MonoTime;
+use crate::sys::clock::MonoTime;
 pub use slots::record as record_slots;
 use window::{Closed, ClosedKey, Window};
 

@@ -88,9 +88,9 @@ pub struct LastCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::MonoTime;
     use crate::experiment::Schedule;
     use crate::measure::{BeatTimes, Scheduler};
+    use crate::sys::clock::MonoTime;
 
     const MS: u64 = 1_000_000;
 

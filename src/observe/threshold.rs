@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::clock::{nanos, seconds, seconds_signed};
+use crate::sys::clock::{nanos, seconds, seconds_signed};
 
 /// Which way a value crosses its limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

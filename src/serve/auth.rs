@@ -71,7 +71,7 @@ pub(super) const BCRYPT_NICE: i32 = 19;
 /// gets so little CPU that a new credential, Prometheus's after a restart,
 /// took 8 s to check beside a build, where nice 19 still gets a small share.
 pub(super) fn lowest_priority() {
-    crate::timer::set_current_thread_nice(BCRYPT_NICE, "bcrypt");
+    crate::sys::timer::set_current_thread_nice(BCRYPT_NICE, "bcrypt");
 }
 
 #[cfg(test)]

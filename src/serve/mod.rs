@@ -49,7 +49,7 @@ pub(crate) use self::routes::route;
 use self::routes::{Reply, text};
 use self::write_deadline::WriteDeadline;
 use crate::observe::Observatory;
-use crate::timer::Stop;
+use crate::sys::timer::Stop;
 use crate::web_config::WebSecurity;
 
 /// Requests handled at once, from a complete head until the response is
@@ -142,7 +142,7 @@ pub(crate) fn spawn(
             // When scrapes and the experiment compete for a core, the
             // experiment wins and a scrape waits a little, rather than the
             // meter disturbing what it measures.
-            crate::timer::set_current_thread_nice(HTTP_NICE, "HTTP");
+            crate::sys::timer::set_current_thread_nice(HTTP_NICE, "HTTP");
             runtime.block_on(serve(listener, server, stop));
             // A bcrypt check still running is not waited for.
             runtime.shutdown_timeout(Duration::from_millis(100));

@@ -14,8 +14,8 @@ use super::State;
 use super::api::query::{self, BadQuery};
 use super::api::{beats_json, status_json};
 use super::page::{self, panel};
-use crate::clock::MonoTime;
 use crate::endpoints::{self, BEATS, CHART, HEALTHY, PAGE, READY, SCRIPT, STATUS, STYLE};
+use crate::sys::clock::MonoTime;
 
 pub(super) type Reply = Response<Full<Bytes>>;
 

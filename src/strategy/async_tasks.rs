@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use super::{Setup, Worker, duty_cycle};
 use crate::array;
-use crate::clock::MonoTime;
 use crate::heartbeat::Probe;
+use crate::sys::clock::MonoTime;
 
 pub(super) fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
     let values = setup.zeroed_array()?;

@@ -22,10 +22,10 @@
 
 use std::sync::Arc;
 
-use crate::clock::MonoTime;
 use crate::heartbeat::NextDue;
 use crate::observe::Passes;
-use crate::timer::{DeadlineTimer, Stop, Wake};
+use crate::sys::clock::MonoTime;
+use crate::sys::timer::{DeadlineTimer, Stop, Wake};
 
 /// The running windows of a duty cycle below 1, as pure arithmetic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,12 +24,12 @@ use std::thread::JoinHandle;
 
 use anyhow::Context as _;
 
-use crate::clock::MonoTime;
 use crate::experiment::{Heartbeat, Settings, Strategy};
 use crate::heartbeat::{self, NextDue, NoProbe, Probe, Recorder, Sink, StartGate};
 use crate::measure::{Scheduler, control_origin};
 use crate::observe::Observatory;
-use crate::timer::Stop;
+use crate::sys::clock::MonoTime;
+use crate::sys::timer::Stop;
 use duty_cycle::{Counter, DutyCycle, Windows};
 
 /// What a strategy gets to start with.
@@ -176,7 +176,7 @@ struct Tuning {
 impl Tuning {
     /// Applies both to the calling thread; what cannot be applied is logged.
     fn apply(self) {
-        for warning in crate::timer::tune_current_thread(self.timer_slack, self.priority) {
+        for warning in crate::sys::timer::tune_current_thread(self.timer_slack, self.priority) {
             tracing::warn!("{warning}");
         }
     }
@@ -191,7 +191,7 @@ impl Tuning {
 /// Runs the heartbeat as a task on the current runtime until the stop; a
 /// timer that fails stops the whole experiment rather than leave it blind.
 async fn heartbeat_task(scheduler: Scheduler, stop: &Stop, probe: &mut impl Probe, recorder: &mut Recorder) {
-    let result = match crate::timer::DeadlineTimer::new().and_then(|t| t.into_async(stop)) {
+    let result = match crate::sys::timer::DeadlineTimer::new().and_then(|t| t.into_async(stop)) {
         Ok(timer) => heartbeat::run_async(scheduler, timer, probe, recorder).await,
         Err(err) => Err(err),
     };

@@ -18,9 +18,9 @@ use std::time::Duration;
 use super::duty_cycle::Counter;
 use super::{Setup, Worker};
 use crate::array;
-use crate::clock::MonoTime;
 use crate::heartbeat::Probe;
-use crate::timer::{DeadlineTimer, Stop, Wake};
+use crate::sys::clock::MonoTime;
+use crate::sys::timer::{DeadlineTimer, Stop, Wake};
 
 type Reply = SyncSender<array::Check>;
 

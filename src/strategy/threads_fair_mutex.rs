@@ -14,8 +14,8 @@ use parking_lot::FairMutex;
 
 use super::{Setup, Worker};
 use crate::array;
-use crate::clock::MonoTime;
 use crate::heartbeat::Probe;
+use crate::sys::clock::MonoTime;
 
 pub(super) fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
     let values = Arc::new(FairMutex::new(setup.zeroed_array()?));

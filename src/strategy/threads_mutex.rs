@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::{Setup, Worker};
 use crate::array;
-use crate::clock::MonoTime;
 use crate::heartbeat::Probe;
+use crate::sys::clock::MonoTime;
 
 pub(super) fn start(setup: &Setup, yield_before_lock: bool) -> anyhow::Result<Vec<Worker>> {
     let values = Arc::new(Mutex::new(setup.zeroed_array()?));

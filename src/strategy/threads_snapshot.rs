@@ -14,8 +14,8 @@ use triple_buffer::{Input, Output, triple_buffer};
 
 use super::{Setup, Worker};
 use crate::array;
-use crate::clock::MonoTime;
 use crate::heartbeat::Probe;
+use crate::sys::clock::MonoTime;
 
 pub(super) fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
     let initial = setup.zeroed_array()?;

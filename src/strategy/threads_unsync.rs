@@ -12,8 +12,8 @@ use std::sync::atomic::AtomicU64;
 
 use super::{Setup, Worker};
 use crate::array;
-use crate::clock::MonoTime;
 use crate::heartbeat::Probe;
+use crate::sys::clock::MonoTime;
 
 pub(super) fn start(setup: &Setup) -> anyhow::Result<Vec<Worker>> {
     let values: Arc<[AtomicU64]> = array::zeroed_atomic(setup.size_elements()?).map_err(anyhow::Error::msg)?.into();

@@ -17,7 +17,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use super::new_histogram;
-use crate::clock::MonoTime;
+use crate::sys::clock::MonoTime;
 
 /// Sub-windows per window: as client_golang's `DefAgeBuckets`.
 pub(super) const AGE_BUCKETS: u64 = 5;
@@ -142,7 +142,7 @@ impl Window {
 }
 
 fn sub_window_ns(window: Duration) -> u64 {
-    let window_ns = crate::clock::nanos(window);
+    let window_ns = crate::sys::clock::nanos(window);
     (window_ns / AGE_BUCKETS).max(1)
 }
 

@@ -7,9 +7,9 @@
 
 use serde::Serialize;
 
-use crate::clock::seconds_signed;
 use crate::observe::{QUANTILES, Snapshot, WindowSnapshot};
 use crate::serve::words;
+use crate::sys::clock::seconds_signed;
 
 #[derive(Debug, Serialize)]
 pub(crate) struct Status {
@@ -144,11 +144,11 @@ mod tests {
 
     use super::*;
     use crate::array::Check;
-    use crate::clock::MonoTime;
     use crate::config::Config;
     use crate::experiment::{Heartbeat, Settings, Strategy};
     use crate::measure::{BeatTimes, Scheduler};
     use crate::observe::{Keep, Observatory};
+    use crate::sys::clock::MonoTime;
 
     #[test]
     fn numbers_land_where_the_page_reads_them() {

@@ -69,10 +69,10 @@ pub(crate) fn svg(observatory: &Observatory, heartbeat: Heartbeat) -> String {
 mod tests {
     use super::*;
     use crate::array::Check;
-    use crate::clock::MonoTime;
     use crate::config::Config;
     use crate::measure::{Beat, BeatTimes};
     use crate::observe::Keep;
+    use crate::sys::clock::MonoTime;
 
     /// A beat due at `offset_ms`, `lateness_us` late, that swallowed `missed` slots of 10 ms.
     fn beat(index: u64, offset_ms: u64, lateness_us: u64, missed: u64) -> Beat {

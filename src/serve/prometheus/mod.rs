@@ -20,11 +20,11 @@ use prometheus::proto::{Bucket, Counter, Gauge, LabelPair, Metric, MetricFamily,
 use prometheus::{Encoder, Registry, TextEncoder};
 
 use self::families::*;
-use crate::clock::seconds_signed;
 use crate::observe::{
     BeatCounts, LATENESS_BOUNDS_NS, LatenessCounts, Observatory, QUANTILES, Snapshot, WindowSnapshot,
     doubling_bounds_seconds,
 };
+use crate::sys::clock::seconds_signed;
 
 /// The exposition of one observatory.
 pub(crate) struct Exporter {
@@ -250,11 +250,11 @@ mod tests {
 
     use super::*;
     use crate::array::Check;
-    use crate::clock::MonoTime;
     use crate::config::Config;
     use crate::experiment::{Heartbeat, Settings};
     use crate::measure::{BeatTimes, Scheduler};
     use crate::observe::Keep;
+    use crate::sys::clock::MonoTime;
 
     /// `promtool check metrics` on `text`: its complaints, empty when clean.
     fn promtool_check(text: &str) -> String {

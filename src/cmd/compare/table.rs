@@ -13,7 +13,7 @@ use serde_json::json;
 use super::Comparison;
 use super::figures::Figures;
 use crate::chart::human_seconds;
-use crate::clock::seconds;
+use crate::sys::clock::seconds;
 
 /// One figure's value, typed for formatting.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,6 +1,6 @@
 //! The `run` command: serve the observatory, run the experiment, obey signals.
 //!
-//! Signals come from [`crate::signals`]; everything else happens on the
+//! Signals come from [`crate::sys::signals`]; everything else happens on the
 //! calling thread, one event at a time: start, reloads, stop. One
 //! observatory lives for the whole process: each experiment records into
 //! it, the HTTP thread and the interval log read it. The interval log
@@ -19,14 +19,15 @@ use crate::error::Failure;
 use crate::interval_log::{IntervalLog, LogSettings};
 use crate::logging::LevelHandle;
 use crate::observe::{Keep, Observatory};
-use crate::signals::{Event, Listener};
+use crate::serve;
 use crate::strategy::Experiment;
-use crate::timer::Stop;
+use crate::sys::signals::{Event, Listener};
+use crate::sys::timer::Stop;
+use crate::sys::{clock, notify};
 use crate::web_config::WebSecurity;
-use crate::{clock, notify, serve};
 
 /// Runs until a stop signal; returns the failure that ended it early, if any.
-pub(crate) fn run(
+pub(crate) fn command(
     config: Config,
     sources: Sources,
     web: WebSecurity,
@@ -89,7 +90,9 @@ fn start(
     tls: bool,
 ) -> Result<(Experiment, Option<JoinHandle<()>>), Failure> {
     let experiment = Experiment::start(&config.experiment(), observatory).map_err(Failure::Other)?;
-    let watchdog = notify::spawn_watchdog(Arc::clone(observatory), serving.clone())
+    let watched = Arc::clone(observatory);
+    let is_live = move || watched.liveness().is_live(clock::MonoTime::now());
+    let watchdog = notify::spawn_watchdog(is_live, serving.clone())
         .context("cannot start the watchdog thread")
         .map_err(Failure::Other)?;
     tracing::info!(

@@ -29,12 +29,12 @@ pub use figures::Figures;
 pub use progress::Progress;
 
 use crate::cli::{CompareArgs, CompareFormat};
-use crate::clock::MonoTime;
 use crate::config::Config;
 use crate::error::Failure;
 use crate::experiment::{self, Schedule, Strategy};
 use crate::observe::{Keep, Observatory};
 use crate::strategy::Experiment;
+use crate::sys::clock::MonoTime;
 
 /// The longest `--duration` accepted per strategy.
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
@@ -208,8 +208,8 @@ pub fn command(args: &CompareArgs, config: Config) -> Result<(), Failure> {
     let plan = Plan::from_args(args).map_err(Failure::Usage)?;
     let report = plan.report.as_ref().map(open_report).transpose().map_err(Failure::Usage)?;
     // Threshold crossings are the daemon's business; a comparison shows the figures.
-    crate::logging::init(&format!("{},jitterd::heartbeat=error", config.log.level), config.log.format);
-    let interrupted = crate::signals::listen(false).map_err(Failure::Other)?.stop_requested();
+    crate::logging::init(&format!("{},jitterd::observe=error", config.log.level), config.log.format);
+    let interrupted = crate::sys::signals::listen(false).map_err(Failure::Other)?.stop_requested();
     let comparison = run(&plan, &config, &interrupted, &mut Progress::stderr()).map_err(Failure::Other)?;
     if comparison.interrupted {
         eprintln!("jitterd: interrupted; showing the {} strategies measured so far", comparison.strategies.len());

@@ -9,8 +9,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::figures::Figures;
 use crate::chart::human_seconds;
-use crate::clock::seconds;
 use crate::experiment::Strategy;
+use crate::sys::clock::seconds;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {

@@ -12,8 +12,8 @@ use super::Comparison;
 use super::figures::Figures;
 use super::table;
 use crate::chart::{Axis, Bar, Line, LineChart, Scale, bar_chart, escape, tick_seconds};
-use crate::clock::seconds;
 use crate::experiment::Strategy;
+use crate::sys::clock::seconds;
 
 /// The ids of the figures the page holds, in order.
 pub(super) const FIGURES: [&str; 4] = ["lateness", "drift", "lateness-cdf", "passes"];

@@ -119,11 +119,11 @@ mod tests {
 
     use super::*;
     use crate::array::Check;
-    use crate::clock::MonoTime;
     use crate::config::Config;
     use crate::experiment::{Heartbeat, Schedule, Settings};
     use crate::measure::{BeatTimes, Scheduler};
     use crate::observe::{Keep, new_histogram};
+    use crate::sys::clock::MonoTime;
 
     const MS: u64 = 1_000_000;
 

@@ -18,7 +18,7 @@ use nix::sys::eventfd::{EfdFlags, EventFd};
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 use tokio::io::unix::AsyncFd;
 
-use crate::clock::MonoTime;
+use crate::sys::clock::MonoTime;
 
 /// A one-way stop signal: a flag for loops that poll, an eventfd for waits.
 #[derive(Clone)]
@@ -187,7 +187,7 @@ pub(crate) fn set_current_thread_nice(nice: i32, thread: &str) {
 pub(crate) fn tune_current_thread(timer_slack: Option<Duration>, priority: Option<u8>) -> Vec<String> {
     let mut warnings = Vec::new();
     if let Some(slack) = timer_slack {
-        let ns = crate::clock::nanos(slack).max(1);
+        let ns = crate::sys::clock::nanos(slack).max(1);
         if let Err(err) = nix::sys::prctl::set_timerslack(ns as _) {
             warnings.push(format!("cannot set timer slack to {ns} ns: {err}"));
         }

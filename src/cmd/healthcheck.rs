@@ -22,7 +22,7 @@ use crate::web_config::WebSecurity;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
-pub(crate) fn run(config: &Config, web: &WebSecurity) -> Result<(), Failure> {
+pub(crate) fn command(config: &Config, web: &WebSecurity) -> Result<(), Failure> {
     let addr = config.web.listen_address;
     let target = SocketAddr::new(
         match addr.ip() {

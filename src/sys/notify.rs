@@ -3,14 +3,11 @@
 //! Every call is a no-op without `NOTIFY_SOCKET`, so the daemon runs the same
 //! under systemd, in a container or from a shell.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use sd_notify::NotifyState;
 
-use crate::clock::MonoTime;
-use crate::observe::Observatory;
-use crate::timer::Stop;
+use crate::sys::timer::Stop;
 
 fn send(states: &[NotifyState]) {
     if let Err(err) = sd_notify::notify(states) {
@@ -36,10 +33,10 @@ pub(crate) fn stopping() {
 }
 
 /// When `WATCHDOG_USEC` is set, pings systemd at half that interval for as
-/// long as the heartbeat is live, so a stalled heartbeat (not merely a late
+/// long as `is_live` says the heartbeat is live, so a stalled heartbeat (not merely a late
 /// one) gets the service restarted. Returns at `stop`.
 pub(crate) fn spawn_watchdog(
-    observatory: Arc<Observatory>,
+    is_live: impl Fn() -> bool + Send + 'static,
     stop: Stop,
 ) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
     let Some(interval) = sd_notify::watchdog_enabled() else { return Ok(None) };
@@ -48,7 +45,7 @@ pub(crate) fn spawn_watchdog(
         .name("jitterd-watchdog".into())
         .spawn(move || {
             while !stop.wait_timeout(every) {
-                if observatory.liveness().is_live(MonoTime::now()) {
+                if is_live() {
                     send(&[NotifyState::Watchdog]);
                 }
             }
