@@ -117,14 +117,21 @@ impl Daemon {
         http("GET", &self.url(path))
     }
 
-    /// The current `/metrics`, parsed.
+    /// The current `/metrics`, parsed. A scrape that fails (no answer, a
+    /// status other than 200, a body cut short or empty) fails the test
+    /// here, saying so, rather than reaching [`Metrics::get`] as a scrape
+    /// that lacks every series.
     pub(crate) fn metrics(&self) -> Metrics {
-        let (status, body) = self.get("/metrics");
-        assert_eq!(status, 200, "GET /metrics: {body}");
-        Metrics::parse(&body)
+        scrape(&self.url("/metrics")).unwrap_or_else(|why| panic!("{why}\n{}", self.stderr_tail()))
     }
 
-    /// Waits until `check` holds on a scrape; panics with the last scrape otherwise.
+    /// Waits until `check` holds on a scrape; panics with the last scrape
+    /// otherwise. Every family jitterd exports is there once
+    /// [`Daemon::start`] returns (the start is logged after the experiment
+    /// is described; before the first beat the values are zeros), so `check`
+    /// may read any of them with [`Metrics::get`]. A failed scrape is not
+    /// retried: the exporter must answer every one, and [`Daemon::metrics`]
+    /// says why it did not.
     pub(crate) fn wait_for_metrics(&self, timeout: Duration, what: &str, check: impl Fn(&Metrics) -> bool) -> Metrics {
         let deadline = Instant::now() + timeout;
         loop {
@@ -165,6 +172,13 @@ impl Daemon {
 
     pub(crate) fn stderr_lines(&self) -> Vec<String> {
         self.stderr.lock().expect("lines").clone()
+    }
+
+    /// The daemon's last log lines, for a failure message.
+    fn stderr_tail(&self) -> String {
+        let lines = self.stderr_lines();
+        let tail = &lines[lines.len().saturating_sub(20)..];
+        format!("the daemon's last {} log lines:\n{}", tail.len(), tail.join("\n"))
     }
 
     /// A JSON log line whose message contains `message`, parsed.
@@ -248,6 +262,30 @@ pub(crate) fn http(method: &str, url: &str) -> (u16, String) {
     }
 }
 
+/// GET `url` as a Prometheus server would, parsed; or why the scrape
+/// failed: no answer, a status other than 200, a body that could not be
+/// read to its end, or an empty one (none of which is a scrape).
+pub(crate) fn scrape(url: &str) -> Result<Metrics, String> {
+    let agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut response = agent.get(url).call().map_err(|err| format!("scrape of {url} failed: {err}"))?;
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .read_to_string()
+        .map_err(|err| format!("scrape of {url}: HTTP {status}, body unreadable: {err}"))?;
+    if status != 200 {
+        return Err(format!("scrape of {url}: HTTP {status}: {body}"));
+    }
+    if body.trim().is_empty() {
+        return Err(format!("scrape of {url}: HTTP 200 with an empty body"));
+    }
+    Ok(Metrics::parse(&body))
+}
+
 /// Runs the binary to completion: exit code, stdout, stderr.
 pub(crate) fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let mut command = Command::new(BIN);
@@ -285,9 +323,26 @@ impl Metrics {
         Metrics { text: text.to_owned(), series }
     }
 
-    /// The value of a series, e.g. `jitterd_heartbeats_total` or
-    /// `jitterd_consistency_checks_total{result="consistent"}`; 0 if absent.
+    /// The value of a series that must be in the scrape, e.g.
+    /// `jitterd_heartbeats_total` or
+    /// `jitterd_consistency_checks_total{result="consistent"}` (labels as
+    /// printed). Every family jitterd exports is there from the start, so
+    /// an absent series is a typo or a family the daemon lost: it panics,
+    /// naming the series and listing the scraped ones that share the
+    /// longest prefix with it.
+    #[track_caller]
     pub(crate) fn get(&self, series: &str) -> f64 {
+        match self.series.get(series) {
+            Some(&value) => value,
+            None => panic!("{}", self.absent(series)),
+        }
+    }
+
+    /// The value of a series, or 0 when the scrape lacks it: only for a
+    /// series whose absence legitimately means zero (a label value that
+    /// appears with its first event, say). Say why at the call site;
+    /// anything else reads with [`Metrics::get`].
+    pub(crate) fn value_or_zero(&self, series: &str) -> f64 {
         self.series.get(series).copied().unwrap_or(0.0)
     }
 
@@ -295,13 +350,46 @@ impl Metrics {
         self.text.lines().any(|l| l.starts_with(&format!("# TYPE {family} ")))
     }
 
-    /// Observations in a histogram above `le_seconds` (count − bucket{le}).
-    /// Observations above the bucket bound `le`, which must be one of the
-    /// histogram's bounds as exported (a missing one would count everything).
+    /// Observations in a histogram above the bucket bound `le`, which must be
+    /// one of the histogram's bounds as exported (count − bucket{le}).
+    #[track_caller]
     pub(crate) fn count_above(&self, histogram: &str, le: &str) -> f64 {
         let bucket = format!("{histogram}_bucket{{le=\"{le}\"}}");
-        let below = self.series.get(&bucket).copied().unwrap_or_else(|| panic!("no bucket {bucket} in the scrape"));
+        let Some(&below) = self.series.get(&bucket) else {
+            let prefix = format!("{histogram}_bucket{{le=\"");
+            let bounds: Vec<&str> =
+                self.series.keys().filter_map(|s| s.strip_prefix(&prefix)?.strip_suffix("\"}")).collect();
+            panic!("no bucket {bucket} in the scrape; the bounds of {histogram} are: {}", bounds.join(" "));
+        };
         self.get(&format!("{histogram}_count")) - below
+    }
+
+    /// Why `series` is not in the scrape: the scraped series that share the
+    /// longest prefix of whole words with its family (so `jitterd_heartbeat_total`
+    /// lists `jitterd_heartbeat_*`, and `jitterd_heartbeats_total`), or that
+    /// the scrape holds nothing.
+    fn absent(&self, series: &str) -> String {
+        const SHOWN: usize = 40;
+        let name = series.split('{').next().unwrap_or(series);
+        let family = ["_bucket", "_count", "_sum"].iter().find_map(|suffix| name.strip_suffix(suffix)).unwrap_or(name);
+        let words: Vec<&str> = family.split('_').collect();
+        for kept in (1..=words.len()).rev() {
+            let prefix = words[..kept].join("_");
+            let near: Vec<&str> = self.series.keys().filter(|s| s.starts_with(&prefix)).map(String::as_str).collect();
+            if near.is_empty() {
+                continue;
+            }
+            let more = near.len().saturating_sub(SHOWN);
+            let more = if more > 0 { format!("\n  … and {more} more") } else { String::new() };
+            return format!(
+                "series {series} is not in the scrape; the scraped series starting with {prefix}:\n  {}{more}",
+                near[..near.len().min(SHOWN)].join("\n  ")
+            );
+        }
+        match self.series.len() {
+            0 => format!("series {series} is not in the scrape, which holds no series at all:\n{}", self.text),
+            n => format!("series {series} is not in the scrape; none of its {n} series starts as it does"),
+        }
     }
 }
 
@@ -538,4 +626,70 @@ pub(crate) fn stop_within_a_second(mut daemon: Daemon, strategy: &str) -> serde_
 /// Every strategy's name, from the crate's own list.
 pub(crate) fn strategy_names() -> impl Iterator<Item = &'static str> {
     jitterd::experiment::Strategy::ALL.into_iter().map(jitterd::experiment::Strategy::name)
+}
+
+/// The scrape reader is an oracle too: these show that a series read by
+/// mistake fails instead of reading as zero.
+mod reading_a_scrape {
+    use super::Metrics;
+
+    const SCRAPE: &str = "# HELP jitterd_heartbeats_total Heartbeats completed.
+# TYPE jitterd_heartbeats_total counter
+jitterd_heartbeats_total 7
+# TYPE jitterd_heartbeat_missed_total counter
+jitterd_heartbeat_missed_total 0
+# TYPE jitterd_consistency_checks_total counter
+jitterd_consistency_checks_total{result=\"consistent\"} 7
+# TYPE jitterd_heartbeat_lateness_seconds histogram
+jitterd_heartbeat_lateness_seconds_bucket{le=\"0.001\"} 5
+jitterd_heartbeat_lateness_seconds_bucket{le=\"+Inf\"} 7
+jitterd_heartbeat_lateness_seconds_sum 0.01
+jitterd_heartbeat_lateness_seconds_count 7
+";
+
+    #[test]
+    fn a_present_series_reads_its_value() {
+        let m = Metrics::parse(SCRAPE);
+        assert_eq!(m.get("jitterd_heartbeats_total"), 7.0);
+        assert_eq!(m.get("jitterd_heartbeat_missed_total"), 0.0);
+        assert_eq!(m.get("jitterd_consistency_checks_total{result=\"consistent\"}"), 7.0);
+        assert_eq!(m.count_above("jitterd_heartbeat_lateness_seconds", "0.001"), 2.0);
+    }
+
+    #[test]
+    #[should_panic(expected = "series jitterd_typo is not in the scrape")]
+    fn a_typo_fails_instead_of_reading_zero() {
+        let _ = Metrics::parse(SCRAPE).get("jitterd_typo");
+    }
+
+    #[test]
+    #[should_panic(expected = "starting with jitterd_heartbeat:\n  jitterd_heartbeat_lateness_seconds_bucket")]
+    fn an_absent_series_lists_its_neighbours() {
+        let _ = Metrics::parse(SCRAPE).get("jitterd_heartbeat_total");
+    }
+
+    #[test]
+    #[should_panic(expected = "jitterd_consistency_checks_total{result=\"consistent\"}")]
+    fn an_absent_label_value_lists_the_family() {
+        let _ = Metrics::parse(SCRAPE).get("jitterd_consistency_checks_total{result=\"inconsistent\"}");
+    }
+
+    #[test]
+    #[should_panic(expected = "holds no series at all")]
+    fn an_empty_scrape_says_so() {
+        let _ = Metrics::parse("").get("jitterd_heartbeats_total");
+    }
+
+    #[test]
+    #[should_panic(expected = "the bounds of jitterd_heartbeat_lateness_seconds are: +Inf 0.001")]
+    fn a_bucket_bound_that_is_not_exported_fails() {
+        let _ = Metrics::parse(SCRAPE).count_above("jitterd_heartbeat_lateness_seconds", "0.002");
+    }
+
+    #[test]
+    fn absent_or_zero_is_explicit() {
+        let m = Metrics::parse(SCRAPE);
+        assert_eq!(m.value_or_zero("jitterd_consistency_checks_total{result=\"inconsistent\"}"), 0.0);
+        assert_eq!(m.value_or_zero("jitterd_heartbeats_total"), 7.0);
+    }
 }
