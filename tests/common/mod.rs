@@ -350,6 +350,15 @@ impl Metrics {
         self.text.lines().any(|l| l.starts_with(&format!("# TYPE {family} ")))
     }
 
+    /// Every family the scrape declares, from its `# TYPE` lines, in order.
+    pub(crate) fn families(&self) -> Vec<Family> {
+        self.text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE ")?.split_once(' '))
+            .map(|(name, kind)| Family { name: name.to_owned(), kind: kind.trim().to_owned() })
+            .collect()
+    }
+
     /// Observations in a histogram above the bucket bound `le`, which must be
     /// one of the histogram's bounds as exported (count − bucket{le}).
     #[track_caller]
@@ -393,10 +402,54 @@ impl Metrics {
     }
 }
 
-/// Every metric family the daemon registers, read from its registry.
-pub(crate) fn metric_families() -> Vec<String> {
-    let metrics = jitterd::metrics::Metrics::new().expect("metrics");
-    metrics.registry.gather().iter().map(|family| family.name().to_owned()).collect()
+/// A metric family as the contract names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Family {
+    /// As its `# TYPE` line names it, e.g. `jitterd_heartbeats_total`.
+    pub name: String,
+    /// `counter`, `gauge`, `histogram` or `summary`.
+    pub kind: String,
+}
+
+/// The metric families of the contract, from `tests/golden/contract-metrics.txt`.
+pub(crate) struct ContractMetrics {
+    /// What the daemon must export.
+    pub exported: Vec<Family>,
+    /// In the contract but not yet in the code, with the issue that adds
+    /// each: the daemon must not export them yet.
+    pub pending: Vec<(String, Family)>,
+}
+
+/// Reads the golden list of the contract's metric families, written from
+/// the design contract rather than read from the code, so it can tell
+/// when the code forgot one.
+pub(crate) fn contract_metrics() -> ContractMetrics {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/contract-metrics.txt");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+    let mut contract = ContractMetrics { exported: Vec::new(), pending: Vec::new() };
+    let mut pending_for = None;
+    for (number, line) in text.lines().enumerate().map(|(i, line)| (i + 1, line.trim())) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(issue) = line.strip_prefix("pending:") {
+            pending_for = Some(issue.trim().to_owned());
+            continue;
+        }
+        let at = || format!("{}:{number}: {line:?}", path.display());
+        let (name, kind) = line.split_once(' ').unwrap_or_else(|| panic!("{}: not \"family type\"", at()));
+        let kind = kind.trim();
+        assert!(["counter", "gauge", "histogram", "summary"].contains(&kind), "{}: no such type", at());
+        let family = Family { name: name.to_owned(), kind: kind.to_owned() };
+        let listed = contract.exported.iter().chain(contract.pending.iter().map(|(_, f)| f));
+        assert!(listed.clone().all(|f| f.name != family.name), "{}: listed twice", at());
+        match &pending_for {
+            Some(issue) => contract.pending.push((issue.clone(), family)),
+            None => contract.exported.push(family),
+        }
+    }
+    assert!(!contract.exported.is_empty(), "{}: no families", path.display());
+    contract
 }
 
 /// Held by a test that measures time or loads the machine (and by every
