@@ -153,7 +153,7 @@ fn count_above(metrics: &Metrics, histogram: &str, seconds: f64) -> f64 {
         .filter_map(|series| series.strip_prefix(&prefix)?.strip_suffix("\"}"))
         .filter(|le| le.parse::<f64>().is_ok_and(|le| le >= seconds))
         .min_by(|a, b| a.parse::<f64>().unwrap_or(f64::MAX).total_cmp(&b.parse::<f64>().unwrap_or(f64::MAX)))
-        .expect("a bucket bound above the threshold")
+        .unwrap_or_else(|| panic!("no bucket of {histogram} at or above {seconds} s:\n{}", metrics.text))
         .to_owned();
     metrics.count_above(histogram, &bound)
 }

@@ -14,6 +14,7 @@ mod compare;
 mod container;
 mod deploy;
 mod duty_cycle;
+mod exposition;
 mod http;
 mod http_hardening;
 mod http_limits;

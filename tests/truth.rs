@@ -71,6 +71,7 @@ fn histogram_quantile(metrics: &Metrics, histogram: &str, q: f64) -> f64 {
             Some((if le == "+Inf" { f64::INFINITY } else { le.parse().ok()? }, count))
         })
         .collect();
+    assert!(!buckets.is_empty(), "no buckets of {histogram} in the scrape:\n{}", metrics.text);
     buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
     let total = buckets.last().map_or(0.0, |b| b.1);
     let rank = q * total;
