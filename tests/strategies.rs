@@ -47,6 +47,15 @@ fn exercise(strategy: &str, expect_inconsistent: bool) {
     let consistent = later.get("jitterd_consistency_checks_total{result=\"consistent\"}");
     // Counted with its beat, from one snapshot: every scrape has as many.
     assert_eq!(consistent + inconsistent, beats, "{strategy}: one check per beat");
+    // Every per-beat histogram is counted with its beat, in the same moment.
+    for per_beat in ["heartbeat_wake_lateness_seconds", "heartbeat_access_wait_seconds", "heartbeat_jitter_seconds"] {
+        assert_eq!(later.get(&format!("jitterd_{per_beat}_count")), beats, "{strategy}: {per_beat} counts every beat");
+    }
+    assert_eq!(
+        later.get("jitterd_consistency_check_duration_seconds_count"),
+        beats,
+        "{strategy}: one duration per check"
+    );
     if expect_inconsistent {
         assert!(inconsistent > 0.0, "{strategy}: the unsynchronised strategy must tear reads");
     } else {
@@ -174,5 +183,29 @@ fn extremes_of_size_and_period() {
         let daemon = Daemon::start(&common::config(strategy, "1h"));
         assert_eq!(daemon.get("/-/ready").0, 200, "{strategy}");
         common::stop_within_a_second(daemon, strategy);
+    }
+}
+
+/// Every scrape is one moment: beating every 200 µs while scraped back to
+/// back, each of 200 scrapes has as many checks, wake-ups and accesses as
+/// beats, and as many lateness slots as beats plus missed. Counted, not
+/// timed: a host of any speed must satisfy it.
+#[test]
+fn every_scrape_is_one_moment() {
+    let _alone = crate::common::alone();
+    let daemon = Daemon::start(&common::config("threads-mutex", "200us"));
+    daemon.wait_for_metrics(Duration::from_secs(10), "beats", |m| m.get("jitterd_heartbeats_total") >= 10.0);
+    for _ in 0..200 {
+        let m = daemon.metrics();
+        let beats = m.get("jitterd_heartbeats_total");
+        let checks = m.get("jitterd_consistency_checks_total{result=\"consistent\"}")
+            + m.get("jitterd_consistency_checks_total{result=\"inconsistent\"}");
+        assert_eq!(checks, beats, "checks and beats in one scrape");
+        for per_beat in ["heartbeat_wake_lateness_seconds", "heartbeat_access_wait_seconds", "heartbeat_jitter_seconds"]
+        {
+            assert_eq!(m.get(&format!("jitterd_{per_beat}_count")), beats, "{per_beat} and beats in one scrape");
+        }
+        let slots = m.get("jitterd_heartbeats_total") + m.get("jitterd_heartbeat_missed_total");
+        assert_eq!(m.get("jitterd_heartbeat_lateness_seconds_count"), slots, "slots and beats in one scrape");
     }
 }
