@@ -28,7 +28,7 @@ pub fn check_period(period: Duration) -> Result<(), String> {
 }
 
 /// What one run of the experiment needs, and nothing else of the config:
-/// the runtime (strategies, heartbeats, metrics) takes these, so it knows
+/// the runtime (strategies, heartbeats, the observatory) takes these, so it knows
 /// nothing of files, flags, the web or logging.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {

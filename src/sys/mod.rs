@@ -1,8 +1,8 @@
 //! What jitterd asks of the operating system, each behind a small API: the
 //! monotonic clock and its units ([`clock`]), absolute-deadline timers and
-//! the stop eventfd ([`timer`]), the one signal path ([`signals`]),
-//! systemd's notify protocol ([`notify`]), the bounded reader for files an
-//! operator names ([`files`]) and the exit codes ([`exit`]). Nothing here
+//! the stop eventfd (`timer`), the one signal path (`signals`),
+//! systemd's notify protocol (`notify`), the bounded reader for files an
+//! operator names (`files`) and the exit codes (`exit`). Nothing here
 //! knows the experiment: every other layer may use it.
 
 pub mod clock;

@@ -2,7 +2,7 @@
 //! side by side.
 //!
 //! Runs in-process, without the HTTP server: each strategy starts exactly as
-//! the daemon starts it ([`Experiment::start`]), on an observatory of its own
+//! the daemon starts it (`Experiment::start`), on an observatory of its own
 //! whose boards keep every beat of the run ([`Keep::WholeRun`]), so the
 //! figures come from every beat rather than from the Prometheus buckets and
 //! nothing of the measurement is repeated here. The options are checked
