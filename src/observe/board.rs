@@ -195,9 +195,10 @@ impl Board {
         self.store.as_ref()
     }
 
-    /// A copy of the whole run, on a board that keeps one.
-    pub fn whole_run(&self) -> Option<WholeRun> {
-        self.whole_run.as_ref().map(|run| run.lock().clone())
+    /// Reads the whole run, on a board that keeps one, under its lock: the
+    /// heartbeat waits meanwhile, so read, do not linger.
+    pub fn read_whole_run<R>(&self, read: impl FnOnce(&WholeRun) -> R) -> Option<R> {
+        self.whole_run.as_ref().map(|run| read(&run.lock()))
     }
 }
 
@@ -285,8 +286,8 @@ mod tests {
         board.begin(&settings(), MonoTime(0));
         let crossed = beat_all(&board, &[1, 500]);
         assert!(crossed.iter().flatten().all(Option::is_none));
-        let run = board.whole_run().expect("kept");
-        assert_eq!(run.lateness.len(), 52);
-        assert!(run.beats.is_none() && board.store().is_none());
+        let (slots, per_beat) = board.read_whole_run(|run| (run.lateness.len(), run.beats.is_some())).expect("kept");
+        assert_eq!((slots, per_beat), (52, false));
+        assert!(board.store().is_none());
     }
 }

@@ -71,45 +71,85 @@ impl Figures {
     /// `elapsed_ns` (and ran its whole duration, if `completed`).
     pub fn of(strategy: Strategy, observatory: &Observatory, elapsed_ns: u64, completed: bool) -> Figures {
         let snapshot = observatory.snapshot();
-        let (main, control) = (snapshot.main, snapshot.control);
-        let totals = main.totals;
-        let empty = || WholeRun::new(false);
-        let run = observatory.main.whole_run().unwrap_or_else(empty);
-        let control_run = observatory.control.whole_run().unwrap_or_else(empty);
-        let quantile = |h: &Histogram<u64>, q: f64| (!h.is_empty()).then(|| h.value_at_quantile(q));
-        let per_beat = |pick: fn(&crate::observe::BeatHistograms) -> &Histogram<u64>, q: f64| {
-            run.beats.as_ref().and_then(|beats| quantile(pick(beats), q))
-        };
+        let totals = snapshot.main.totals;
         let ran = totals.beats > 0;
-        Figures {
+        let mut figures = Figures {
             strategy,
             completed,
             elapsed_ns,
             beats: totals.beats,
             missed_slots: totals.missed,
             inconsistent_checks: totals.inconsistent,
-            lateness_slots: run.lateness.len(),
-            lateness_p50_ns: quantile(&run.lateness, 0.5),
-            lateness_p99_ns: quantile(&run.lateness, 0.99),
             lateness_max_ns: ran.then_some(totals.max_lateness_ns),
-            lateness_mean_ns: ran.then(|| run.lateness.mean()),
-            wake_lateness_p50_ns: per_beat(|b| &b.wake_lateness, 0.5),
-            wake_lateness_p99_ns: per_beat(|b| &b.wake_lateness, 0.99),
-            access_wait_p50_ns: per_beat(|b| &b.access_wait, 0.5),
-            access_wait_p99_ns: per_beat(|b| &b.access_wait, 0.99),
-            check_duration_p50_ns: per_beat(|b| &b.check_duration, 0.5),
-            jitter_p99_ns: per_beat(|b| &b.jitter, 0.99),
             final_drift_ns: ran.then_some(totals.last_drift_ns),
             counter_passes: snapshot.passes,
             passes_per_second: rate(snapshot.passes, elapsed_ns),
-            control_beats: control.totals.beats,
-            control_slots: control_run.lateness.len(),
-            control_lateness_p50_ns: quantile(&control_run.lateness, 0.5),
-            control_lateness_p99_ns: quantile(&control_run.lateness, 0.99),
-            series: run.series.points().to_vec(),
-            lateness_cdf: cdf(&run.lateness),
+            control_beats: snapshot.control.totals.beats,
+            ..Figures::empty(strategy)
+        };
+        observatory.main.read_whole_run(|run| figures.read_main(run, ran));
+        observatory.control.read_whole_run(|run| {
+            figures.control_slots = run.lateness.len();
+            figures.control_lateness_p50_ns = quantile(&run.lateness, 0.5);
+            figures.control_lateness_p99_ns = quantile(&run.lateness, 0.99);
+        });
+        figures
+    }
+
+    /// What the main heartbeat's whole run tells.
+    fn read_main(&mut self, run: &WholeRun, ran: bool) {
+        self.lateness_slots = run.lateness.len();
+        self.lateness_p50_ns = quantile(&run.lateness, 0.5);
+        self.lateness_p99_ns = quantile(&run.lateness, 0.99);
+        self.lateness_mean_ns = ran.then(|| run.lateness.mean());
+        if let Some(beats) = &run.beats {
+            self.wake_lateness_p50_ns = quantile(&beats.wake_lateness, 0.5);
+            self.wake_lateness_p99_ns = quantile(&beats.wake_lateness, 0.99);
+            self.access_wait_p50_ns = quantile(&beats.access_wait, 0.5);
+            self.access_wait_p99_ns = quantile(&beats.access_wait, 0.99);
+            self.check_duration_p50_ns = quantile(&beats.check_duration, 0.5);
+            self.jitter_p99_ns = quantile(&beats.jitter, 0.99);
+        }
+        self.series = run.series.points().to_vec();
+        self.lateness_cdf = cdf(&run.lateness);
+    }
+
+    /// Nothing measured yet.
+    fn empty(strategy: Strategy) -> Figures {
+        Figures {
+            strategy,
+            completed: false,
+            elapsed_ns: 0,
+            beats: 0,
+            missed_slots: 0,
+            inconsistent_checks: 0,
+            lateness_slots: 0,
+            lateness_p50_ns: None,
+            lateness_p99_ns: None,
+            lateness_max_ns: None,
+            lateness_mean_ns: None,
+            wake_lateness_p50_ns: None,
+            wake_lateness_p99_ns: None,
+            access_wait_p50_ns: None,
+            access_wait_p99_ns: None,
+            check_duration_p50_ns: None,
+            jitter_p99_ns: None,
+            final_drift_ns: None,
+            counter_passes: 0,
+            passes_per_second: None,
+            control_beats: 0,
+            control_slots: 0,
+            control_lateness_p50_ns: None,
+            control_lateness_p99_ns: None,
+            series: Vec::new(),
+            lateness_cdf: Vec::new(),
         }
     }
+}
+
+/// The value at quantile `q`; `None` for an empty histogram.
+fn quantile(histogram: &Histogram<u64>, q: f64) -> Option<u64> {
+    (!histogram.is_empty()).then(|| histogram.value_at_quantile(q))
 }
 
 #[cfg(test)]
@@ -206,7 +246,7 @@ mod tests {
         for _ in 0..99 {
             naive.saturating_record(50_000);
         }
-        assert_eq!(observatory.main.whole_run().map(|run| run.lateness), Some(naive));
+        assert_eq!(observatory.main.read_whole_run(|run| run.lateness.clone()), Some(naive));
     }
 
     #[test]
