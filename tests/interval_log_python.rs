@@ -90,18 +90,18 @@ fn python_hdrh_reads_every_interval_of_both_sections() {
     let (main, control) = stores(&observatory);
     let (mut main_1, mut control_1) = (new("main"), new("control"));
     for us in 1..=1_000 {
-        record(&main, &mut main_1, us * 1_000, SECOND, 0);
+        record(main, &mut main_1, us * 1_000, SECOND, 0);
     }
-    record(&control, &mut control_1, 500 * MS, 10 * MS, 49);
+    record(control, &mut control_1, 500 * MS, 10 * MS, 49);
     for _ in 0..10 {
-        record(&control, &mut control_1, 50_000, 10 * MS, 0);
+        record(control, &mut control_1, 50_000, 10 * MS, 0);
     }
     log.reconfigure(LogSettings { path: path.clone(), interval: Duration::from_secs(3_600) });
     wait_for_lines(&path, 2);
     expected.extend([main_1, control_1]);
     let (mut main_2, control_2) = (new("main"), new("control"));
     for _ in 0..100 {
-        record(&main, &mut main_2, 2 * MS, 10 * MS, 0);
+        record(main, &mut main_2, 2 * MS, 10 * MS, 0);
     }
     log.stop();
     expected.extend([main_2, control_2]);
@@ -115,9 +115,9 @@ fn python_hdrh_reads_every_interval_of_both_sections() {
     let (log, observatory) = spawn(&path);
     let (main, control) = stores(&observatory);
     let (mut main_3, mut control_3) = (new("main"), new("control"));
-    record(&main, &mut main_3, 7 * SECOND, SECOND, 6);
-    record(&main, &mut main_3, 7_200 * SECOND, SECOND, 0);
-    record(&control, &mut control_3, 1_000, 10 * MS, 0);
+    record(main, &mut main_3, 7 * SECOND, SECOND, 6);
+    record(main, &mut main_3, 7_200 * SECOND, SECOND, 0);
+    record(control, &mut control_3, 1_000, 10 * MS, 0);
     log.stop();
     expected.extend([main_3, control_3]);
     let ended = SystemTime::now();
