@@ -1,8 +1,8 @@
 //! The HTTP side: the live page at `/` with its assets ([`page`]),
 //! `/api/v1/` ([`api`]), the telemetry path ([`prometheus`]), `/-/healthy`,
-//! `/-/ready`. Every answer is a view of the observatory; this module and
-//! its children are the only ones that name `hyper`, `prometheus` and
-//! `serde_json`'s writer for what is served.
+//! `/-/ready`. Every answer is a view of the observatory. Only this module
+//! names `hyper`, only [`prometheus`] the crate of that name, and the JSON
+//! it serves is written in [`api`].
 //!
 //! It runs on a thread and tokio runtime of its own, at a lower CPU
 //! priority, so a scrape never runs on the event loop under test nor takes
