@@ -46,7 +46,9 @@ struct State {
 struct Experiment {
     t0: MonoTime,
     period_ns: u64,
-    totals: Totals,
+    /// The tally when the experiment began: its totals are what came since.
+    baseline: Tally,
+    max_lateness_ns: u64,
     drift_ns: i64,
     drift_gained: DriftGained,
     drift_gained_ns: i64,
@@ -102,10 +104,12 @@ impl Board {
             ),
             jitter: Threshold::new("jitter", settings.jitter_threshold, Sides::Either),
         });
+        let baseline = state.tally;
         state.experiment = Some(Experiment {
             t0,
             period_ns: settings.period_ns(),
-            totals: Totals::default(),
+            baseline,
+            max_lateness_ns: 0,
             drift_ns: 0,
             drift_gained: DriftGained::new(t0, settings.drift_window),
             drift_gained_ns: 0,
@@ -126,19 +130,21 @@ impl Board {
     /// heartbeat's thread: short locks, no allocation but at a window's
     /// rotation that finds no spare.
     pub(crate) fn record(&self, beat: &Beat, check: Option<Check>) -> [Option<Crossing>; 2] {
-        let unix_seconds = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        let checked = check.map(|check| {
+            let unix_seconds = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+            LastCheck { unix_seconds, mismatched_elements: check.mismatched_elements, value: check.value }
+        });
         let (t0, period_ns, crossings) = {
             let mut state = self.state.lock();
             let State { tally, last_check, experiment } = &mut *state;
             // Before any experiment began (never, through the start gate): a period of 1 ns.
             let period_ns = experiment.as_ref().map_or(1, |e| e.period_ns);
             tally.record(beat, period_ns, check);
-            if let Some(check) = check {
-                *last_check =
-                    LastCheck { unix_seconds, mismatched_elements: check.mismatched_elements, value: check.value };
+            if let Some(checked) = checked {
+                *last_check = checked;
             }
             match experiment {
-                Some(experiment) => (experiment.t0, period_ns, experiment.record(beat, check)),
+                Some(experiment) => (experiment.t0, period_ns, experiment.record(beat)),
                 None => (MonoTime(0), period_ns, [None, None]),
             }
         };
@@ -166,7 +172,7 @@ impl Board {
             let experiment = state.experiment.as_ref();
             BoardSnapshot {
                 tally: state.tally,
-                totals: experiment.map(|e| e.totals).unwrap_or_default(),
+                totals: experiment.map(|e| e.totals(&state.tally)).unwrap_or_default(),
                 drift_ns: experiment.map_or(0, |e| e.drift_ns),
                 drift_gained_ns: experiment.map_or(0, |e| e.drift_gained_ns),
                 drift_over_threshold: experiment
@@ -203,8 +209,19 @@ impl Board {
 }
 
 impl Experiment {
-    fn record(&mut self, beat: &Beat, check: Option<Check>) -> [Option<Crossing>; 2] {
-        self.totals.record(beat, check);
+    /// Since it began: the tally's growth, the worst lateness, the last drift.
+    fn totals(&self, tally: &Tally) -> Totals {
+        Totals {
+            beats: tally.beats - self.baseline.beats,
+            missed: tally.missed - self.baseline.missed,
+            inconsistent: tally.inconsistent - self.baseline.inconsistent,
+            max_lateness_ns: self.max_lateness_ns,
+            last_drift_ns: self.drift_ns,
+        }
+    }
+
+    fn record(&mut self, beat: &Beat) -> [Option<Crossing>; 2] {
+        self.max_lateness_ns = self.max_lateness_ns.max(beat.lateness_ns);
         self.drift_ns = beat.drift_ns;
         self.drift_gained_ns = self.drift_gained.observe(beat.times.done, beat.drift_ns);
         match &mut self.thresholds {

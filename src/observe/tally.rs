@@ -55,7 +55,8 @@ impl Tally {
     }
 }
 
-/// Totals of one experiment, for the summary logged at its stop.
+/// Totals of one experiment, for the summary logged at its stop: derived
+/// from the tally, so they cannot disagree with it.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Totals {
     pub beats: u64,
@@ -63,16 +64,6 @@ pub struct Totals {
     pub inconsistent: u64,
     pub max_lateness_ns: u64,
     pub last_drift_ns: i64,
-}
-
-impl Totals {
-    pub(crate) fn record(&mut self, beat: &Beat, check: Option<Check>) {
-        self.beats += 1;
-        self.missed += beat.missed_slots;
-        self.inconsistent += u64::from(check.is_some_and(|check| !check.is_consistent()));
-        self.max_lateness_ns = self.max_lateness_ns.max(beat.lateness_ns);
-        self.last_drift_ns = beat.drift_ns;
-    }
 }
 
 /// What the last check saw, and when it finished (the exported gauges).
