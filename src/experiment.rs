@@ -52,6 +52,8 @@ pub struct Settings {
     pub jitter_threshold: Duration,
     /// The span of the window summaries' quantiles.
     pub record_window: Duration,
+    /// Beats later than this name their cause.
+    pub explain_threshold: Duration,
 }
 
 impl Settings {

@@ -30,6 +30,7 @@ pub mod config;
 mod endpoints;
 mod error;
 pub mod experiment;
+pub mod explain;
 pub mod heartbeat;
 pub mod interval_log;
 mod logging;

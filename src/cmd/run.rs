@@ -53,6 +53,10 @@ pub(crate) fn command(
         telemetry_path: config.web.telemetry_path.clone(),
         read_header_timeout: config.web.read_header_timeout,
         write_timeout: config.web.write_timeout,
+        max_requests: config.web.max_requests,
+        max_connections: config.web.max_connections,
+        max_password_checks: config.web.max_password_checks,
+        native_histograms: config.metrics.native_histograms.then_some(config.metrics.native_histogram_bucket_factor),
         security: web,
     };
     let https = settings.security.tls.is_some();

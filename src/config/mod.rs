@@ -37,6 +37,17 @@ pub const DEFAULT_TOML: &str = include_str!("../../config/jitterd.toml");
 /// Environment variables with this prefix override config keys.
 pub const ENV_PREFIX: &str = "JITTERD";
 
+/// The shortest and longest `explain.threshold` accepted.
+pub const EXPLAIN_THRESHOLD_RANGE: (Duration, Duration) = (Duration::from_micros(10), Duration::from_secs(3600));
+
+/// The coarsest native histogram schema (-4) grows by 2^16 a bucket.
+pub const MAX_NATIVE_BUCKET_FACTOR: f64 = 65536.0;
+
+/// `web.max_requests`, `web.max_connections` and `web.max_password_checks`.
+pub const MAX_REQUESTS_RANGE: (u32, u32) = (1, 10_000);
+pub const MAX_CONNECTIONS_RANGE: (u32, u32) = (16, 1 << 20);
+pub const MAX_PASSWORD_CHECKS_RANGE: (u32, u32) = (1, 1000);
+
 /// The shortest and longest HTTP timeouts accepted.
 pub const WEB_TIMEOUT_RANGE: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(600));
 
@@ -48,6 +59,8 @@ pub struct Config {
     pub heartbeat: HeartbeatConfig,
     pub record: RecordConfig,
     pub alerts: AlertsConfig,
+    pub explain: ExplainConfig,
+    pub metrics: MetricsConfig,
     pub web: WebConfig,
     pub log: LogConfig,
 }
@@ -103,6 +116,26 @@ pub struct AlertsConfig {
     pub jitter_threshold: Duration,
 }
 
+/// Why a beat was late: which beats name their cause.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExplainConfig {
+    /// Beats later than this name their cause and split their lateness.
+    #[serde(with = "duration_text")]
+    pub threshold: Duration,
+}
+
+/// How `/metrics` answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Answer a scraper that prefers protobuf with native histograms.
+    pub native_histograms: bool,
+    /// The growth factor of neighbouring native buckets: the largest schema
+    /// whose factor is at most this one is used (1.1: schema 3).
+    pub native_histogram_bucket_factor: f64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebConfig {
@@ -117,6 +150,14 @@ pub struct WebConfig {
     /// Time a response write may make no progress before the connection is dropped.
     #[serde(with = "duration_text")]
     pub write_timeout: Duration,
+    /// Requests served at once; beyond, 503 with `Retry-After: 1`.
+    pub max_requests: u32,
+    /// Open sockets; beyond, the one waiting longest for its headers is
+    /// closed. Left out: half of RLIMIT_NOFILE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u32>,
+    /// bcrypt checks running plus waiting; beyond, 429.
+    pub max_password_checks: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -186,6 +227,7 @@ impl Config {
             drift_window: self.drift_window(),
             jitter_threshold: self.alerts.jitter_threshold,
             record_window: self.record.window,
+            explain_threshold: self.explain.threshold,
         }
     }
 
@@ -307,6 +349,7 @@ mod tests {
             "heartbeat.priority".into(),
             "record.interval_log".into(),
             "alerts.drift_window".into(),
+            "web.max_connections".into(),
         ];
         for (name, value) in &default {
             keys.push(name.clone());

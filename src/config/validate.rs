@@ -5,7 +5,10 @@
 use std::time::Duration;
 
 use super::error::origin_of;
-use super::{Config, ConfigError, Sources, WEB_TIMEOUT_RANGE};
+use super::{
+    Config, ConfigError, EXPLAIN_THRESHOLD_RANGE, MAX_CONNECTIONS_RANGE, MAX_NATIVE_BUCKET_FACTOR,
+    MAX_PASSWORD_CHECKS_RANGE, MAX_REQUESTS_RANGE, Sources, WEB_TIMEOUT_RANGE,
+};
 use crate::endpoints;
 
 impl Config {
@@ -16,6 +19,8 @@ impl Config {
         self.validate_heartbeat(&fail)?;
         self.validate_record(&fail)?;
         self.validate_alerts(&fail)?;
+        self.validate_explain(&fail)?;
+        self.validate_metrics(&fail)?;
         self.validate_web(&fail)?;
         crate::logging::parse_filter(&self.log.level).map_err(|msg| fail("log.level", msg))?;
         Ok(())
@@ -80,6 +85,31 @@ impl Config {
         Ok(())
     }
 
+    /// The explain threshold within [`EXPLAIN_THRESHOLD_RANGE`].
+    fn validate_explain(&self, fail: &impl Fn(&str, String) -> ConfigError) -> Result<(), ConfigError> {
+        let (min, max) = EXPLAIN_THRESHOLD_RANGE;
+        let value = self.explain.threshold;
+        if value < min || value > max {
+            return Err(fail("explain.threshold", out_of_range(value, &humantime::format_duration(min).to_string(), max)));
+        }
+        Ok(())
+    }
+
+    /// A bucket factor above 1 and at most [`MAX_NATIVE_BUCKET_FACTOR`].
+    fn validate_metrics(&self, fail: &impl Fn(&str, String) -> ConfigError) -> Result<(), ConfigError> {
+        let factor = self.metrics.native_histogram_bucket_factor;
+        // Written so that NaN fails too.
+        if !(factor > 1.0 && factor <= MAX_NATIVE_BUCKET_FACTOR) {
+            return Err(fail(
+                "metrics.native_histogram_bucket_factor",
+                format!(
+                    "{factor} is out of range: must be above 1 and at most {MAX_NATIVE_BUCKET_FACTOR} (1.1 gives schema 3, 8 buckets per octave; 2 gives schema 0)"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Timeouts within [`WEB_TIMEOUT_RANGE`], and a telemetry path that is a
     /// plain path and none of jitterd's own.
     fn validate_web(&self, fail: &impl Fn(&str, String) -> ConfigError) -> Result<(), ConfigError> {
@@ -97,6 +127,18 @@ impl Config {
             || !path.bytes().all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#')
         {
             return Err(fail("web.telemetry_path", unusable_telemetry_path(path)));
+        }
+        let limits = [
+            ("web.max_requests", Some(self.web.max_requests), MAX_REQUESTS_RANGE),
+            ("web.max_connections", self.web.max_connections, MAX_CONNECTIONS_RANGE),
+            ("web.max_password_checks", Some(self.web.max_password_checks), MAX_PASSWORD_CHECKS_RANGE),
+        ];
+        for (key, value, (min, max)) in limits {
+            if let Some(value) = value
+                && !(min..=max).contains(&value)
+            {
+                return Err(fail(key, format!("{value} is out of range: must be from {min} to {max}")));
+            }
         }
         Ok(())
     }

@@ -29,6 +29,8 @@ pub struct Board {
     state: Mutex<State>,
     /// The sliding window and the interval histogram (the daemon's).
     store: Option<LatenessStore>,
+    /// Every beat's jitter over the same window (the daemon's main board).
+    jitter_store: Option<LatenessStore>,
     /// Every beat of the run, exactly (`compare`'s).
     whole_run: Option<Mutex<WholeRun>>,
     ring: SlotRing,
@@ -80,6 +82,8 @@ pub struct BoardSnapshot {
     pub last_check: LastCheck,
     /// The window summary's figures, on a board that keeps a window.
     pub window: Option<WindowSnapshot>,
+    /// The jitter window summary's figures, on the main board that keeps a window.
+    pub jitter_window: Option<WindowSnapshot>,
 }
 
 impl Board {
@@ -88,7 +92,9 @@ impl Board {
             Keep::Window => (Some(LatenessStore::new(super::DEFAULT_WINDOW)), None),
             Keep::WholeRun => (None, Some(Mutex::new(WholeRun::new(heartbeat == Heartbeat::Main)))),
         };
-        Board { heartbeat, state: Mutex::default(), store, whole_run, ring: SlotRing::default() }
+        let jitter_store = (keep == Keep::Window && heartbeat == Heartbeat::Main)
+            .then(|| LatenessStore::new(super::DEFAULT_WINDOW));
+        Board { heartbeat, state: Mutex::default(), store, jitter_store, whole_run, ring: SlotRing::default() }
     }
 
     /// An experiment with `settings` starts at `t0`: drift, thresholds,
@@ -115,7 +121,7 @@ impl Board {
             drift_gained_ns: 0,
             thresholds,
         });
-        if let Some(store) = &self.store {
+        for store in [&self.store, &self.jitter_store].into_iter().flatten() {
             store.reset_window();
             store.set_window(settings.record_window);
         }
@@ -151,6 +157,9 @@ impl Board {
         if let Some(store) = &self.store {
             store.record_slots(beat.lateness_ns, period_ns, beat.missed_slots);
         }
+        if let Some(store) = &self.jitter_store {
+            store.record_slots(beat.jitter_ns.unsigned_abs(), period_ns, 0);
+        }
         self.ring.push(BeatSlots {
             scheduled_offset_ns: beat.times.scheduled.since(t0),
             lateness_ns: beat.lateness_ns,
@@ -180,9 +189,11 @@ impl Board {
                     .is_some_and(|t| t.drift_gained.is_above()),
                 last_check: state.last_check,
                 window: None,
+                jitter_window: None,
             }
         };
         snapshot.window = self.store.as_ref().map(LatenessStore::window_snapshot);
+        snapshot.jitter_window = self.jitter_store.as_ref().map(LatenessStore::window_snapshot);
         snapshot
     }
 

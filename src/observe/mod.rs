@@ -41,6 +41,7 @@ pub use tally::{LastCheck, Tally, Totals};
 
 use crate::array::Check;
 use crate::experiment::{Heartbeat, Settings};
+use crate::explain::Source;
 use crate::measure::Beat;
 use crate::sys::clock::MonoTime;
 
@@ -104,6 +105,8 @@ pub struct Observatory {
     reloads_failed: AtomicU64,
     last_reload_successful: AtomicBool,
     write_errors: AtomicU64,
+    /// Which of the kernel's evidence sources this process can read.
+    sources: [AtomicBool; 6],
     /// When the process started observing.
     started: Instant,
 }
@@ -119,6 +122,8 @@ pub struct Snapshot {
     pub reloads: Reloads,
     /// Interval log writes that failed.
     pub write_errors: u64,
+    /// Which evidence sources are available, in [`Source::ALL`]'s order.
+    pub sources: [bool; 6],
     /// Since the observatory was made (the process started serving).
     pub uptime: Duration,
 }
@@ -135,6 +140,7 @@ impl Observatory {
             reloads_failed: AtomicU64::new(0),
             last_reload_successful: AtomicBool::new(true),
             write_errors: AtomicU64::new(0),
+            sources: Default::default(),
             started: Instant::now(),
         }
     }
@@ -200,6 +206,12 @@ impl Observatory {
         self.write_errors.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Whether the kernel offers `source` to this process: set by whoever
+    /// reads it, when it first tries.
+    pub fn set_source_available(&self, source: Source, available: bool) {
+        self.sources[source.index()].store(available, Ordering::Relaxed);
+    }
+
     /// The running experiment, once one has begun.
     pub fn running(&self) -> Option<Running> {
         self.running.read().clone()
@@ -224,6 +236,7 @@ impl Observatory {
                 last_successful: self.last_reload_successful.load(Ordering::Acquire),
             },
             write_errors: self.write_errors.load(Ordering::Relaxed),
+            sources: std::array::from_fn(|i| self.sources[i].load(Ordering::Relaxed)),
             uptime: self.started.elapsed(),
         }
     }

@@ -3,6 +3,7 @@
 //! started (the stop summary). Plain `Copy` data, so a snapshot is a copy.
 
 use crate::array::Check;
+use crate::explain::CauseCounts;
 use crate::measure::Beat;
 
 use super::buckets::{BeatCounts, LatenessCounts};
@@ -30,6 +31,8 @@ pub struct Tally {
     pub jitter: BeatCounts,
     /// Per beat: `done − accessed`.
     pub check_duration: BeatCounts,
+    /// Beats above `explain.threshold` and their lateness, by cause.
+    pub causes: CauseCounts,
 }
 
 impl Tally {

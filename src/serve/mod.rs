@@ -22,6 +22,7 @@ mod auth;
 mod connections;
 mod page;
 mod prometheus;
+mod rejected;
 mod routes;
 mod words;
 mod write_deadline;
@@ -45,6 +46,7 @@ pub(crate) use self::auth::BCRYPT_AT_ONCE;
 use self::auth::{Gate, Verdict};
 use self::connections::{Connection, Connections};
 use self::prometheus::Exporter;
+use self::rejected::Rejected;
 pub(crate) use self::routes::route;
 use self::routes::{Reply, text};
 use self::write_deadline::WriteDeadline;
@@ -77,6 +79,13 @@ pub(crate) struct Settings {
     /// Time a response write may make no progress (a client that does not
     /// read) before the connection is dropped.
     pub write_timeout: Duration,
+    /// `web.max_requests`, `web.max_connections` (`None`: half of
+    /// RLIMIT_NOFILE) and `web.max_password_checks`.
+    pub max_requests: u32,
+    pub max_connections: Option<u32>,
+    pub max_password_checks: u32,
+    /// `metrics.native_histogram_bucket_factor` when `metrics.native_histograms` is on.
+    pub native_histograms: Option<f64>,
     pub security: WebSecurity,
 }
 
@@ -84,6 +93,8 @@ pub(crate) struct Settings {
 pub(crate) struct State {
     pub observatory: Arc<Observatory>,
     pub exporter: Exporter,
+    /// What the limits shed, for `jitterd_http_rejected_total`.
+    pub rejected: Arc<Rejected>,
     pub telemetry_path: String,
 }
 
@@ -115,8 +126,10 @@ pub(crate) fn spawn(
     settings: Settings,
     stop: Stop,
 ) -> anyhow::Result<JoinHandle<()>> {
-    let exporter = Exporter::new(Arc::clone(&observatory)).context("cannot register the metrics")?;
-    let state = State { observatory, exporter, telemetry_path: settings.telemetry_path.clone() };
+    let rejected = Arc::new(Rejected::default());
+    let exporter = Exporter::new(Arc::clone(&observatory), Arc::clone(&rejected), settings.native_histograms)
+        .context("cannot register the metrics")?;
+    let state = State { observatory, exporter, rejected, telemetry_path: settings.telemetry_path.clone() };
     let soft_limit = connections::raise_descriptor_limit();
     let connections = Connections::new(connections::cap_for(soft_limit));
     tracing::debug!(open_files = soft_limit, max_connections = connections.cap(), "connection cap");

@@ -61,17 +61,23 @@ pub(crate) fn route(state: &State, req: &Request<Incoming>) -> Reply {
     if req.body().size_hint().upper() != Some(0) {
         return text(StatusCode::PAYLOAD_TOO_LARGE, "413 request bodies are not accepted\n");
     }
-    let response = answer(state, path, req.uri().query());
+    let accept = req.headers().get(hyper::header::ACCEPT).and_then(|value| value.to_str().ok());
+    let response = answer(state, path, req.uri().query(), accept);
     // The page and whatever a browser opens directly: same origin only, no sniffing.
     let response = with_header(response, CONTENT_SECURITY_POLICY, page::CONTENT_SECURITY_POLICY);
     with_header(response, X_CONTENT_TYPE_OPTIONS, "nosniff")
 }
 
-fn answer(state: &State, path: &str, query: Option<&str>) -> Reply {
+fn answer(state: &State, path: &str, query: Option<&str>, accept: Option<&str>) -> Reply {
     let observatory = &state.observatory;
     if path == state.telemetry_path {
-        return match state.exporter.render() {
-            Ok(body) => reply(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", body),
+        // The format follows the Accept header, so caches must too.
+        return match state.exporter.answer(accept) {
+            Ok(exposition) => with_header(
+                reply(StatusCode::OK, exposition.content_type, exposition.body),
+                hyper::header::VARY,
+                "Accept",
+            ),
             Err(err) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode metrics: {err}\n")),
         };
     }

@@ -114,8 +114,67 @@ pub(super) const CONTROL_LATENESS_WINDOW: Spec = spec(
     "Lateness of every control heartbeat slot over the last record.window: exact quantiles (HdrHistogram, 3 significant digits); count and sum since the process started.",
 );
 
+pub(super) const JITTER_WINDOW: Spec = spec(
+    "heartbeat_jitter_window_seconds",
+    SUMMARY,
+    "Absolute deviation of each beat interval from the period over the last record.window: exact quantiles (HdrHistogram, 3 significant digits); count and sum since the process started.",
+);
+pub(super) const LATE_BEATS: Spec = Spec {
+    labels: &["cause"],
+    ..spec(
+        "heartbeat_late_beats_total",
+        COUNTER,
+        "Heartbeat beats later than explain.threshold, by the cause that took most of their lateness.",
+    )
+};
+pub(super) const CONTROL_LATE_BEATS: Spec = Spec {
+    labels: &["cause"],
+    ..spec(
+        "control_late_beats_total",
+        COUNTER,
+        "Control heartbeat beats later than explain.threshold, by the cause that took most of their lateness.",
+    )
+};
+pub(super) const EXPLAINED: Spec = Spec {
+    labels: &["cause"],
+    ..spec(
+        "heartbeat_lateness_explained_seconds_total",
+        COUNTER,
+        "Lateness of the heartbeat's beats later than explain.threshold, split among its causes (wake: what userland cannot see).",
+    )
+};
+pub(super) const CONTROL_EXPLAINED: Spec = Spec {
+    labels: &["cause"],
+    ..spec(
+        "control_lateness_explained_seconds_total",
+        COUNTER,
+        "Lateness of the control heartbeat's beats later than explain.threshold, split among its causes (wake: what userland cannot see).",
+    )
+};
+pub(super) const EXPLAIN_THRESHOLD: Spec = spec(
+    "explain_threshold_seconds",
+    GAUGE,
+    "Configured explain.threshold: beats later than this name their cause.",
+);
+pub(super) const EXPLAIN_SOURCE: Spec = Spec {
+    labels: &["source"],
+    ..spec(
+        "explain_source_available",
+        GAUGE,
+        "Whether the kernel offers this evidence source to jitterd (1) or not (0); causes it would show are charged to wake.",
+    )
+};
+pub(super) const HTTP_REJECTED: Spec = Spec {
+    labels: &["reason"],
+    ..spec(
+        "http_rejected_total",
+        COUNTER,
+        "Connections closed and requests refused by a limit: max_connections (closed), max_requests (503), max_password_checks (429).",
+    )
+};
+
 /// Every family the collector builds.
-pub(super) const SPECS: [&Spec; 28] = [
+pub(super) const SPECS: [&Spec; 36] = [
     &BUILD_INFO,
     &EXPERIMENT_INFO,
     &ARRAY_SIZE,
@@ -144,4 +203,12 @@ pub(super) const SPECS: [&Spec; 28] = [
     &WRITE_ERRORS,
     &LATENESS_WINDOW,
     &CONTROL_LATENESS_WINDOW,
+    &JITTER_WINDOW,
+    &LATE_BEATS,
+    &CONTROL_LATE_BEATS,
+    &EXPLAINED,
+    &CONTROL_EXPLAINED,
+    &EXPLAIN_THRESHOLD,
+    &EXPLAIN_SOURCE,
+    &HTTP_REJECTED,
 ];

@@ -20,6 +20,8 @@ use prometheus::proto::{Bucket, Counter, Gauge, LabelPair, Metric, MetricFamily,
 use prometheus::{Encoder, Registry, TextEncoder};
 
 use self::families::*;
+use super::rejected::{Reason, Rejected};
+use crate::explain::{Cause, Source};
 use crate::observe::{
     BeatCounts, LATENESS_BOUNDS_NS, LatenessCounts, Observatory, QUANTILES, Snapshot, WindowSnapshot,
     doubling_bounds_seconds,
@@ -29,14 +31,36 @@ use crate::sys::clock::seconds_signed;
 /// The exposition of one observatory.
 pub(crate) struct Exporter {
     registry: Registry,
+    /// The native buckets' growth factor, when native histograms are on.
+    #[allow(dead_code)]
+    native_histograms: Option<f64>,
 }
 
+/// One answer to a scrape: its body and the content type that names its format.
+pub(crate) struct Exposition {
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+/// The text format's content type.
+pub(crate) const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
 impl Exporter {
-    pub(crate) fn new(observatory: Arc<Observatory>) -> Result<Exporter, prometheus::Error> {
+    pub(crate) fn new(
+        observatory: Arc<Observatory>,
+        rejected: Arc<Rejected>,
+        native_histograms: Option<f64>,
+    ) -> Result<Exporter, prometheus::Error> {
         let registry = Registry::new();
-        registry.register(Box::new(ObservatoryCollector::new(observatory)?))?;
+        registry.register(Box::new(ObservatoryCollector::new(observatory, rejected)?))?;
         registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
-        Ok(Exporter { registry })
+        Ok(Exporter { registry, native_histograms })
+    }
+
+    /// The answer to a scraper whose Accept header is `accept`: the text
+    /// format, byte for byte as [`Exporter::render`] writes it.
+    pub(crate) fn answer(&self, _accept: Option<&str>) -> Result<Exposition, prometheus::Error> {
+        Ok(Exposition { content_type: TEXT_FORMAT, body: self.render()? })
     }
 
     /// Every family in the Prometheus text format.
@@ -50,17 +74,18 @@ impl Exporter {
 /// Builds the contract's families from the observatory at scrape time.
 struct ObservatoryCollector {
     observatory: Arc<Observatory>,
+    rejected: Arc<Rejected>,
     descs: Vec<Desc>,
 }
 
 impl ObservatoryCollector {
-    fn new(observatory: Arc<Observatory>) -> Result<ObservatoryCollector, prometheus::Error> {
+    fn new(observatory: Arc<Observatory>, rejected: Arc<Rejected>) -> Result<ObservatoryCollector, prometheus::Error> {
         let mut descs = Vec::new();
         for spec in SPECS {
             let labels = spec.labels.iter().map(|&label| label.to_owned()).collect();
             descs.push(Desc::new(format!("jitterd_{}", spec.name), spec.help.to_owned(), labels, HashMap::new())?);
         }
-        Ok(ObservatoryCollector { observatory, descs })
+        Ok(ObservatoryCollector { observatory, rejected, descs })
     }
 }
 
@@ -74,6 +99,14 @@ impl Collector for ObservatoryCollector {
         let mut families = experiment_families(&snapshot);
         families.extend(heartbeat_families(&snapshot));
         families.extend(run_families(&snapshot));
+        families.extend(explain_families(&snapshot));
+        families.push(family(
+            &HTTP_REJECTED,
+            Reason::ALL
+                .into_iter()
+                .map(|reason| labelled(counter(self.rejected.get(reason)), &[("reason", reason.name())]))
+                .collect(),
+        ));
         families
     }
 }
@@ -126,6 +159,34 @@ fn heartbeat_families(snapshot: &Snapshot) -> Vec<MetricFamily> {
         family(&CONTROL_LATENESS, vec![lateness_histogram(&control.tally.lateness, control.tally.slots())]),
         family(&LATENESS_WINDOW, vec![summary(main.window.as_ref())]),
         family(&CONTROL_LATENESS_WINDOW, vec![summary(control.window.as_ref())]),
+        family(&JITTER_WINDOW, vec![summary(main.jitter_window.as_ref())]),
+    ]
+}
+
+/// Why late beats were late: by cause on both boards, the threshold and
+/// which sources the kernel offers.
+fn explain_families(snapshot: &Snapshot) -> Vec<MetricFamily> {
+    let by_cause = |read: &dyn Fn(Cause) -> Metric| {
+        Cause::ALL.into_iter().map(|cause| labelled(read(cause), &[("cause", cause.name())])).collect()
+    };
+    let (main, control) = (&snapshot.main.tally.causes, &snapshot.control.tally.causes);
+    let threshold = snapshot.running.as_ref().map_or(0.0, |running| running.settings.explain_threshold.as_secs_f64());
+    vec![
+        family(&LATE_BEATS, by_cause(&|cause| counter(main.late_beats(cause)))),
+        family(&CONTROL_LATE_BEATS, by_cause(&|cause| counter(control.late_beats(cause)))),
+        family(&EXPLAINED, by_cause(&|cause| counter_seconds(main.explained_ns(cause)))),
+        family(&CONTROL_EXPLAINED, by_cause(&|cause| counter_seconds(control.explained_ns(cause)))),
+        family(&EXPLAIN_THRESHOLD, vec![gauge(threshold)]),
+        family(
+            &EXPLAIN_SOURCE,
+            Source::ALL
+                .into_iter()
+                .map(|source| {
+                    let available = f64::from(u8::from(snapshot.sources[source.index()]));
+                    labelled(gauge(available), &[("source", source.name())])
+                })
+                .collect(),
+        ),
     ]
 }
 
@@ -179,8 +240,17 @@ fn gauge(value: f64) -> Metric {
 }
 
 fn counter(value: u64) -> Metric {
+    counter_value(value as f64)
+}
+
+/// A counter of nanoseconds, exported in seconds.
+fn counter_seconds(nanos: u64) -> Metric {
+    counter_value(nanos as f64 / 1e9)
+}
+
+fn counter_value(value: f64) -> Metric {
     let mut counter = Counter::default();
-    counter.set_value(value as f64);
+    counter.set_value(value);
     let mut metric = Metric::default();
     metric.set_counter(counter);
     metric
@@ -289,7 +359,7 @@ mod tests {
     }
 
     fn render(observatory: Arc<Observatory>) -> String {
-        let exporter = Exporter::new(observatory).expect("registers");
+        let exporter = Exporter::new(observatory, Arc::default(), Some(1.1)).expect("registers");
         String::from_utf8(exporter.render().expect("encodes")).expect("UTF-8")
     }
 
