@@ -8,7 +8,7 @@
 //! ([`Board::begin`]); the counts go on for the process's life, as
 //! Prometheus counters must.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 
@@ -52,6 +52,7 @@ struct Experiment {
     baseline: Tally,
     max_lateness_ns: u64,
     drift_ns: i64,
+    drift_window: Duration,
     drift_gained: DriftGained,
     drift_gained_ns: i64,
     /// The main heartbeat's alert thresholds; the control has none.
@@ -61,6 +62,19 @@ struct Experiment {
 struct Thresholds {
     drift_gained: Threshold,
     jitter: Threshold,
+}
+
+impl Thresholds {
+    fn new(settings: &Settings) -> Thresholds {
+        Thresholds {
+            drift_gained: Threshold::new(
+                format!("drift gained within {}", humantime::format_duration(settings.drift_window)),
+                settings.drift_threshold,
+                Sides::Above,
+            ),
+            jitter: Threshold::new("jitter", settings.jitter_threshold, Sides::Either),
+        }
+    }
 }
 
 /// A board as it was at one moment. The counts, drift and thresholds come
@@ -102,14 +116,7 @@ impl Board {
     /// The counts, the window's count and sum and the interval log go on.
     pub(crate) fn begin(&self, settings: &Settings, t0: MonoTime) {
         let mut state = self.state.lock();
-        let thresholds = (self.heartbeat == Heartbeat::Main).then(|| Thresholds {
-            drift_gained: Threshold::new(
-                format!("drift gained within {}", humantime::format_duration(settings.drift_window)),
-                settings.drift_threshold,
-                Sides::Above,
-            ),
-            jitter: Threshold::new("jitter", settings.jitter_threshold, Sides::Either),
-        });
+        let thresholds = (self.heartbeat == Heartbeat::Main).then(|| Thresholds::new(settings));
         let baseline = state.tally;
         state.experiment = Some(Experiment {
             t0,
@@ -117,6 +124,7 @@ impl Board {
             baseline,
             max_lateness_ns: 0,
             drift_ns: 0,
+            drift_window: settings.drift_window,
             drift_gained: DriftGained::new(t0, settings.drift_window),
             drift_gained_ns: 0,
             thresholds,
@@ -128,6 +136,28 @@ impl Board {
         self.ring.clear();
         if let Some(run) = &self.whole_run {
             run.lock().clear();
+        }
+    }
+
+    /// The running experiment goes on with `settings`' thresholds, which
+    /// may differ from its own; everything it measured stays. A threshold
+    /// whose limit changed starts again below it (and says so when next
+    /// crossed); one that did not change keeps its state.
+    pub(crate) fn retune(&self, settings: &Settings) {
+        let mut state = self.state.lock();
+        let Some(experiment) = state.experiment.as_mut() else { return };
+        if settings.drift_window != experiment.drift_window {
+            // Drift gained looks back over a new span: it starts afresh.
+            experiment.drift_window = settings.drift_window;
+            experiment.drift_gained = DriftGained::new(experiment.t0, settings.drift_window);
+        }
+        let Some(thresholds) = experiment.thresholds.as_mut() else { return };
+        let new = Thresholds::new(settings);
+        if !new.drift_gained.same_as(&thresholds.drift_gained) {
+            thresholds.drift_gained = new.drift_gained;
+        }
+        if !new.jitter.same_as(&thresholds.jitter) {
+            thresholds.jitter = new.jitter;
         }
     }
 
@@ -306,6 +336,20 @@ mod tests {
         assert_eq!(snapshot.tally.beats, 2, "counters go on");
         assert_eq!(snapshot.window.map(|w| (w.window_count, w.count)), Some((0, 52)));
         assert!(board.ring().is_empty());
+    }
+
+    #[test]
+    fn a_retune_keeps_what_was_measured_and_moves_the_limits() {
+        let board = Board::new(Heartbeat::Main, Keep::Window);
+        board.begin(&settings(), MonoTime(0));
+        beat_all(&board, &[1, 500]);
+        let before = board.snapshot();
+        assert!(before.drift_over_threshold);
+        board.retune(&Settings { drift_threshold: Duration::from_secs(10), ..settings() });
+        let after = board.snapshot();
+        assert_eq!((after.totals, after.window, after.drift_ns), (before.totals, before.window, before.drift_ns));
+        assert_eq!(board.ring().len(), before.window.map_or(0, |w| w.window_count as usize));
+        assert!(!after.drift_over_threshold, "a new limit starts below it");
     }
 
     #[test]

@@ -164,6 +164,19 @@ impl Observatory {
         self.liveness.started(settings.period);
     }
 
+    /// The running experiment goes on under `settings`, whose experiment
+    /// (strategy, size, period, schedule, duty cycle, control) is the
+    /// running one's: its thresholds and the settings readers see change,
+    /// and nothing it measured is reset. Before any experiment, nothing.
+    pub fn retune(&self, settings: &Settings) {
+        let mut running = self.running.write();
+        let Some(running) = running.as_mut() else { return };
+        for heartbeat in Heartbeat::BOTH {
+            self.board(heartbeat).retune(settings);
+        }
+        running.settings = settings.clone();
+    }
+
     /// The experiment stopped: not live until the next begins.
     pub fn end(&self) {
         self.liveness.stopped();

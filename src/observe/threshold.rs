@@ -42,6 +42,11 @@ impl Threshold {
         Threshold { what: what.into(), limit_ns: nanos(limit), sides, above: false }
     }
 
+    /// Whether `other` watches the same thing against the same limit.
+    pub(crate) fn same_as(&self, other: &Threshold) -> bool {
+        (&self.what, self.limit_ns, self.sides) == (&other.what, other.limit_ns, other.sides)
+    }
+
     /// Whether the last value observed was beyond the limit.
     pub(crate) fn is_above(&self) -> bool {
         self.above
