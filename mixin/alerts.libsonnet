@@ -12,7 +12,7 @@ local text = import 'lib/text.libsonnet';
   // Where the alert is, for descriptions.
   local where = '{{ $labels.instance }} (job {{ $labels.job }}{{ with $labels.%s }}, cluster {{ . }}{{ end }})' % config.clusterLabel,
 
-  local alert(name, severity, expr, forDuration, summary, description) = {
+  local alert(name, severity, expr, forDuration, summary, description, runbookHost=null) = {
     alert: name,
     expr: text.expr(expr),
     'for': forDuration,
@@ -20,7 +20,10 @@ local text = import 'lib/text.libsonnet';
     annotations: {
       summary: summary,
       description: text.oneLine(description),
-      runbook_url: config.runbookURLPattern % std.asciiLower(name),
+      runbook_url: (
+        if runbookHost == null then config.runbookURLPattern
+        else std.strReplace(config.runbookURLPattern, '{{ $labels.instance }}', runbookHost)
+      ) % std.asciiLower(name),
     },
   },
 
@@ -55,19 +58,28 @@ local text = import 'lib/text.libsonnet';
             ||| % where,
           ),
 
+          // The exact p99 of jitter over the daemon's record.window (the
+          // window summary), not a quantile of the doubling jitter buckets:
+          // those read every beat at 33 µs as 64 µs, fire when 3 % of beats
+          // sit at 34 ms (a bucket up to 65.5 ms) and miss 1.5 % at 64 ms
+          // against a 50 ms threshold. The quantile label goes, so that the
+          // alert carries the instance's labels only.
           alert(
             'JitterdJitterHigh',
             'jitterHigh',
-            'instance:jitterd_heartbeat_jitter_seconds:p99_rate%s{%s} > %s jitterd_jitter_threshold_seconds{%s}'
-            % [config.jitterWindow, selector, on, selector],
+            |||
+              max without (quantile) (jitterd_heartbeat_jitter_window_seconds{%s, quantile="0.99"})
+              > %s
+                jitterd_jitter_threshold_seconds{%s}
+            ||| % [selector, on, selector],
             config.jitterFor,
             "jitterd's heartbeat intervals deviate from the period by more than the jitter threshold.",
             |||
-              Over the last %s, 1%% of the heartbeat intervals on %s deviated from the
-              period by more than {{ $value | humanizeDuration }} (p99, approximate, from
-              the jitter histogram's buckets), beyond the configured jitter threshold,
+              1%% of the heartbeat intervals on %s within the daemon's window (record.window)
+              deviated from the period by {{ $value | humanizeDuration }} or more (p99, exact,
+              jitterd_heartbeat_jitter_window_seconds), beyond the configured jitter threshold,
               for more than %s.
-            ||| % [config.jitterWindow, where, config.jitterFor],
+            ||| % [where, config.jitterFor],
           ),
 
           // threads-unsync reads without synchronisation on purpose: torn
@@ -192,6 +204,11 @@ local text = import 'lib/text.libsonnet';
               nothing measures this host's timekeeping, and the other jitterd alerts
               cannot fire for it.
             ||| % [where, config.downFor],
+            // The instance that is down may not serve its runbook: link to
+            // one of the job's instances that is up, if there is one.
+            runbookHost=
+            '{{ with query `up{%s} == 1` }}{{ . | sortByLabel "instance" | first | label "instance" }}{{ else }}{{ $labels.instance }}{{ end }}'
+            % selector,
           ),
         ],
       },

@@ -36,11 +36,23 @@
     },
 
     // Where each alert's runbook_url points: %s is the alert's name in lower
-    // case, which is also the anchor of its section in docs/runbook.md. The
-    // default is a placeholder: point it at where your copy of
-    // docs/runbook.md is rendered, e.g.
+    // case, which is also the anchor of its section in docs/runbook.md.
+    //
+    // The default links to the runbook jitterd serves itself (GET /runbook,
+    // docs/runbook.md embedded in the binary, so it always matches the
+    // running version) on the instance that fired: the alert's instance
+    // label is the address Prometheus scraped. That works wherever the
+    // reader's browser reaches the scrape address (hosts on the operators'
+    // network, a VPN). It does not where instance is relabelled to a name
+    // that is no address, or where pod IPs are private to the cluster: then
+    // point the pattern at a copy you render or at an Ingress, e.g.
     // 'https://git.example.com/ops/jitterd/-/blob/main/docs/runbook.md#%s'.
-    runbookURLPattern: 'https://jitterd.example.org/docs/runbook.md#%s',
+    // /runbook sits behind the same TLS and basic auth as /metrics
+    // (--web.config.file): set jitterdScheme to 'https' when jitterd serves
+    // TLS. JitterdDown's link names another instance of the job that is up,
+    // since the one that fired may not answer (mixin/alerts.libsonnet).
+    jitterdScheme: 'http',
+    runbookURLPattern: self.jitterdScheme + '://{{ $labels.instance }}/runbook#%s',
 
     // Drift gained is measured by the daemon over its own alerts.drift_window
     // (default 10m) and exported as jitterd_drift_window_seconds, with the
@@ -52,8 +64,9 @@
     // gauge for one window, never fires.
     driftGainedFor: '1m',
 
-    // JitterdJitterHigh: p99 of jitter over this window, for this long.
-    jitterWindow: '5m',
+    // JitterdJitterHigh: the p99 of jitter over the daemon's record.window
+    // (jitterd_heartbeat_jitter_window_seconds, exact), above the threshold
+    // for this long.
     jitterFor: '5m',
 
     // JitterdHeartbeatStalled: no beat for 3 periods + 1 s, for this long.
@@ -74,6 +87,11 @@
     missedBeatsWindow: '10m',
     recordWriteErrorsWindow: '10m',
     counterAlertsFor: '1m',
+
+    // The window of the fleet recording rules (jitterd.fleet.rules: lateness
+    // quantiles, late beats and lateness by cause, per cluster and job),
+    // which the dashboard's "Fleet by cluster" row reads.
+    fleetWindow: '5m',
 
     // The dashboard.
     dashboardUid: 'jitterd-overview',

@@ -9,7 +9,12 @@
 //
 // The histogram buckets are most of the volume (about 105 series per
 // instance for each lateness histogram): drop that selector to federate
-// less, and the global dashboard loses its heatmaps and bucket quantiles.
+// less, and the global dashboard loses its heatmaps and bucket quantiles
+// per instance; the fleet rules' results (per cluster) stay. The two
+// lateness histograms are also selected by their own name, which is the
+// native histogram where the source Prometheus keeps native histograms
+// (and matches nothing where it does not); /federate passes them on from
+// Prometheus 2.45 (docs/fleet.md).
 {
   local config = self._config,
   local selector = config.jitterdSelector,
@@ -17,16 +22,20 @@
 
   federation+:: {
     match: [
-      // Recording rules' results.
-      names('instance(_result)?:jitterd_.+'),
+      // Recording rules' results, per instance and per cluster.
+      names('(instance|instance_result|cluster|cluster_cause):jitterd_.+'),
       // What runs and its settings: info and threshold gauges.
-      names('jitterd_(build_info|experiment_info|array_size_elements|duty_cycle_ratio|heartbeat_period_seconds|drift_threshold_seconds|jitter_threshold_seconds|drift_window_length_seconds)'),
+      names('jitterd_(build_info|experiment_info|array_size_elements|duty_cycle_ratio|heartbeat_period_seconds|drift_threshold_seconds|jitter_threshold_seconds|drift_window_length_seconds|explain_threshold_seconds|explain_source_available)'),
       // Timekeeping gauges, the window summaries' quantiles among them.
-      names('jitterd_(heartbeat_lateness_window_seconds|control_lateness_window_seconds|drift_window_seconds|heartbeat_drift_seconds|heartbeat_last_timestamp_seconds)'),
+      names('jitterd_(heartbeat_lateness_window_seconds|control_lateness_window_seconds|heartbeat_jitter_window_seconds|drift_window_seconds|heartbeat_drift_seconds|heartbeat_last_timestamp_seconds)'),
       // Counters and the reload gauge.
-      names('jitterd_(heartbeats_total|heartbeat_missed_total|consistency_checks_total|array_passes_total|config_reloads_total|config_last_reload_successful|record_write_errors_total)'),
+      names('jitterd_(heartbeats_total|heartbeat_missed_total|consistency_checks_total|array_passes_total|config_reloads_total|config_last_reload_successful|record_write_errors_total|http_rejected_total)'),
+      // Late beats and lateness by cause.
+      names('jitterd_(heartbeat|control)_(late_beats|lateness_explained_seconds)_total'),
       // Histogram buckets: heatmaps, quantiles across instances, access wait and wake-up lateness.
       names('jitterd_(heartbeat_lateness|control_lateness|heartbeat_jitter|heartbeat_wake_lateness|heartbeat_access_wait)_seconds_bucket'),
+      // The lateness histograms as native histograms, where they are.
+      names('jitterd_(heartbeat|control)_lateness_seconds'),
       // The process: restarts (annotation, JitterdRestartLoop, JitterdHeartbeatStalled) and CPU.
       names('process_start_time_seconds|process_cpu_seconds_total'),
       // Scrape health (JitterdDown).

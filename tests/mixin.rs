@@ -126,8 +126,9 @@ fn config_overrides_reach_every_rule_alert_query_and_selector() {
     for expr in &exprs {
         assert!(expr.contains(r#"job="node-jitterd""#), "the selector is missing from {expr}");
         assert!(!expr.contains(r#"job="jitterd""#), "the default selector is left in {expr}");
+        // Per instance, or per cluster and job (the fleet rules).
         let groups = expr.contains("by (") || expr.contains("on (");
-        assert!(!groups || expr.contains("(k8s_cluster, job, instance"), "the cluster label is missing from {expr}");
+        assert!(!groups || expr.contains("(k8s_cluster, job"), "the cluster label is missing from {expr}");
         assert!(!expr.contains("(cluster,"), "the default cluster label is left in {expr}");
     }
     for alert in rules(&mixin["alerts"]) {
@@ -178,6 +179,11 @@ fn panels(list: &Value) -> Vec<&Value> {
     out
 }
 
+/// Whether `expr` reads the fleet recording rules (level `cluster`).
+fn reads_cluster_rules(expr: &str) -> bool {
+    expr.contains("cluster:jitterd_") || expr.contains("cluster_cause:jitterd_")
+}
+
 fn exprs(panel: &Value) -> Vec<&str> {
     panel["targets"].as_array().into_iter().flatten().filter_map(|t| t["expr"].as_str()).collect()
 }
@@ -204,10 +210,13 @@ fn dashboard_keeps_its_uid_and_variables_and_documents_and_filters_every_panel()
         let exprs = exprs(panel);
         assert!(!exprs.is_empty(), "{title}: no query");
         for expr in &exprs {
-            assert!(
-                expr.contains(r#"cluster=~"$cluster", job="$job", instance=~"$instance""#),
-                "{title}: unfiltered query: {expr}"
-            );
+            // The fleet-by-cluster panels read the cluster recording rules,
+            // which have no instance label; everything else is per instance.
+            let filter = match reads_cluster_rules(expr) {
+                true => r#"{cluster=~"$cluster", job="$job"}"#,
+                false => r#"cluster=~"$cluster", job="$job", instance=~"$instance""#,
+            };
+            assert!(expr.contains(filter), "{title}: unfiltered query: {expr}");
             // Ranges follow the time range shown: no fixed [1m] beside $__rate_interval.
             for range in expr.split('[').skip(1).filter_map(|rest| rest.split_once(']')).map(|(range, _)| range) {
                 assert!(["$__rate_interval", "$__range"].contains(&range), "{title}: fixed range [{range}] in {expr}");
@@ -256,6 +265,15 @@ fn dashboard_reads_exact_quantiles_per_instance_and_names_its_approximations() {
         "jitterd_drift_window_seconds{",
         "jitterd_drift_threshold_seconds{",
         "rate(jitterd_heartbeat_missed_total{",
+        "jitterd_heartbeat_jitter_window_seconds{",
+        "jitterd_jitter_threshold_seconds{",
+        "rate(jitterd_heartbeat_lateness_explained_seconds_total{",
+        "rate(jitterd_control_lateness_explained_seconds_total{",
+        "rate(jitterd_heartbeat_late_beats_total{",
+        "rate(jitterd_control_late_beats_total{",
+        "jitterd_explain_source_available{",
+        "rate(jitterd_http_rejected_total{",
+        "cluster:jitterd_heartbeat_lateness_seconds:p99_rate5m{",
     ] {
         assert!(all.iter().any(|e| e.contains(needed)), "no dashboard query reads {needed}");
     }
@@ -288,5 +306,111 @@ fn dashboard_has_fleet_views_a_heatmap_per_instance_and_restart_and_reload_annot
             .unwrap_or_else(|| panic!("no annotation for {what}"));
         let text = annotation["textFormat"].as_str().unwrap_or_default();
         assert!(text.contains("drift"), "the {what} annotation should say that drift starts again at 0: {text}");
+    }
+}
+
+// ------------------------------------------------ Both histogram modes, links
+
+/// The two histograms with native buckets (DESIGN.md, "Native histograms").
+const NATIVE: [&str; 2] = ["jitterd_heartbeat_lateness_seconds", "jitterd_control_lateness_seconds"];
+
+#[test]
+fn every_lateness_histogram_query_reads_the_native_histogram_or_the_classic_buckets() {
+    let mixin = mixin("");
+    let mut exprs: Vec<(String, String)> = Vec::new();
+    for rule in rules(&mixin["rules"]).into_iter().chain(rules(&mixin["alerts"])) {
+        let name = rule["record"].as_str().or(rule["alert"].as_str()).expect("name");
+        exprs.push((name.to_owned(), rule["expr"].as_str().expect("expr").to_owned()));
+    }
+    let mut queries = Vec::new();
+    dashboard_exprs(&mixin["dashboards"]["jitterd.json"], &mut queries);
+    exprs.extend(queries.into_iter().map(|q| ("dashboard".to_owned(), q)));
+    let mut both = 0;
+    for (name, expr) in &exprs {
+        for metric in NATIVE {
+            let classic = expr.contains(&format!("{metric}_bucket{{"));
+            let native = expr.contains(&format!("{metric}{{"));
+            // A Prometheus with native histograms on keeps only the native
+            // part, and one without only the classic one: a query must read both.
+            assert_eq!(
+                classic,
+                native,
+                "{name}: reads only the {} part of {metric}: {expr}",
+                match classic {
+                    true => "classic",
+                    false => "native",
+                }
+            );
+            for suffix in ["_count{", "_sum{"] {
+                assert!(
+                    !expr.contains(&format!("{metric}{suffix}")),
+                    "{name}: {metric}{suffix} is gone in native mode"
+                );
+            }
+            if classic {
+                assert!(expr.contains("\nor\n"), "{name}: native and classic not joined by or: {expr}");
+                both += 1;
+            }
+        }
+    }
+    assert!(both >= 12, "only {both} queries read the lateness histograms");
+}
+
+#[test]
+fn fleet_rules_aggregate_by_cluster_and_feed_the_fleet_by_cluster_row() {
+    let mixin = mixin("");
+    let recorded: Vec<String> =
+        rules(&mixin["rules"]).iter().filter_map(|r| r["record"].as_str().map(str::to_owned)).collect();
+    for needed in [
+        "cluster:jitterd_heartbeat_lateness_seconds:p50_rate5m",
+        "cluster:jitterd_heartbeat_lateness_seconds:p99_rate5m",
+        "cluster:jitterd_heartbeat_lateness_seconds:p999_rate5m",
+        "cluster:jitterd_control_lateness_seconds:p99_rate5m",
+        "cluster_cause:jitterd_heartbeat_late_beats:rate5m",
+    ] {
+        assert!(recorded.iter().any(|r| r == needed), "no recording rule {needed}");
+    }
+    for rule in rules(&mixin["rules"]) {
+        let (name, expr) = (rule["record"].as_str().unwrap_or_default(), rule["expr"].as_str().unwrap_or_default());
+        if name.starts_with("cluster") {
+            assert!(expr.contains("(cluster, job"), "{name} does not aggregate by cluster and job: {expr}");
+            assert!(!expr.contains("instance"), "{name} keeps the instance: {expr}");
+        }
+    }
+    // The row reads recorded series only: a few per cluster, whatever the fleet's size.
+    let dashboard = &mixin["dashboards"]["jitterd.json"];
+    let row = dashboard["panels"].as_array().expect("panels").iter().position(|p| p["title"] == "Fleet by cluster");
+    let row = row.expect("a Fleet by cluster row");
+    let panels: Vec<&Value> =
+        dashboard["panels"].as_array().expect("panels")[row + 1..].iter().take_while(|p| p["type"] != "row").collect();
+    assert!(panels.len() >= 3, "the Fleet by cluster row has {} panels", panels.len());
+    for panel in panels {
+        for expr in exprs(panel) {
+            assert!(reads_cluster_rules(expr), "{}: reads raw series at fleet size: {expr}", panel["title"]);
+            assert!(recorded.iter().any(|r| expr.contains(r.as_str())), "{}: reads no recording rule", panel["title"]);
+        }
+    }
+}
+
+#[test]
+fn runbook_links_default_to_the_served_runbook_and_every_alert_has_its_section() {
+    let runbook = std::fs::read_to_string(Path::new(ROOT).join("docs/runbook.md")).expect("docs/runbook.md");
+    for (overrides, scheme) in [("", "http"), ("jitterdScheme: 'https'", "https")] {
+        let mixin = mixin(overrides);
+        for alert in rules(&mixin["alerts"]) {
+            let name = alert["alert"].as_str().expect("alert");
+            let url = alert["annotations"]["runbook_url"].as_str().expect("runbook_url");
+            // The served runbook gives each `## JitterdXxx` heading the id
+            // jitterdxxx: a link works only if that heading exists.
+            assert!(runbook.contains(&format!("\n## {name}\n")), "docs/runbook.md has no heading `## {name}`");
+            let anchor = format!("/runbook#{}", name.to_lowercase());
+            assert!(url.starts_with(&format!("{scheme}://")) && url.ends_with(&anchor), "{name}: {url}");
+            let host = &url[scheme.len() + 3..url.len() - anchor.len()];
+            match name {
+                // The instance that is down may not answer: another of its job.
+                "JitterdDown" => assert!(host.contains("query `up{") && host.contains("$labels.instance"), "{url}"),
+                _ => assert_eq!(host, "{{ $labels.instance }}", "{name}: {url}"),
+            }
+        }
     }
 }

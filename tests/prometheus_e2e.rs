@@ -1,16 +1,22 @@
 //! End to end against real Prometheus servers. jitterd (period 100 ms) is
-//! scraped every second by a cluster's Prometheus (external label
-//! `cluster="e2e"`) that loads the rules of `deploy/prometheus/`; a global
-//! Prometheus pulls from it through `/federate` with the match[] list of
+//! scraped every second by two cluster Prometheus servers (external label
+//! `cluster="e2e"`) that load the rules of `deploy/prometheus/`: one as
+//! shipped, one with `--enable-feature=native-histograms`, which asks for
+//! protobuf and keeps only the native part of a histogram that has both
+//! (DESIGN.md, "Native histograms"). A global Prometheus pulls from the
+//! first through `/federate` with the match[] list of
 //! `deploy/prometheus/federation.yml`. jitterd is reloaded once and
 //! restarted once on its address, so that the dashboard's annotations have
 //! something to mark. Then every dashboard query (panels, repeated and
 //! collapsed ones included, annotations and variables) must return data on
-//! both servers, which is what "the federation list covers every panel"
-//! means; every rule expression must evaluate on the cluster's Prometheus
-//! and read only metrics the daemon exports or the rules record (a rule on a
-//! misspelt metric evaluates fine and never fires); and everything an alert
-//! reads and every recorded series must reach the global one.
+//! all three servers, which is what "the federation list covers every
+//! panel" and "the mixin works in both modes" mean; every rule expression
+//! must evaluate on both cluster servers and read only metrics the daemon
+//! exports or the rules record (a rule on a misspelt metric evaluates fine
+//! and never fires), and every recording rule must record something;
+//! everything an alert reads and every recorded series must reach the
+//! global one; and every alert's runbook link must open its section of the
+//! runbook jitterd serves.
 
 use crate::common;
 
@@ -46,7 +52,7 @@ impl Drop for Prometheus {
 
 impl Prometheus {
     /// Starts Prometheus on a free loopback port with this configuration.
-    fn start(config: &str) -> Prometheus {
+    fn start(config: &str, flags: &[&str]) -> Prometheus {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
         let config_path = dir.path().join("prometheus.yml");
@@ -57,6 +63,7 @@ impl Prometheus {
             .arg(format!("--config.file={}", config_path.display()))
             .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(flags)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)
@@ -67,14 +74,17 @@ impl Prometheus {
 
     /// A cluster's Prometheus: scrapes `target` every second as job
     /// "jitterd", evaluates the jitterd rules every second, and labels what
-    /// it federates with `cluster="e2e"`.
-    fn cluster(target: &str) -> Prometheus {
-        Prometheus::start(&format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n  external_labels:\n    cluster: e2e\n\
+    /// it federates with `cluster="e2e"`. With `flags`, e.g. native histograms on.
+    fn cluster(target: &str, flags: &[&str]) -> Prometheus {
+        Prometheus::start(
+            &format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n  external_labels:\n    cluster: e2e\n\
              rule_files:\n  - {rules}\n\
              scrape_configs:\n  - job_name: jitterd\n    static_configs:\n      - targets: [\"{target}\"]\n",
-            rules = repo("deploy/prometheus/jitterd.rules.yml").display()
-        ))
+                rules = repo("deploy/prometheus/jitterd.rules.yml").display()
+            ),
+            flags,
+        )
     }
 
     /// A global Prometheus running the federation job of
@@ -87,7 +97,7 @@ impl Prometheus {
         job["scrape_interval"] = "1s".into();
         let target = source.base_url.trim_start_matches("http://");
         job["static_configs"] = serde_norway::from_str(&format!("[{{targets: [\"{target}\"]}}]")).expect("targets");
-        Prometheus::start(&serde_norway::to_string(&config).expect("global config"))
+        Prometheus::start(&serde_norway::to_string(&config).expect("global config"), &[])
     }
 
     fn log(&self) -> String {
@@ -135,11 +145,15 @@ impl Prometheus {
         }
     }
 
-    /// Every metric name this server holds.
+    /// Every metric name this server holds (native histograms included,
+    /// which not every aggregation of Prometheus 2.42 passes on).
     fn names(&self) -> BTreeSet<String> {
-        let (status, result, body) = self.query(r#"group by (__name__) ({__name__=~".+"})"#, false);
-        assert_eq!(status, "success", "{body}");
-        result.iter().filter_map(|r| r["metric"]["__name__"].as_str().map(str::to_owned)).collect()
+        let url = format!("{}/api/v1/label/__name__/values", self.base_url);
+        let mut response = ureq::get(&url).call().expect("label values");
+        let body = response.body_mut().read_to_string().expect("body");
+        let json: Value = serde_json::from_str(&body).expect("label values parse");
+        let names = json["data"].as_array().unwrap_or_else(|| panic!("label values: {body}"));
+        names.iter().filter_map(|name| name.as_str().map(str::to_owned)).collect()
     }
 }
 
@@ -217,8 +231,8 @@ fn substitute(expr: &str, instance: &str, cluster: &str) -> String {
         .replace("$instance", instance)
 }
 
-/// The rules' `(name recorded or alert, expr)`.
-fn rules() -> Vec<(String, String)> {
+/// The rules' `(name recorded or alert, expr, the alert's runbook_url)`.
+fn rules() -> Vec<(String, String, Option<String>)> {
     let text = std::fs::read_to_string(repo("deploy/prometheus/jitterd.rules.yml")).expect("rules");
     let rules: serde_norway::Value = serde_norway::from_str(&text).expect("rules parse");
     rules["groups"]
@@ -228,7 +242,8 @@ fn rules() -> Vec<(String, String)> {
         .flat_map(|group| group["rules"].as_sequence().expect("rules").iter())
         .map(|rule| {
             let name = rule["record"].as_str().or(rule["alert"].as_str()).expect("record or alert");
-            (name.to_owned(), rule["expr"].as_str().expect("expr").to_owned())
+            let runbook = rule["annotations"]["runbook_url"].as_str().map(str::to_owned);
+            (name.to_owned(), rule["expr"].as_str().expect("expr").to_owned(), runbook)
         })
         .collect()
 }
@@ -238,18 +253,61 @@ fn tokens(expr: &str) -> impl Iterator<Item = &str> {
     expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':')).filter(|token| !token.is_empty())
 }
 
+/// Whether `name` is held by a server holding `known`. A histogram read as
+/// native `or` classic needs only one of its two forms: a Prometheus with
+/// native histograms on keeps `jitterd_x_seconds` and drops
+/// `jitterd_x_seconds_bucket`, one without keeps the buckets.
+fn held(name: &str, known: &BTreeSet<String>) -> bool {
+    let other = match name.strip_suffix("_bucket") {
+        Some(native) => native.to_owned(),
+        None => format!("{name}_bucket"),
+    };
+    known.contains(name) || known.contains(&other)
+}
+
+/// Every alert's runbook link, opened on the running jitterd (whose
+/// address is the instance label): it must answer and hold the section's
+/// id. Says NOT TESTED while jitterd serves no `/runbook`.
+fn runbook_links_open_their_sections(
+    addr: &str,
+    rules: &[(String, String, Option<String>)],
+    failures: &mut Vec<String>,
+) {
+    for (alert, _, url) in rules {
+        let Some(url) = url else { continue };
+        let (Some((_, rest)), Some((_, anchor))) = (url.split_once("://"), url.rsplit_once('#')) else {
+            failures.push(format!("{alert}: runbook_url {url} is not a URL with an anchor"));
+            continue;
+        };
+        // The host part is a template ({{ $labels.instance }}, or a query for
+        // an instance that is up): here, the one jitterd there is.
+        let path = &rest[rest.find("/runbook").unwrap_or(0)..rest.len() - anchor.len() - 1];
+        let (status, body) = common::http("GET", &format!("http://{addr}{path}"));
+        if status == 404 {
+            common::not_tested(&format!("runbook links: jitterd answers 404 to GET {path} (not served yet)"));
+            return;
+        }
+        let id = [format!("id=\"{anchor}\""), format!("id='{anchor}'"), format!("id={anchor}")];
+        if status != 200 || !id.iter().any(|id| body.contains(id.as_str())) {
+            failures.push(format!("{alert}: GET {path} answered {status} without the id {anchor}"));
+        }
+    }
+}
+
 #[test]
 fn dashboard_and_rules_work_on_a_cluster_prometheus_and_through_federation() {
-    // Held for the whole test: the restarted jitterd and both Prometheus
+    // Held for the whole test: the restarted jitterd and the Prometheus
     // servers outlive the first Daemon, which held the lock only till then.
     let _alone = common::alone();
     let started = Instant::now();
     let config = common::config("async", "100ms");
     let daemon = common::Daemon::start(&config);
     let addr = daemon.addr.clone();
-    let mut cluster = Prometheus::cluster(&addr);
+    let mut cluster = Prometheus::cluster(&addr, &[]);
+    let mut native = Prometheus::cluster(&addr, &["--enable-feature=native-histograms"]);
     let mut global = Prometheus::global(&cluster);
     cluster.wait_for(r#"count_over_time(up{job="jitterd"}[1m]) >= 4"#, Duration::from_secs(30));
+    native.wait_for(r#"count_over_time(up{job="jitterd"}[1m]) >= 4"#, Duration::from_secs(30));
 
     // A reload, then a restart on the same address: one of each to annotate.
     daemon.write_config(&config);
@@ -257,18 +315,28 @@ fn dashboard_and_rules_work_on_a_cluster_prometheus_and_through_federation() {
     daemon.wait_for_metrics(Duration::from_secs(10), "the reload", |m| {
         m.get("jitterd_config_reloads_total{result=\"success\"}") >= 1.0
     });
-    // Both servers must hold the reload before the restart resets the counter,
+    // Every server must hold the reload before the restart resets the counter,
     // or the global one never sees it to annotate.
-    cluster.wait_for(r#"jitterd_config_reloads_total{result="success"} >= 1"#, Duration::from_secs(20));
-    global.wait_for(r#"jitterd_config_reloads_total{result="success"} >= 1"#, Duration::from_secs(20));
+    for server in [&mut cluster, &mut native, &mut global] {
+        server.wait_for(r#"jitterd_config_reloads_total{result="success"} >= 1"#, Duration::from_secs(20));
+    }
     let _restarted = restart(daemon);
     // The new process scraped for a few seconds, so that rates over
     // $__rate_interval have samples of it; federated too, recording rules included.
     let restarted_a_while_ago = "changes(process_start_time_seconds[1m]) >= 1 \
          and timestamp(process_start_time_seconds) - process_start_time_seconds >= 4";
-    cluster.wait_for(restarted_a_while_ago, Duration::from_secs(30));
-    global.wait_for(restarted_a_while_ago, Duration::from_secs(30));
+    for server in [&mut cluster, &mut native, &mut global] {
+        server.wait_for(restarted_a_while_ago, Duration::from_secs(30));
+    }
     global.wait_for(r#"instance:jitterd_heartbeats:rate1m{cluster="e2e"}"#, Duration::from_secs(30));
+    // The native run means something once jitterd answers protobuf: say so until then.
+    let native_names = native.names();
+    if !native_names.contains("jitterd_heartbeat_lateness_seconds") {
+        common::not_tested(
+            "native-histogram mode: Prometheus with --enable-feature=native-histograms got no native \
+             jitterd_heartbeat_lateness_seconds (jitterd answered the text format), so that run read classic buckets",
+        );
+    }
 
     let dashboard: Value =
         serde_json::from_str(&std::fs::read_to_string(repo("grafana/dashboards/jitterd.json")).expect("dashboard"))
@@ -277,7 +345,9 @@ fn dashboard_and_rules_work_on_a_cluster_prometheus_and_through_federation() {
     assert!(queries.len() >= 25, "only {} dashboard queries", queries.len());
     let mut failures = Vec::new();
     // The cluster's own Prometheus has no cluster label: "All" (.*) matches its absence.
-    for (server, name, cluster_value) in [(&cluster, "cluster", ".*"), (&global, "global", "e2e")] {
+    for (server, name, cluster_value) in
+        [(&cluster, "cluster", ".*"), (&native, "native", ".*"), (&global, "global", "e2e")]
+    {
         for (what, expr, range) in &queries {
             let query = substitute(expr, &addr, cluster_value);
             assert!(!query.contains('$'), "unsubstituted variable in {query}");
@@ -292,7 +362,7 @@ fn dashboard_and_rules_work_on_a_cluster_prometheus_and_through_federation() {
             let inner = definition.strip_prefix("label_values(").and_then(|d| d.strip_suffix(')')).expect("values");
             let (selector, label) = inner.rsplit_once(',').expect("label_values(selector, label)");
             let label = label.trim();
-            if name == "cluster" && variable["name"] == "cluster" {
+            if name != "global" && variable["name"] == "cluster" {
                 continue;
             }
             let (status, result, body) = server.query(&substitute(selector, &addr, cluster_value), false);
@@ -302,22 +372,29 @@ fn dashboard_and_rules_work_on_a_cluster_prometheus_and_through_federation() {
         }
     }
 
-    // Rules: each evaluates where the raw data is, and reads only what
-    // jitterd exports or the rules record.
+    // Rules: each evaluates where the raw data is, in both modes, reads
+    // only what jitterd exports or the rules record, and records something.
     let rules = rules();
     let known = cluster.names();
-    for (rule, expr) in &rules {
-        let (status, _, body) = cluster.query(expr, false);
-        if status != "success" {
-            failures.push(format!("rule {rule}: {expr}\n  -> {status}: {body}"));
-        }
-        for name in tokens(expr).filter(|t| t.contains("jitterd_") && !known.contains(*t)) {
-            failures.push(format!("rule {rule} reads {name}, which jitterd does not export and no rule records"));
+    for (server, name, known) in [(&cluster, "cluster", &known), (&native, "native", &native_names)] {
+        for (rule, expr, _) in &rules {
+            let (status, _, body) = server.query(expr, false);
+            if status != "success" {
+                failures.push(format!("{name}: rule {rule}: {expr}\n  -> {status}: {body}"));
+            }
+            for metric in tokens(expr).filter(|t| t.contains("jitterd_") && !held(t, known)) {
+                failures.push(format!(
+                    "{name}: rule {rule} reads {metric}, which jitterd does not export and no rule records"
+                ));
+            }
+            if rule.contains(':') && server.query(rule, false).1.is_empty() {
+                failures.push(format!("{name}: recording rule {rule} recorded nothing: {expr}"));
+            }
         }
     }
     // Federation: what the alerts read and what the rules record reach the global Prometheus.
     let federated = global.names();
-    for (rule, expr) in &rules {
+    for (rule, expr, _) in &rules {
         let needs: Vec<&str> = match rule.contains(':') {
             true => vec![rule.as_str()],
             false => tokens(expr).filter(|t| known.contains(*t)).collect(),
@@ -328,15 +405,17 @@ fn dashboard_and_rules_work_on_a_cluster_prometheus_and_through_federation() {
             ));
         }
     }
+    runbook_links_open_their_sections(&addr, &rules, &mut failures);
     assert!(
         failures.is_empty(),
-        "{}\ncluster prometheus log:\n{}\nglobal prometheus log:\n{}",
+        "{}\ncluster prometheus log:\n{}\nnative prometheus log:\n{}\nglobal prometheus log:\n{}",
         failures.join("\n"),
         cluster.log(),
+        native.log(),
         global.log()
     );
     println!(
-        "{} dashboard queries on 2 servers and {} rule expressions evaluated in {:.1?}",
+        "{} dashboard queries on 3 servers and {} rule expressions on 2 evaluated in {:.1?}",
         queries.len(),
         rules.len(),
         started.elapsed()

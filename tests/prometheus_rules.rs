@@ -3,8 +3,9 @@
 //! live scrape of the real daemon; and the alerts against the conventions
 //! of monitoring mixins: each has a `for`, a severity (critical only where
 //! someone must act now), a summary the same for every instance, an
-//! absolute runbook URL to its own section of docs/runbook.md, and test
-//! cases where it fires and where it must not.
+//! absolute runbook URL to its own section of docs/runbook.md (as jitterd
+//! serves it at `/runbook`), and test cases where it fires and where it
+//! must not.
 
 use crate::common;
 
@@ -90,8 +91,13 @@ fn every_alert_follows_the_conventions_and_has_a_firing_and_a_quiet_case() {
         assert!(!summary.contains("{{"), "{alert}: the summary differs per instance: {summary}");
         let description = rule["annotations"]["description"].as_str().unwrap_or_default();
         assert!(description.contains("$labels.instance") && description.contains("$value"), "{alert}: {description}");
+        // The mixin's default: the runbook the instance serves (GET /runbook).
         let url = rule["annotations"]["runbook_url"].as_str().unwrap_or_default();
-        assert!(url.starts_with("https://"), "{alert}: runbook_url {url} is not absolute");
+        assert!(
+            url.starts_with("http://") || url.starts_with("https://"),
+            "{alert}: runbook_url {url} is not absolute"
+        );
+        assert!(url.contains("/runbook#"), "{alert}: runbook_url {url} is not the served runbook");
         let section = url.rsplit_once('#').map(|(_, section)| section).unwrap_or_default();
         assert_eq!(section, alert.to_lowercase(), "{alert}: runbook_url {url}");
         assert!(runbook.contains(&format!("\n## {alert}\n")), "docs/runbook.md has no section {alert}");

@@ -6,14 +6,23 @@
 // resolution follows the time range shown. Per-instance lateness quantiles
 // come from the daemon's window summaries (exact); histogram buckets serve
 // only what summaries cannot: heatmaps and quantiles across instances, which
-// are approximate and say so.
+// are approximate and say so. Queries over the per-slot lateness histograms
+// read the native histogram `or` the classic buckets (lib/histogram.libsonnet),
+// so that every panel shows data whichever of the two Prometheus keeps.
+//
+// The "Fleet by cluster" row is the exception to the instance filter: it
+// reads the cluster recording rules (jitterd.fleet.rules), which have no
+// instance label, so that it stays fast at 10,000 instances (docs/fleet.md).
 local g = import '../lib/grafana.libsonnet';
+local hist = import '../lib/histogram.libsonnet';
 
 {
   local config = self._config,
   local cluster = config.clusterLabel,
   // The filter of every panel query.
   local q = '%s=~"$cluster", job="$job", instance=~"$instance"' % cluster,
+  // The filter of the cluster-level panels (recorded series, no instance).
+  local qc = '%s=~"$cluster", job="$job"' % cluster,
   local by = '%s, job, instance' % cluster,
   local window(step) =
     local unit = step[std.length(step) - 1];
@@ -125,13 +134,10 @@ local g = import '../lib/grafana.libsonnet';
     p50 and p99 of every-slot lateness across all selected instances together, from the
     jitterd_heartbeat_lateness_seconds and jitterd_control_lateness_seconds histogram buckets over each interval: what
     summaries cannot give, since quantiles do not add up across instances. An approximation: histogram_quantile
-    interpolates inside a bucket (4 per octave, so within about 10 %). For one instance, use the exact window
-    quantiles.
+    interpolates inside a bucket (4 per octave, so within about 10 %; native buckets, where Prometheus keeps them,
+    are finer). For one instance, use the exact window quantiles.
   |||, 's', [
-    g.target(
-      'histogram_quantile(%s, sum by (le) (rate(jitterd_%s_lateness_seconds_bucket{%s}[$__rate_interval])))' % [p[0], p[1], q],
-      '%s (approx.)' % p[2],
-    )
+    g.target(hist.quantile(p[0], 'jitterd_%s_lateness_seconds' % p[1], q, '', '$__rate_interval'), '%s (approx.)' % p[2])
     for p in [['0.5', 'heartbeat', 'strategy p50'], ['0.99', 'heartbeat', 'strategy p99'], ['0.99', 'control', 'control p99']]
   ]),
 
@@ -176,11 +182,104 @@ local g = import '../lib/grafana.libsonnet';
     Distribution of every slot's lateness on this instance over time (jitterd_heartbeat_lateness_seconds, 4 buckets
     per octave from 1 µs to 64 s): each cell is the slots per second served with a lateness in that bucket, missed
     slots included at the lateness each was served with. A steady band is the host's usual lateness; a column
-    reaching up is a stall, as long as the highest cell. Bucket bounds are approximate by a quarter octave; the
-    exact quantiles are in the window-quantile panel.
+    reaching up is a stall, as long as the highest cell. Bucket bounds are approximate by a quarter octave (an
+    eighth with native buckets, which Grafana 10 and later draws from the same query); the exact quantiles are in
+    the window-quantile panel.
   |||, 's', 'ops', [
-    g.target('sum by (le) (rate(jitterd_heartbeat_lateness_seconds_bucket{%s}[$__rate_interval]))' % q, '{{le}}'),
+    g.target(hist.rate('jitterd_heartbeat_lateness_seconds', q, '', '$__rate_interval'), '{{le}}'),
   ]) + g.repeat('instance', 4),
+
+  local jitterWindow = g.timeseries('Jitter, every beat (window quantiles) and its threshold', |||
+    How far each interval between beats strayed from the period (|interval − period|, per beat that ran) over the
+    last record.window, per instance: exact p50, p99 and the max from the daemon's window summary
+    (jitterd_heartbeat_jitter_window_seconds, HdrHistogram, 3 significant digits), against the jitter threshold
+    (dashed, jitterd_jitter_threshold_seconds). JitterdJitterHigh fires once the p99 has stayed above the threshold
+    for %(for)s.
+  ||| % { 'for': config.jitterFor }, 's', [
+    g.target('jitterd_heartbeat_jitter_window_seconds{%s, quantile="%s"}' % [q, quantile[0]], '{{instance}} %s' % quantile[1])
+    for quantile in [['0.5', 'p50'], ['0.99', 'p99'], ['1', 'max']]
+  ] + [
+    g.target('jitterd_jitter_threshold_seconds{%s}' % q, '{{instance}} threshold'),
+  ]) + g.override('.*threshold', [g.dashed, g.color('red')]),
+
+  // Why beats were late (DESIGN.md, "Why a beat was late").
+  local causes(heartbeat, title, who) = g.timeseries(title, |||
+    Lateness above explain.threshold (jitterd_explain_threshold_seconds, default 1 ms) split among its causes, summed
+    over the selected instances: seconds of lateness charged to each cause per second
+    (jitterd_%(hb)s_lateness_explained_seconds_total), stacked, so the top of the stack is all the lateness of the
+    %(who)s's late beats. throttled: the cgroup's CPU quota ran out; cpu: runnable, waiting for a CPU others held;
+    stopped: SIGSTOP, a debugger, a freezer; paging: major faults; check and strategy (main heartbeat only): the
+    consistency check, and the wait for the array (a lock, a reply, the async counter's pass); steal: the hypervisor
+    ran another guest; wake: none of these, the timer, idle exit, interrupts, the host. Each cause has its section in
+    the runbook. A cause whose source the kernel lacks (panel "Explanation sources") reads as wake.
+  ||| % { hb: heartbeat, who: who }, 's', [
+    g.target(
+      'sum by (cause) (rate(jitterd_%s_lateness_explained_seconds_total{%s}[$__rate_interval]))' % [heartbeat, q],
+      '{{cause}}',
+    ),
+  ]) + g.stacked,
+
+  local lateBeats = g.timeseries('Late beats by dominant cause', |||
+    Beats per second later than explain.threshold, by the cause that took the largest share of each
+    (jitterd_heartbeat_late_beats_total, jitterd_control_late_beats_total), summed over the selected instances, for
+    the strategy's heartbeat and the control one. Many late beats with a small lateness by cause (left) are a host
+    that is often a little late; few beats with a large one, rare stalls.
+  |||, 'ops', [
+    g.target('sum by (cause) (rate(jitterd_heartbeat_late_beats_total{%s}[$__rate_interval]))' % q, 'strategy {{cause}}'),
+    g.target('sum by (cause) (rate(jitterd_control_late_beats_total{%s}[$__rate_interval]))' % q, 'control {{cause}}'),
+  ]) + g.stacked,
+
+  local sources = g.stat('Explanation sources', |||
+    Whether each source of evidence behind the causes works on every selected instance
+    (jitterd_explain_source_available, the lowest over the instances): schedstat and rusage (run-queue wait,
+    switches, major faults), cpu_stat (cgroup throttling), pressure (PSI), steal (/proc/stat), sigcont (stops). An
+    unavailable source is one the kernel lacks or forbids (logged once at start): the causes it would have named
+    read as wake there, so "wake" on such a host is not the host's timer alone.
+  |||, 'none', [
+    g.instantTarget('min by (source) (jitterd_explain_source_available{%s})' % q, '{{source}}'),
+  ], 'value_and_name') + g.valueText({ '0': ['unavailable', 'red'], '1': ['available', 'green'] }),
+
+  local rejected = g.timeseries('HTTP requests and connections shed', |||
+    What jitterd's web limits refused, per second (jitterd_http_rejected_total): idle connections closed to make
+    room (max_connections), requests answered 503 (max_requests) and 429 (max_password_checks). Anything above zero
+    means a client (a scraper, a browser, a password guesser) wanted more than the limits allow; scrapes that were
+    refused show as gaps and as up = 0. See docs/hardening.md.
+  |||, 'ops', [
+    g.target(
+      'sum by (%s, reason) (rate(jitterd_http_rejected_total{%s}[$__rate_interval]))' % [by, q],
+      '{{instance}} {{reason}}',
+    ),
+  ]),
+
+  // The fleet by cluster, from the recording rules of jitterd.fleet.rules,
+  // whose window is fleetWindow: a few series per cluster, however many
+  // instances.
+  local fleetNote = 'From the fleet recording rules (jitterd.fleet.rules, over %s), one series per cluster and job whatever the number of instances, so this row stays fast on a large fleet; the cluster variable applies, the instance variable does not.' % config.fleetWindow,
+  local clusterLateness = g.timeseries('Lateness by cluster, every slot (approximate)', |||
+    p50, p99 and p99.9 of every slot's lateness across all instances of each cluster and job, and the control
+    heartbeat's p99: the quantiles of the fleet's lateness histograms summed by cluster. An approximation:
+    histogram_quantile interpolates inside a bucket (4 per octave, within about 10 %%). %s
+  ||| % fleetNote, 's', [
+    g.target('cluster:jitterd_heartbeat_lateness_seconds:%s_rate%s{%s}' % [p[0], config.fleetWindow, qc], '{{%s}} {{job}} %s' % [cluster, p[1]])
+    for p in [['p50', 'p50'], ['p99', 'p99'], ['p999', 'p99.9']]
+  ] + [
+    g.target('cluster:jitterd_control_lateness_seconds:p99_rate%s{%s}' % [config.fleetWindow, qc], '{{%s}} {{job}} control p99' % cluster),
+  ]),
+  local clusterCauses = g.timeseries('Late beats by dominant cause, by cluster', |||
+    Late beats per second (later than explain.threshold) across each cluster, by dominant cause, for the strategy's
+    heartbeat: which cause dominates where. %s
+  ||| % fleetNote, 'ops', [
+    g.target(
+      'sum by (%s, cause) (cluster_cause:jitterd_heartbeat_late_beats:rate%s{%s})' % [cluster, config.fleetWindow, qc],
+      '{{%s}} {{cause}}' % cluster,
+    ),
+  ]) + g.stacked,
+  local clusterUp = g.timeseries('Instances scraped, by cluster', |||
+    jitterd instances Prometheus scraped successfully, per cluster and job (up summed). A drop is hosts gone or
+    unreachable (JitterdDown); the quantiles beside it describe only the instances still scraped. %s
+  ||| % fleetNote, 'short', [
+    g.target('cluster:jitterd_up:sum{%s}' % qc, '{{%s}} {{job}}' % cluster),
+  ]),
 
   local checks = g.timeseries('Consistency checks by result', |||
     Consistency checks per second, by result (jitterd_consistency_checks_total). Inconsistent ones are expected only
@@ -335,6 +434,7 @@ local g = import '../lib/grafana.libsonnet';
       panels: g.layout([
         g.row('Info', info),
         g.row('Fleet', fleet),
+        g.row('Fleet by cluster', [[clusterLateness, 10, 8], [clusterCauses, 8, 8], [clusterUp, 6, 8]]),
         g.row('Timekeeping', [
           [lateness, 12, 8],
           [controlVsStrategy, 12, 8],
@@ -345,6 +445,13 @@ local g = import '../lib/grafana.libsonnet';
           [jitterHeatmap, 8, 8],
           [accessWait, 12, 8],
           [wakeLateness, 12, 8],
+          [jitterWindow, 12, 8],
+        ]),
+        g.row('Why beats were late', [
+          [causes('heartbeat', 'Lateness by cause, strategy heartbeat', 'strategy heartbeat'), 9, 8],
+          [causes('control', 'Lateness by cause, control heartbeat', 'control heartbeat'), 9, 8],
+          [sources, 6, 8],
+          [lateBeats, 24, 8],
         ]),
         g.row('Lateness heatmap per instance', [[latenessHeatmap, 24, 9]], collapsed=true),
         g.row('Correctness and load', [
@@ -352,6 +459,7 @@ local g = import '../lib/grafana.libsonnet';
           [throughput, 12, 8],
           [cpu, 12, 8],
           [reloads, 12, 8],
+          [rejected, 12, 8],
         ]),
       ]),
     },

@@ -36,6 +36,25 @@
   override(regexp, properties):: {
     fieldConfig+: { overrides+: [{ matcher: { id: 'byRegexp', options: regexp }, properties: properties }] },
   },
+  // Stacked areas (a whole split into its parts, e.g. lateness by cause).
+  stacked:: {
+    fieldConfig+: { defaults+: { custom+: { stacking: { mode: 'normal', group: 'A' }, fillOpacity: 60 } } },
+  },
+  // Values shown as words, e.g. { '0': ['unavailable', 'red'] }.
+  valueText(texts):: {
+    fieldConfig+: {
+      defaults+: {
+        mappings: [{
+          type: 'value',
+          options: { [value]: { text: texts[value][0], color: texts[value][1], index: i }
+                     for i in std.range(0, std.length(std.objectFields(texts)) - 1)
+                     for value in [std.objectFields(texts)[i]] },
+        }],
+        color: { mode: 'thresholds' },
+      },
+    },
+    options+: { colorMode: 'background' },
+  },
   dashed:: { id: 'custom.lineStyle', value: { dash: [10, 10], fill: 'dash' } },
   color(color):: { id: 'color', value: { mode: 'fixed', fixedColor: color } },
 
