@@ -92,6 +92,10 @@
     // quantiles, late beats and lateness by cause, per cluster and job),
     // which the dashboard's "Fleet by cluster" row reads.
     fleetWindow: '5m',
+    // How often that group is evaluated: each evaluation reads every
+    // instance's buckets over fleetWindow, the costliest rules at fleet size
+    // (docs/fleet.md), and a point a minute is plenty for a fleet view.
+    fleetInterval: '1m',
 
     // The dashboard.
     dashboardUid: 'jitterd-overview',

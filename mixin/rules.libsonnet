@@ -82,6 +82,7 @@ local hist = import 'lib/histogram.libsonnet';
       },
       {
         name: 'jitterd.fleet.rules',
+        interval: config.fleetInterval,
         rules: [
           clusterQuantile('0.5', 'p50', 'jitterd_heartbeat_lateness_seconds'),
           clusterQuantile('0.9', 'p90', 'jitterd_heartbeat_lateness_seconds'),

@@ -41,6 +41,8 @@ struct Prometheus {
     base_url: String,
     log_path: PathBuf,
     _dir: tempfile::TempDir,
+    /// The rules it loads, when they are a copy.
+    _rules: Option<tempfile::NamedTempFile>,
 }
 
 impl Drop for Prometheus {
@@ -69,22 +71,33 @@ impl Prometheus {
             .stderr(log)
             .spawn()
             .expect("prometheus (Debian package prometheus; scripts/test installs it)");
-        Prometheus { child, base_url: format!("http://127.0.0.1:{port}"), log_path, _dir: dir }
+        Prometheus { child, base_url: format!("http://127.0.0.1:{port}"), log_path, _dir: dir, _rules: None }
     }
 
     /// A cluster's Prometheus: scrapes `target` every second as job
-    /// "jitterd", evaluates the jitterd rules every second, and labels what
-    /// it federates with `cluster="e2e"`. With `flags`, e.g. native histograms on.
+    /// "jitterd", evaluates the jitterd rules every second (the groups' own
+    /// intervals, e.g. the fleet rules' minute, dropped so that they run
+    /// within the test), and labels what it federates with `cluster="e2e"`.
+    /// With `flags`, e.g. native histograms on.
     fn cluster(target: &str, flags: &[&str]) -> Prometheus {
-        Prometheus::start(
+        let text = std::fs::read_to_string(repo("deploy/prometheus/jitterd.rules.yml")).expect("rules");
+        let mut rules: serde_norway::Value = serde_norway::from_str(&text).expect("rules parse");
+        for group in rules["groups"].as_sequence_mut().expect("groups") {
+            group.as_mapping_mut().expect("group").remove("interval");
+        }
+        let rules_file = tempfile::NamedTempFile::new().expect("rules file");
+        std::fs::write(rules_file.path(), serde_norway::to_string(&rules).expect("rules")).expect("write rules");
+        let mut prometheus = Prometheus::start(
             &format!(
                 "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n  external_labels:\n    cluster: e2e\n\
-             rule_files:\n  - {rules}\n\
-             scrape_configs:\n  - job_name: jitterd\n    static_configs:\n      - targets: [\"{target}\"]\n",
-                rules = repo("deploy/prometheus/jitterd.rules.yml").display()
+                 rule_files:\n  - {rules}\n\
+                 scrape_configs:\n  - job_name: jitterd\n    static_configs:\n      - targets: [\"{target}\"]\n",
+                rules = rules_file.path().display()
             ),
             flags,
-        )
+        );
+        prometheus._rules = Some(rules_file);
+        prometheus
     }
 
     /// A global Prometheus running the federation job of
