@@ -8,7 +8,11 @@
 //! selector; and the dashboard it renders keeps its uid, filters every
 //! query by cluster, job and instance, takes rates over `$__rate_interval`
 //! in ops/s, reads exact quantiles per instance, and has its fleet views,
-//! per-instance heatmap and restart and reload annotations.
+//! per-instance heatmap and restart and reload annotations. Every query over
+//! the two lateness histograms reads the native histogram `or` the classic
+//! buckets (DESIGN.md, "Native histograms"); the fleet rules aggregate by
+//! cluster and feed the "Fleet by cluster" row, which reads nothing else;
+//! and every alert links to its section of the runbook jitterd serves.
 
 use std::path::Path;
 use std::process::Command;
