@@ -13,8 +13,9 @@
 // per instance; the fleet rules' results (per cluster) stay. The two
 // lateness histograms are also selected by their own name, which is the
 // native histogram where the source Prometheus keeps native histograms
-// (and matches nothing where it does not); /federate passes them on from
-// Prometheus 2.45 (docs/fleet.md).
+// (and matches nothing where it does not). The global Prometheus receives
+// them only if it too runs with native histograms on, which makes it ask
+// /federate for protobuf (checked with Prometheus 2.42: docs/fleet.md).
 {
   local config = self._config,
   local selector = config.jitterdSelector,

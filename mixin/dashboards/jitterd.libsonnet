@@ -24,6 +24,10 @@ local hist = import '../lib/histogram.libsonnet';
   // The filter of the cluster-level panels (recorded series, no instance).
   local qc = '%s=~"$cluster", job="$job"' % cluster,
   local by = '%s, job, instance' % cluster,
+  // The summary quantile label as a selector. A Prometheus that scrapes
+  // protobuf (native histograms on) writes the labels it builds as
+  // OpenMetrics does, so the max is quantile="1.0" there and "1" elsewhere.
+  local quantileIs(q) = if q == '1' then 'quantile=~"1|1.0"' else 'quantile="%s"' % q,
   local window(step) =
     local unit = step[std.length(step) - 1];
     '%d%s' % [2 * std.parseInt(step[:std.length(step) - 1]), unit],
@@ -80,7 +84,7 @@ local hist = import '../lib/histogram.libsonnet';
     slot of the window, missed ones included, was served within it. A gap means the window held no slot (a period
     longer than the window).
   |||, 's', [
-    g.target('jitterd_heartbeat_lateness_window_seconds{%s, quantile="%s"}' % [q, quantile[0]], '{{instance}} %s' % quantile[1])
+    g.target('jitterd_heartbeat_lateness_window_seconds{%s, %s}' % [q, quantileIs(quantile[0])], '{{instance}} %s' % quantile[1])
     for quantile in [['0.5', 'p50'], ['0.9', 'p90'], ['0.99', 'p99'], ['0.999', 'p99.9'], ['1', 'max']]
   ]),
 
@@ -196,7 +200,7 @@ local hist = import '../lib/histogram.libsonnet';
     (dashed, jitterd_jitter_threshold_seconds). JitterdJitterHigh fires once the p99 has stayed above the threshold
     for %(for)s.
   ||| % { 'for': config.jitterFor }, 's', [
-    g.target('jitterd_heartbeat_jitter_window_seconds{%s, quantile="%s"}' % [q, quantile[0]], '{{instance}} %s' % quantile[1])
+    g.target('jitterd_heartbeat_jitter_window_seconds{%s, %s}' % [q, quantileIs(quantile[0])], '{{instance}} %s' % quantile[1])
     for quantile in [['0.5', 'p50'], ['0.99', 'p99'], ['1', 'max']]
   ] + [
     g.target('jitterd_jitter_threshold_seconds{%s}' % q, '{{instance}} threshold'),
