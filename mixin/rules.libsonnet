@@ -50,9 +50,10 @@ local hist = import 'lib/histogram.libsonnet';
   },
 
   // Fleet quantiles: the histograms of every instance summed by cluster and
-  // job, native or classic, then their quantile. (Prometheus 2.42 cannot be
-  // relied on to record a native histogram, so each quantile takes its own
-  // rate: docs/fleet.md has what that costs.)
+  // job, native or classic, then their quantile. (No recorded sum for the
+  // quantiles to share: recording a native histogram was not checked with
+  // Prometheus 2.42, so each quantile takes its own rate; docs/fleet.md has
+  // what that costs, and fleetInterval keeps it to once a minute.)
   local clusterQuantile(q, name, metric) = {
     record: 'cluster:%s:%s_rate%s' % [metric, name, fleetWindow],
     expr: text.expr(hist.quantile(q, metric, selector, byCluster, fleetWindow)),
