@@ -28,7 +28,7 @@ use env::{env_key, typed_env_value};
 pub use error::ConfigError;
 use error::{describe, one_line};
 pub use file::MAX_CONFIG_FILE_BYTES;
-use file::{check_file_types, check_known_keys, is_known, read_config_file, unknown_key};
+use file::{check_file_types, check_known_keys, is_known, is_section, read_config_file, section_as_value, unknown_key};
 pub use record::{DEFAULT_DRIFT_WINDOW, MAX_DRIFT_WINDOW, RECORD_INTERVAL_RANGE, RECORD_WINDOW_RANGE};
 
 /// The default configuration, verbatim; `print-default-config` prints it.
@@ -263,8 +263,12 @@ impl Config {
                     ),
                 )
             })?;
+            let origin = || Some(format!("environment variable {name}"));
             if !is_known(&key) {
-                return Err(unknown_key(&key, Some(format!("environment variable {name}"))));
+                return Err(unknown_key(&key, origin()));
+            }
+            if is_section(&key) {
+                return Err(section_as_value(&key, origin()));
             }
             let typed = typed_env_value(&key, value);
             builder = builder.set_override(&key, typed).map_err(|err| {
@@ -370,17 +374,19 @@ mod tests {
 
     #[test]
     fn reserved_telemetry_paths_are_refused_as_before() {
-        for path in ["/", "/-/healthy", "/-/ready", "/live.js", "/live.css", "/api/", "/api/v1/beats", "/api/x"] {
+        let reserved = ["/", "/-/healthy", "/-/ready", "/live.js", "/live.css", "/runbook", "/api/", "/api/v1/beats"];
+        for path in reserved.into_iter().chain(["/runbook.css", "/api/x"]) {
             let sources =
                 Sources { env: vec![("JITTERD__WEB__TELEMETRY_PATH".into(), path.into())], ..Sources::default() };
             let expected = format!(
                 "invalid config in environment variable JITTERD__WEB__TELEMETRY_PATH: key `web.telemetry_path`: \
                  {path:?} is not a usable path: must start with '/', be printable ASCII without '?' or '#', and not \
-                 be a path jitterd serves itself ('/', '/-/healthy', '/-/ready', '/live.js', '/live.css', '/api/…')"
+                 be a path jitterd serves itself ('/', '/-/healthy', '/-/ready', '/live.js', '/live.css', '/runbook', \
+                 '/runbook.css', '/api/…')"
             );
             assert_eq!(Config::load(&sources).map_err(|err| err.to_string()), Err(expected), "{path}");
         }
-        for path in ["/metrics", "/api", "//", "/runbook"] {
+        for path in ["/metrics", "/api", "//", "/runbook/"] {
             let sources =
                 Sources { env: vec![("JITTERD__WEB__TELEMETRY_PATH".into(), path.into())], ..Sources::default() };
             assert_eq!(Config::load(&sources).map(|config| config.web.telemetry_path), Ok(path.to_owned()));
