@@ -141,7 +141,9 @@ impl Running {
                     self.reload(sources);
                     let config = &self.config;
                     if config.web != previous.web {
-                        tracing::warn!("web settings changed; they take effect at the next restart");
+                        tracing::warn!(
+                            "web settings changed; they take effect at the next restart (the HTTP server keeps its socket, limits and timeouts)"
+                        );
                     }
                     if config.log.format != previous.log.format {
                         tracing::warn!("log.format changed; it takes effect at the next restart");
@@ -154,9 +156,12 @@ impl Running {
         }
     }
 
-    /// Loads the config again and restarts the experiment with it. An invalid
-    /// config, or one whose experiment cannot start, leaves the old settings
-    /// running and is counted as a failure.
+    /// Loads the config again and applies it. An invalid config, or one
+    /// whose experiment cannot start, leaves the old settings running and
+    /// is counted as a failure. A config that leaves the experiment's
+    /// settings as they are ([`crate::experiment::Settings::restart_keys`])
+    /// keeps it running, with everything it measured, and retunes its
+    /// thresholds; otherwise the experiment restarts with the new settings.
     fn reload(&mut self, sources: &Sources) {
         let candidate = Config::load(sources).map_err(|err| err.to_string()).and_then(|candidate| {
             check_interval_log(&candidate, sources).map(|()| candidate).map_err(|e| e.to_string())
@@ -169,6 +174,21 @@ impl Running {
                 return;
             }
         };
+        let next = candidate.experiment();
+        let changed = self.config.experiment().restart_keys(&next);
+        if changed.is_empty() {
+            self.observatory.retune(&next);
+            tracing::info!(strategy = %candidate.strategy, "config reloaded; experiment kept");
+            self.observatory.count_reload(true);
+            self.apply(candidate);
+        } else {
+            self.restart(candidate, &changed.join(", "));
+        }
+    }
+
+    /// Stops the experiment and starts the one `candidate` describes; if
+    /// that cannot start, the previous one again.
+    fn restart(&mut self, candidate: Config, changed: &str) {
         std::mem::replace(&mut self.experiment, Experiment::idle()).stop();
         log_summary("experiment stopped for reload", &self.config, &self.observatory);
         match Experiment::start(&candidate.experiment(), &self.observatory) {
@@ -177,12 +197,12 @@ impl Running {
                     strategy = %candidate.strategy,
                     size = candidate.counter.size,
                     period = %humantime::format_duration(candidate.heartbeat.period),
-                    "config reloaded"
+                    changed,
+                    "config reloaded; experiment restarted"
                 );
                 self.observatory.count_reload(true);
                 self.experiment = next;
-                self.config = candidate;
-                self.sync_interval_log();
+                self.apply(candidate);
             }
             Err(err) => {
                 tracing::error!("cannot start the reloaded experiment, restarting the previous one: {err:#}");
@@ -193,6 +213,15 @@ impl Running {
                     Err(err) => tracing::error!("cannot restart the previous experiment either: {err:#}"),
                 }
             }
+        }
+    }
+
+    /// `config` is the one running now: the interval log follows it.
+    fn apply(&mut self, config: Config) {
+        let previous = std::mem::replace(&mut self.config, config);
+        let log_missing = self.config.record.interval_log.is_some() && self.interval_log.is_none();
+        if previous.record != self.config.record || log_missing {
+            self.sync_interval_log();
         }
     }
 
