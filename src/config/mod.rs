@@ -22,6 +22,7 @@ mod env;
 mod error;
 mod file;
 mod record;
+mod reference;
 mod validate;
 
 use env::{env_key, typed_env_value};
@@ -30,6 +31,7 @@ use error::{describe, one_line};
 pub use file::MAX_CONFIG_FILE_BYTES;
 use file::{check_file_types, check_known_keys, is_known, is_section, read_config_file, section_as_value, unknown_key};
 pub use record::{DEFAULT_DRIFT_WINDOW, MAX_DRIFT_WINDOW, RECORD_INTERVAL_RANGE, RECORD_WINDOW_RANGE};
+pub use reference::{KeyDoc, reference, valid as valid_values};
 
 /// The default configuration, verbatim; `print-default-config` prints it.
 pub const DEFAULT_TOML: &str = include_str!("../../config/jitterd.toml");
