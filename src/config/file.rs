@@ -171,9 +171,13 @@ pub(super) fn unknown_key(key: &str, origin: Option<String>) -> ConfigError {
     unknown_section(key, parent, origin)
 }
 
-/// An error for `key` in the section `section` that does not exist, naming the sections.
+/// An error for `key` in the section `section` that does not exist, naming
+/// the sections and the top-level keys.
 fn unknown_section(key: &str, section: &str, origin: Option<String>) -> ConfigError {
-    ConfigError::new(Some(key), origin, format!("unknown section [{section}]; expected {}", one_of(&sections())))
+    let top: Vec<&str> = keys_in("").into_iter().filter(|name| !is_section(name)).collect();
+    let message =
+        format!("unknown section [{section}]; expected {} (top level: {})", one_of(&sections()), one_of(&top));
+    ConfigError::new(Some(key), origin, message)
 }
 
 /// An error for a section set to a value (`JITTERD__WEB=1`), naming its keys.
