@@ -204,6 +204,25 @@ fn max_connections_caps_open_connections_and_counts_what_it_sheds() {
     drop(stalled);
 }
 
+#[test]
+fn a_reload_changes_the_http_limits_live() {
+    let config = common::config("async", "100ms");
+    let daemon = Daemon::start(&config);
+    let stalled: Vec<TcpStream> = (0..60).map(|_| TcpStream::connect(&daemon.addr).expect("connect")).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(daemon.metrics().get("jitterd_http_rejected_total{reason=\"max_connections\"}"), 0.0);
+    let limited = format!("{config}[web]\nmax_connections = 16\nmax_requests = 7\n");
+    let m = reload(&daemon, &limited, 1.0);
+    let line = daemon.wait_for_log("HTTP limits changed", Duration::from_secs(5));
+    assert_eq!((line["max_connections"].as_u64(), line["max_requests"].as_u64()), (Some(16), Some(7)), "{line}");
+    assert!(m.get("jitterd_heartbeats_total") > 0.0);
+    daemon.wait_for_metrics(Duration::from_secs(10), "connections shed to the new cap", |m| {
+        m.get("jitterd_http_rejected_total{reason=\"max_connections\"}") >= 40.0
+    });
+    assert_eq!(log_count(&daemon, "experiment kept"), 1, "{:#?}", daemon.stderr_lines());
+    drop(stalled);
+}
+
 /// bcrypt at cost 12 takes long enough that requests for new credentials
 /// overlap: with one request served at once, the others get 503.
 #[test]
@@ -300,10 +319,10 @@ fn the_man_page_documents_every_key_and_renders_without_warnings() {
     for line in default.lines().map(str::trim) {
         if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
             section = name.to_owned();
-        } else if let Some((name, _)) = line.trim_start_matches("# ").split_once(" = ") {
-            if name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
-                keys.push(if section.is_empty() { name.to_owned() } else { format!("{section}.{name}") });
-            }
+        } else if let Some((name, _)) = line.trim_start_matches("# ").split_once(" = ")
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        {
+            keys.push(if section.is_empty() { name.to_owned() } else { format!("{section}.{name}") });
         }
     }
     assert!(keys.len() >= 25, "{keys:?}");

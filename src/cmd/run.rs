@@ -60,7 +60,7 @@ pub(crate) fn command(
         security: web,
     };
     let https = settings.security.tls.is_some();
-    let http_thread =
+    let (http_thread, limits) =
         serve::spawn(listener, Arc::clone(&observatory), settings, serving.clone()).map_err(Failure::Other)?;
     // A stop that came during start-up (signals are read from the first
     // moment): obey it before starting an experiment only to stop it again,
@@ -72,7 +72,7 @@ pub(crate) fn command(
     } else {
         start(&config, &observatory, &serving, &format!("{bound}"), https)?
     };
-    let mut running = Running { config, experiment, observatory, interval_log };
+    let mut running = Running { config, experiment, observatory, interval_log, limits };
     let signal = running.obey(early, &events, &sources, &log_level);
     notify::stopping();
     tracing::info!(signal, "stopping");
@@ -119,6 +119,8 @@ struct Running {
     experiment: Experiment,
     observatory: Arc<Observatory>,
     interval_log: Option<IntervalLog>,
+    /// The HTTP limits a reload changes live.
+    limits: serve::Limits,
 }
 
 impl Running {
@@ -139,12 +141,8 @@ impl Running {
                     notify::reloading();
                     let previous = self.config.clone();
                     self.reload(sources);
+                    self.apply_web(&previous);
                     let config = &self.config;
-                    if config.web != previous.web {
-                        tracing::warn!(
-                            "web settings changed; they take effect at the next restart (the HTTP server keeps its socket, limits and timeouts)"
-                        );
-                    }
                     if config.log.format != previous.log.format {
                         tracing::warn!("log.format changed; it takes effect at the next restart");
                     }
@@ -216,6 +214,28 @@ impl Running {
         }
     }
 
+    /// The HTTP limits follow a reloaded config at once; the rest of `[web]`
+    /// and `[metrics]` (the socket, the path, the timeouts, the exposition)
+    /// only at the next start, which is said.
+    fn apply_web(&self, previous: &Config) {
+        let (web, old) = (&self.config.web, &previous.web);
+        let limits = |w: &crate::config::WebConfig| (w.max_requests, w.max_connections, w.max_password_checks);
+        if limits(web) != limits(old) {
+            self.limits.apply(web.max_requests, web.max_connections, web.max_password_checks);
+        }
+        let fixed = [
+            ("web.listen_address", web.listen_address != old.listen_address),
+            ("web.telemetry_path", web.telemetry_path != old.telemetry_path),
+            ("web.read_header_timeout", web.read_header_timeout != old.read_header_timeout),
+            ("web.write_timeout", web.write_timeout != old.write_timeout),
+            ("metrics", self.config.metrics != previous.metrics),
+        ];
+        let changed: Vec<&str> = fixed.into_iter().filter_map(|(key, changed)| changed.then_some(key)).collect();
+        if !changed.is_empty() {
+            tracing::warn!(changed = changed.join(", "), "these settings take effect at the next start");
+        }
+    }
+
     /// `config` is the one running now: the interval log follows it.
     fn apply(&mut self, config: Config) {
         let previous = std::mem::replace(&mut self.config, config);
@@ -245,7 +265,7 @@ impl Running {
     /// Stops the experiment, then the interval log (so its last partial
     /// interval holds the last slots), and logs the summary.
     fn stop(self) {
-        let Running { config, experiment, observatory, interval_log } = self;
+        let Running { config, experiment, observatory, interval_log, .. } = self;
         experiment.stop();
         if let Some(log) = interval_log {
             log.stop();

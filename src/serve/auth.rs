@@ -11,7 +11,8 @@
 use std::sync::Arc;
 
 use hyper::header::HeaderValue;
-use tokio::sync::Semaphore;
+
+use super::limit::Limit;
 
 use crate::web_config::{BasicAuth, credentials};
 
@@ -31,14 +32,13 @@ pub(super) enum Verdict {
 /// Basic auth with its bounded queue of bcrypt checks.
 pub(super) struct Gate {
     auth: Arc<BasicAuth>,
-    checks: Arc<Semaphore>,
+    checks: Arc<Limit>,
 }
 
 impl Gate {
     /// `checks`: bcrypt checks running or waiting at most (`web.max_password_checks`).
-    pub(super) fn new(auth: Arc<BasicAuth>, checks: u32) -> Gate {
-        let checks = usize::try_from(checks).unwrap_or(usize::MAX).max(1);
-        Gate { auth, checks: Arc::new(Semaphore::new(checks)) }
+    pub(super) fn new(auth: Arc<BasicAuth>, checks: Arc<Limit>) -> Gate {
+        Gate { auth, checks }
     }
 
     /// Checks an `Authorization` header. Must run on a runtime whose
@@ -51,7 +51,7 @@ impl Gate {
         if self.auth.remembered(&credentials) {
             return Verdict::Allowed;
         }
-        let Ok(slot) = Arc::clone(&self.checks).try_acquire_owned() else { return Verdict::Busy };
+        let Some(slot) = self.checks.try_take() else { return Verdict::Busy };
         let auth = Arc::clone(&self.auth);
         // The slot goes with the check, not the request: a client that
         // hangs up does not free it before its bcrypt has run.
@@ -95,7 +95,7 @@ mod tests {
             .expect("runtime");
         let hash = bcrypt::hash("pw", 4).expect("hash");
         let auth = Arc::new(BasicAuth::new(BTreeMap::from([("alice".to_owned(), hash)])));
-        let gate = Gate::new(auth, 5);
+        let gate = Gate::new(auth, Limit::new(5));
         runtime.block_on(async {
             assert_eq!(gate.check(None).await, Verdict::Denied);
             assert_eq!(gate.check(Some(&HeaderValue::from_static("Bearer x"))).await, Verdict::Denied);
@@ -103,7 +103,7 @@ mod tests {
             assert_eq!(gate.check(Some(&header("alice:pw"))).await, Verdict::Allowed);
             // Every slot taken: new credentials are turned away at once,
             // remembered ones still pass.
-            let held: Vec<_> = (0..5).map(|_| Arc::clone(&gate.checks).try_acquire_owned().expect("slot")).collect();
+            let held: Vec<_> = (0..5).map(|_| gate.checks.try_take().expect("slot")).collect();
             assert_eq!(gate.check(Some(&header("alice:guess"))).await, Verdict::Busy);
             assert_eq!(gate.check(Some(&header("alice:pw"))).await, Verdict::Allowed);
             drop(held);

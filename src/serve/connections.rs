@@ -71,8 +71,6 @@ pub(super) struct Connections {
     inner: Mutex<Inner>,
     /// Every connection shed or turned away, for `jitterd_http_rejected_total`.
     rejected: Arc<Rejected>,
-    /// `web.max_connections`; `None`: left out.
-    configured: Option<u32>,
 }
 
 struct Inner {
@@ -83,6 +81,8 @@ struct Inner {
     waiting: BTreeMap<u64, Arc<Notify>>,
     /// Connections shed since the last call to [`Connections::take_shed`].
     shed: u64,
+    /// `web.max_connections`; `None`: left out.
+    configured: Option<u32>,
 }
 
 impl Connections {
@@ -90,14 +90,24 @@ impl Connections {
     /// `soft_limit`, the open-file limit.
     pub(super) fn new(soft_limit: u64, configured: Option<u32>, rejected: Arc<Rejected>) -> Arc<Connections> {
         let cap = cap_for(soft_limit, configured);
-        let inner = Inner { open: 0, cap, next_ticket: 1, waiting: BTreeMap::new(), shed: 0 };
-        Arc::new(Connections { inner: Mutex::new(inner), rejected, configured })
+        let inner = Inner { open: 0, cap, next_ticket: 1, waiting: BTreeMap::new(), shed: 0, configured };
+        Arc::new(Connections { inner: Mutex::new(inner), rejected })
     }
 
     /// The cap for the open-file limit as it is now (an operator may have
     /// lowered it since the start), and the key.
     pub(super) fn cap_now(&self) -> usize {
-        cap_for(soft_descriptor_limit(), self.configured)
+        let configured = self.lock().configured;
+        cap_for(soft_descriptor_limit(), configured)
+    }
+
+    /// A reload changed `web.max_connections`: the cap follows at once,
+    /// shedding waiting connections down to it. Returns the new cap.
+    pub(super) fn set_configured(&self, configured: Option<u32>) -> usize {
+        self.lock().configured = configured;
+        let cap = self.cap_now();
+        self.set_cap(cap);
+        cap
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {

@@ -20,6 +20,7 @@
 mod api;
 mod auth;
 mod connections;
+mod limit;
 mod page;
 mod prometheus;
 mod rejected;
@@ -40,11 +41,11 @@ use hyper::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use hyper::{Request, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use self::auth::{BCRYPT_AT_ONCE, Gate, Verdict};
 use self::connections::{Connection, Connections};
+use self::limit::Limit;
 use self::prometheus::Exporter;
 use self::rejected::{Reason, Rejected};
 pub(crate) use self::routes::route;
@@ -126,7 +127,7 @@ pub(crate) fn spawn(
     observatory: Arc<Observatory>,
     settings: Settings,
     stop: Stop,
-) -> anyhow::Result<JoinHandle<()>> {
+) -> anyhow::Result<(JoinHandle<()>, Limits)> {
     let rejected = Arc::new(Rejected::default());
     let exporter = Exporter::new(Arc::clone(&observatory), Arc::clone(&rejected), settings.native_histograms)
         .context("cannot register the metrics")?;
@@ -149,15 +150,20 @@ pub(crate) fn spawn(
         .on_thread_start(auth::lowest_priority)
         .build()
         .context("cannot start the HTTP runtime")?;
-    let server = Arc::new(Server {
-        gate: settings.security.auth.clone().map(|auth| Gate::new(auth, settings.max_password_checks)),
-        tls: settings.security.tls.clone().map(tokio_rustls::TlsAcceptor::from),
-        requests: Semaphore::new(usize::try_from(settings.max_requests).unwrap_or(usize::MAX)),
+    let limits = Limits {
+        requests: Limit::new(settings.max_requests),
+        password_checks: Limit::new(settings.max_password_checks),
         connections,
+    };
+    let server = Arc::new(Server {
+        gate: settings.security.auth.clone().map(|auth| Gate::new(auth, Arc::clone(&limits.password_checks))),
+        tls: settings.security.tls.clone().map(tokio_rustls::TlsAcceptor::from),
+        requests: Arc::clone(&limits.requests),
+        connections: Arc::clone(&limits.connections),
         state,
         settings,
     });
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("jitterd-http".into())
         .spawn(move || {
             // When scrapes and the experiment compete for a core, the
@@ -168,7 +174,34 @@ pub(crate) fn spawn(
             // A bcrypt check still running is not waited for.
             runtime.shutdown_timeout(Duration::from_millis(100));
         })
-        .context("cannot start the HTTP thread")
+        .context("cannot start the HTTP thread")?;
+    Ok((thread, limits))
+}
+
+/// The limits a reload can change while the server runs: `web.max_requests`,
+/// `web.max_connections` and `web.max_password_checks`.
+pub(crate) struct Limits {
+    requests: Arc<Limit>,
+    password_checks: Arc<Limit>,
+    connections: Arc<Connections>,
+}
+
+impl Limits {
+    /// Applies the keys' new values at once. Requests and checks already
+    /// in are kept; open connections beyond a lower cap are shed, longest
+    /// waiting first.
+    pub(crate) fn apply(&self, max_requests: u32, max_connections: Option<u32>, max_password_checks: u32) {
+        self.requests.set(max_requests);
+        self.password_checks.set(max_password_checks);
+        let cap = self.connections.set_configured(max_connections);
+        tracing::info!(
+            max_requests,
+            max_connections = cap,
+            web_max_connections = max_connections,
+            max_password_checks,
+            "HTTP limits changed"
+        );
+    }
 }
 
 /// Nice value of the HTTP thread.
@@ -181,7 +214,7 @@ struct Server {
     tls: Option<tokio_rustls::TlsAcceptor>,
     gate: Option<Gate>,
     connections: Arc<Connections>,
-    requests: Semaphore,
+    requests: Arc<Limit>,
 }
 
 async fn serve(listener: TcpListener, server: Arc<Server>, stop: Stop) {
@@ -363,13 +396,13 @@ impl Server {
     /// are configured. `/-/healthy` stays open: it tells no more than an
     /// open port, and health checks need no password.
     async fn handle(&self, req: &Request<Incoming>) -> Reply {
-        let Ok(_handling) = self.requests.try_acquire() else {
+        let Some(_handling) = self.requests.try_take() else {
             self.state.rejected.count(Reason::Requests);
             let mut response = text(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!(
                     "503 limit of concurrent requests reached (web.max_requests = {}), try again later\n",
-                    self.settings.max_requests
+                    self.requests.places()
                 ),
             );
             response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
