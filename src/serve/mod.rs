@@ -134,14 +134,7 @@ pub(crate) fn spawn(
     let soft_limit = connections::raise_descriptor_limit();
     let connections = Connections::new(soft_limit, settings.max_connections, Arc::clone(&rejected));
     let state = State { observatory, exporter, rejected, telemetry_path: settings.telemetry_path.clone() };
-    tracing::info!(
-        open_files = soft_limit,
-        max_connections = connections.cap(),
-        web_max_connections = settings.max_connections,
-        max_requests = settings.max_requests,
-        max_password_checks = settings.max_password_checks,
-        "HTTP limits: open connections at most half the open-file limit and web.max_connections"
-    );
+    log_limits(soft_limit, &connections, &settings);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .thread_name("jitterd-bcrypt")
@@ -202,6 +195,19 @@ impl Limits {
             "HTTP limits changed"
         );
     }
+}
+
+/// Says which limits are in force: the connection cap is derived, so the
+/// operator sees what `web.max_connections` became.
+fn log_limits(soft_limit: u64, connections: &Connections, settings: &Settings) {
+    tracing::info!(
+        open_files = soft_limit,
+        max_connections = connections.cap(),
+        web_max_connections = settings.max_connections,
+        max_requests = settings.max_requests,
+        max_password_checks = settings.max_password_checks,
+        "HTTP limits: open connections at most half the open-file limit and web.max_connections"
+    );
 }
 
 /// Nice value of the HTTP thread.
