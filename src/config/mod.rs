@@ -261,7 +261,8 @@ impl Config {
                     None,
                     Some(format!("environment variable {name}")),
                     format!(
-                        "expected {ENV_PREFIX}__SECTION__KEY or {ENV_PREFIX}__KEY, e.g. {ENV_PREFIX}__HEARTBEAT__PERIOD"
+                        "expected {ENV_PREFIX}__SECTION__KEY or {ENV_PREFIX}__KEY, e.g. {ENV_PREFIX}__HEARTBEAT__PERIOD; sections: {}",
+                        file::sections().join(", ")
                     ),
                 )
             })?;
@@ -365,6 +366,31 @@ mod tests {
         }
         for key in keys {
             assert!(FILE_KEY_TYPES.iter().any(|(known, _)| *known == key), "{key} is missing from FILE_KEY_TYPES");
+        }
+    }
+
+    fn env_error(name: &str) -> String {
+        let sources = Sources { env: vec![(name.into(), "1".into())], ..Sources::default() };
+        Config::load(&sources).map(|_| ()).map_err(|err| err.to_string()).expect_err(name)
+    }
+
+    #[test]
+    fn unknown_names_say_what_is_valid_where_they_stand() {
+        let sections = "`counter`, `heartbeat`, `record`, `alerts`, `explain`, `metrics`, `web`, `log`";
+        assert!(
+            env_error("JITTERD__NOPE__KEY").contains(&format!("unknown section [nope]; expected one of {sections}"))
+        );
+        assert!(env_error("JITTERD__NOPE").contains(&format!("expected `strategy` or a section: one of {sections}")));
+        assert!(
+            env_error("JITTERD__EXPLAIN__NOPE").ends_with("unknown key in section [explain]; expected `threshold`")
+        );
+        assert!(env_error("JITTERD__COUNTER__NOPE").ends_with("expected `size` or `duty_cycle`"));
+        assert!(env_error("JITTERD__WEB").contains("is a section, not a value: set its keys, one of `listen_address`"));
+        assert!(env_error("JITTERD__STRATEGY__X").contains("key `strategy`: is a value, not a section"));
+        assert!(env_error("JITTERD__A__B__C").contains("sections: counter, heartbeat"));
+        for name in ["JITTERD__NOPE__KEY", "JITTERD__NOPE", "JITTERD__WEB__NOPE", "JITTERD__A__B__C"] {
+            let message = env_error(name);
+            assert!(!message.contains("one of ;") && !message.trim_end().ends_with("one of"), "{message}");
         }
     }
 
