@@ -5,7 +5,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::{self, Daemon, Metrics, Start};
 
@@ -72,38 +72,41 @@ struct Measured {
     last_index: u64,
     /// The ring's slot `last_index`, as JSON: the same slot after a kept reload.
     last_slot: serde_json::Value,
-    /// When the figures were read.
-    read: Instant,
+    /// When the experiment began, as seconds after the process began
+    /// serving: `uptime_seconds − running_seconds` of one answer, so no
+    /// latency of the request enters it.
+    began_seconds: f64,
 }
 
 fn measured(daemon: &Daemon) -> Measured {
     let status = json(daemon, "/api/v1/status");
-    let read = Instant::now();
+    let running_seconds = status["experiment"]["running_seconds"].as_f64().expect("running_seconds");
+    let uptime_seconds = status["uptime_seconds"].as_f64().expect("uptime_seconds");
     let ring = json(daemon, "/api/v1/beats?heartbeat=main&limit=1000");
     let last_index = ring["last_index"].as_u64().expect("last_index");
     let slots = ring["slots"].as_array().expect("slots");
     let last_slot = slots.iter().find(|slot| slot["index"] == last_index).cloned().expect("the last slot");
     Measured {
-        running_seconds: status["experiment"]["running_seconds"].as_f64().expect("running_seconds"),
+        running_seconds,
         window_slots: status["window"]["main"]["slots"].as_f64().expect("window slots"),
         beats: status["heartbeats_total"].as_f64().expect("heartbeats_total"),
         last_index,
         last_slot,
-        read,
+        began_seconds: uptime_seconds - running_seconds,
     }
 }
 
 /// The experiment measured before went on: same ring, same grid, counts and time carried on.
 fn assert_carried_on(daemon: &Daemon, before: &Measured, what: &str) -> Measured {
     let after = measured(daemon);
-    let gap = after.read.duration_since(before.read).as_secs_f64();
-    // A restarted experiment's running time starts again from zero.
+    // A restarted experiment begins later; a kept one began when it did.
     assert!(
-        after.running_seconds >= before.running_seconds + gap - 0.5,
-        "{what}: running {} s, {gap:.2} s after {} s: the experiment restarted",
-        after.running_seconds,
-        before.running_seconds
+        (after.began_seconds - before.began_seconds).abs() < 0.05,
+        "{what}: the experiment began {} s after the start, before the reload {} s: it restarted",
+        after.began_seconds,
+        before.began_seconds
     );
+    assert!(after.running_seconds > before.running_seconds, "{what}: its running time went back");
     assert!(after.beats >= before.beats, "{what}: heartbeats_total fell from {} to {}", before.beats, after.beats);
     assert!(after.window_slots >= before.window_slots, "{what}: the window summary lost slots");
     assert!(after.last_index >= before.last_index, "{what}: the ring started again");
@@ -148,10 +151,15 @@ fn a_reload_with_a_new_strategy_restarts_the_experiment() {
     assert_eq!(m.get("jitterd_experiment_info{schedule=\"absolute\",strategy=\"threads-mutex\"}"), 1.0);
     let line = daemon.wait_for_log("config reloaded; experiment restarted", Duration::from_secs(5));
     assert_eq!(line["changed"].as_str(), Some("strategy"), "{line}");
-    let status = json(&daemon, "/api/v1/status");
-    let running = status["experiment"]["running_seconds"].as_f64().expect("running_seconds");
-    let kept_would_be = before.running_seconds + before.read.elapsed().as_secs_f64();
-    assert!(running < kept_would_be - 0.2, "running {running} s: the experiment was not restarted");
+    // The new experiment began after the old one had run for at least what was read.
+    let after = measured(&daemon);
+    assert!(
+        after.began_seconds >= before.began_seconds + before.running_seconds - 0.05,
+        "the experiment began {} s after the start, the old one at {} s and ran {} s: it was not restarted",
+        after.began_seconds,
+        before.began_seconds,
+        before.running_seconds
+    );
     assert_eq!(log_count(&daemon, "experiment kept"), 0, "{:#?}", daemon.stderr_lines());
 }
 
