@@ -4,6 +4,8 @@
 //! and runs the chosen command. Every failure becomes a one-line message on
 //! stderr and the contract's exit code; nothing here panics on user input.
 
+mod man;
+
 use std::ffi::OsString;
 use std::process::ExitCode;
 
@@ -58,8 +60,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             return print_bytes(&script);
         }
         Command::Man => {
-            let mut page = Vec::new();
-            clap_mangen::Man::new(Cli::command()).render(&mut page).map_err(|err| Failure::Other(err.into()))?;
+            let page = man::page().map_err(|err| Failure::Other(err.into()))?;
             return print_bytes(&page);
         }
         _ => {}

@@ -19,13 +19,18 @@ pub(crate) const STATUS: &str = "/api/v1/status";
 pub(crate) const BEATS: &str = "/api/v1/beats";
 /// The lateness chart of one heartbeat, as SVG.
 pub(crate) const CHART: &str = "/api/v1/chart.svg";
+/// The runbook, embedded: every alert's `runbook_url` points here by default.
+pub(crate) const RUNBOOK: &str = "/runbook";
+/// The runbook's style sheet.
+pub(crate) const RUNBOOK_STYLE: &str = "/runbook.css";
 
 /// Everything under this is jitterd's, served or not, so the API can grow
 /// without taking a telemetry path someone already uses.
 pub(crate) const API: &str = "/api/";
 
 /// Every path jitterd serves besides the telemetry path.
-pub(crate) const SERVED: [&str; 8] = [PAGE, HEALTHY, READY, SCRIPT, STYLE, STATUS, BEATS, CHART];
+pub(crate) const SERVED: [&str; 10] =
+    [PAGE, HEALTHY, READY, SCRIPT, STYLE, RUNBOOK, RUNBOOK_STYLE, STATUS, BEATS, CHART];
 
 /// Whether jitterd keeps `path` for itself: one it serves, or under [`API`].
 pub(crate) fn is_reserved(path: &str) -> bool {
@@ -44,7 +49,7 @@ mod tests {
         for path in ["/api/", "/api/v2/anything", "/api/v1/status/"] {
             assert!(is_reserved(path), "{path}");
         }
-        for path in ["/metrics", "/api", "/apix", "//", "/-/healthy/", "/live.js.map", ""] {
+        for path in ["/metrics", "/api", "/apix", "//", "/-/healthy/", "/live.js.map", "/runbook/", ""] {
             assert!(!is_reserved(path), "{path}");
         }
     }

@@ -61,6 +61,32 @@ impl Settings {
     pub fn period_ns(&self) -> u64 {
         crate::sys::clock::nanos(self.period).max(1)
     }
+
+    /// The config keys whose change from `self` to `next` needs the
+    /// experiment restarted; none: it can go on, retuned.
+    ///
+    /// What runs (strategy, size, duty cycle, period, schedule, control),
+    /// and also what the threads take once, when they start: their timer
+    /// slack and SCHED_FIFO priority are set by each heartbeat thread on
+    /// itself, so a new value reaches them only through new threads (and a
+    /// changed value is meant to apply, not to wait for a restart of the
+    /// daemon). `record.window` sizes the window stores, which an
+    /// experiment's start sets. The thresholds (drift, jitter, drift window,
+    /// explain) apply to a running experiment.
+    pub fn restart_keys(&self, next: &Settings) -> Vec<&'static str> {
+        let changed = [
+            ("strategy", self.strategy != next.strategy),
+            ("counter.size", self.size_elements != next.size_elements),
+            ("counter.duty_cycle", self.duty_cycle.to_bits() != next.duty_cycle.to_bits()),
+            ("heartbeat.period", self.period != next.period),
+            ("heartbeat.schedule", self.schedule != next.schedule),
+            ("heartbeat.timer_slack", self.timer_slack != next.timer_slack),
+            ("heartbeat.priority", self.priority != next.priority),
+            ("heartbeat.control", self.control != next.control),
+            ("record.window", self.record_window != next.record_window),
+        ];
+        changed.into_iter().filter_map(|(key, changed)| changed.then_some(key)).collect()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -189,5 +215,45 @@ impl fmt::Display for Schedule {
             Schedule::Absolute => "absolute",
             Schedule::Relative => "relative",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        Settings {
+            strategy: Strategy::Async,
+            size_elements: 10,
+            duty_cycle: 1.0,
+            period: Duration::from_millis(100),
+            schedule: Schedule::Absolute,
+            timer_slack: None,
+            priority: None,
+            control: true,
+            drift_threshold: Duration::from_millis(100),
+            drift_window: Duration::from_secs(600),
+            jitter_threshold: Duration::from_millis(50),
+            record_window: Duration::from_secs(60),
+            explain_threshold: Duration::from_millis(1),
+        }
+    }
+
+    #[test]
+    fn thresholds_apply_live_and_what_runs_restarts() {
+        let running = settings();
+        let retuned = Settings {
+            drift_threshold: Duration::from_millis(7),
+            drift_window: Duration::from_secs(60),
+            jitter_threshold: Duration::from_millis(9),
+            explain_threshold: Duration::from_millis(3),
+            ..settings()
+        };
+        assert!(running.restart_keys(&retuned).is_empty());
+        let restarted = Settings { strategy: Strategy::ThreadsMutex, priority: Some(10), ..settings() };
+        assert_eq!(running.restart_keys(&restarted), ["strategy", "heartbeat.priority"]);
+        let period = Settings { period: Duration::from_millis(50), ..settings() };
+        assert_eq!(running.restart_keys(&period), ["heartbeat.period"]);
     }
 }

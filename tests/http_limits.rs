@@ -82,6 +82,19 @@ fn timed_get(addr: &str, path: &str, authorization: Option<&str>, timeout: Durat
     (status.unwrap_or(0), start.elapsed())
 }
 
+/// One GET with credentials: status and the whole response.
+fn authorized_get(addr: &str, path: &str, authorization: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {authorization}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let response = String::from_utf8_lossy(&response).into_owned();
+    (response.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0), response)
+}
+
 /// Whether the server closed this connection (EOF or reset) within `wait`.
 fn closed_by_server(stream: &mut TcpStream, wait: Duration) -> bool {
     stream.set_read_timeout(Some(wait)).expect("timeout");
@@ -183,6 +196,9 @@ fn beyond_the_cap_the_longest_waiting_connections_are_shed() {
     assert!(!closed_by_server(&mut stalled[199], Duration::from_millis(100)), "the newest connection was closed");
     daemon.wait_for_log("reached the cap", Duration::from_secs(5));
     assert_eq!(log_lines_containing(&daemon, "reached the cap"), 1, "{:?}", daemon.stderr_lines());
+    // Every connection shed is counted: 200 stalled clients, at most 64 kept.
+    let shed = daemon.metrics().get("jitterd_http_rejected_total{reason=\"max_connections\"}");
+    assert!(shed >= 100.0, "{shed} connections counted as shed beyond a cap of 64");
     assert_eq!(log_lines_containing(&daemon, "cannot accept"), 0, "{:?}", daemon.stderr_lines());
 }
 
@@ -303,5 +319,12 @@ fn password_guessers_do_not_delay_a_remembered_scrape() {
     assert!(statuses.keys().all(|status| [401, 429, 0].contains(status)), "guesses answered {statuses:?}");
     // Eight guessers, five places for new credentials: some are turned away.
     assert!(statuses.get(&429).is_some_and(|&n| n > 0), "no guess was turned away: {statuses:?}");
+    // And counted, every one the guessers saw at least.
+    let (status, response) = authorized_get(&addr, "/metrics", &correct);
+    assert_eq!(status, 200, "{response:.300}");
+    let counted = crate::common::Metrics::parse(response.split_once("\r\n\r\n").map_or("", |(_, body)| body))
+        .get("jitterd_http_rejected_total{reason=\"max_password_checks\"}");
+    let seen = statuses.get(&429).copied().unwrap_or(0) as f64;
+    assert!(counted >= seen, "{counted} 429s counted, {seen} seen by the guessers");
     assert_eq!(nice, ["19"], "bcrypt threads' nice values");
 }

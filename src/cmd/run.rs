@@ -60,7 +60,7 @@ pub(crate) fn command(
         security: web,
     };
     let https = settings.security.tls.is_some();
-    let http_thread =
+    let (http_thread, limits) =
         serve::spawn(listener, Arc::clone(&observatory), settings, serving.clone()).map_err(Failure::Other)?;
     // A stop that came during start-up (signals are read from the first
     // moment): obey it before starting an experiment only to stop it again,
@@ -72,7 +72,7 @@ pub(crate) fn command(
     } else {
         start(&config, &observatory, &serving, &format!("{bound}"), https)?
     };
-    let mut running = Running { config, experiment, observatory, interval_log };
+    let mut running = Running { config, experiment, observatory, interval_log, limits };
     let signal = running.obey(early, &events, &sources, &log_level);
     notify::stopping();
     tracing::info!(signal, "stopping");
@@ -119,6 +119,8 @@ struct Running {
     experiment: Experiment,
     observatory: Arc<Observatory>,
     interval_log: Option<IntervalLog>,
+    /// The HTTP limits a reload changes live.
+    limits: serve::Limits,
 }
 
 impl Running {
@@ -139,10 +141,8 @@ impl Running {
                     notify::reloading();
                     let previous = self.config.clone();
                     self.reload(sources);
+                    self.apply_web(&previous);
                     let config = &self.config;
-                    if config.web != previous.web {
-                        tracing::warn!("web settings changed; they take effect at the next restart");
-                    }
                     if config.log.format != previous.log.format {
                         tracing::warn!("log.format changed; it takes effect at the next restart");
                     }
@@ -154,9 +154,12 @@ impl Running {
         }
     }
 
-    /// Loads the config again and restarts the experiment with it. An invalid
-    /// config, or one whose experiment cannot start, leaves the old settings
-    /// running and is counted as a failure.
+    /// Loads the config again and applies it. An invalid config, or one
+    /// whose experiment cannot start, leaves the old settings running and
+    /// is counted as a failure. A config that leaves the experiment's
+    /// settings as they are ([`crate::experiment::Settings::restart_keys`])
+    /// keeps it running, with everything it measured, and retunes its
+    /// thresholds; otherwise the experiment restarts with the new settings.
     fn reload(&mut self, sources: &Sources) {
         let candidate = Config::load(sources).map_err(|err| err.to_string()).and_then(|candidate| {
             check_interval_log(&candidate, sources).map(|()| candidate).map_err(|e| e.to_string())
@@ -169,6 +172,21 @@ impl Running {
                 return;
             }
         };
+        let next = candidate.experiment();
+        let changed = self.config.experiment().restart_keys(&next);
+        if changed.is_empty() {
+            self.observatory.retune(&next);
+            tracing::info!(strategy = %candidate.strategy, "config reloaded; experiment kept");
+            self.observatory.count_reload(true);
+            self.apply(candidate);
+        } else {
+            self.restart(candidate, &changed.join(", "));
+        }
+    }
+
+    /// Stops the experiment and starts the one `candidate` describes; if
+    /// that cannot start, the previous one again.
+    fn restart(&mut self, candidate: Config, changed: &str) {
         std::mem::replace(&mut self.experiment, Experiment::idle()).stop();
         log_summary("experiment stopped for reload", &self.config, &self.observatory);
         match Experiment::start(&candidate.experiment(), &self.observatory) {
@@ -177,12 +195,12 @@ impl Running {
                     strategy = %candidate.strategy,
                     size = candidate.counter.size,
                     period = %humantime::format_duration(candidate.heartbeat.period),
-                    "config reloaded"
+                    changed,
+                    "config reloaded; experiment restarted"
                 );
                 self.observatory.count_reload(true);
                 self.experiment = next;
-                self.config = candidate;
-                self.sync_interval_log();
+                self.apply(candidate);
             }
             Err(err) => {
                 tracing::error!("cannot start the reloaded experiment, restarting the previous one: {err:#}");
@@ -193,6 +211,37 @@ impl Running {
                     Err(err) => tracing::error!("cannot restart the previous experiment either: {err:#}"),
                 }
             }
+        }
+    }
+
+    /// The HTTP limits follow a reloaded config at once; the rest of `[web]`
+    /// and `[metrics]` (the socket, the path, the timeouts, the exposition)
+    /// only at the next start, which is said.
+    fn apply_web(&self, previous: &Config) {
+        let (web, old) = (&self.config.web, &previous.web);
+        let limits = |w: &crate::config::WebConfig| (w.max_requests, w.max_connections, w.max_password_checks);
+        if limits(web) != limits(old) {
+            self.limits.apply(web.max_requests, web.max_connections, web.max_password_checks);
+        }
+        let fixed = [
+            ("web.listen_address", web.listen_address != old.listen_address),
+            ("web.telemetry_path", web.telemetry_path != old.telemetry_path),
+            ("web.read_header_timeout", web.read_header_timeout != old.read_header_timeout),
+            ("web.write_timeout", web.write_timeout != old.write_timeout),
+            ("metrics", self.config.metrics != previous.metrics),
+        ];
+        let changed: Vec<&str> = fixed.into_iter().filter_map(|(key, changed)| changed.then_some(key)).collect();
+        if !changed.is_empty() {
+            tracing::warn!(changed = changed.join(", "), "these settings take effect at the next start");
+        }
+    }
+
+    /// `config` is the one running now: the interval log follows it.
+    fn apply(&mut self, config: Config) {
+        let previous = std::mem::replace(&mut self.config, config);
+        let log_missing = self.config.record.interval_log.is_some() && self.interval_log.is_none();
+        if previous.record != self.config.record || log_missing {
+            self.sync_interval_log();
         }
     }
 
@@ -216,7 +265,7 @@ impl Running {
     /// Stops the experiment, then the interval log (so its last partial
     /// interval holds the last slots), and logs the summary.
     fn stop(self) {
-        let Running { config, experiment, observatory, interval_log } = self;
+        let Running { config, experiment, observatory, interval_log, .. } = self;
         experiment.stop();
         if let Some(log) = interval_log {
             log.stop();

@@ -116,7 +116,7 @@ pub(super) fn check_file_types(table: &toml::Table, path: &Path) -> Result<(), C
     Ok(())
 }
 
-/// The keys a section holds (the top level for `""`), for "expected one of".
+/// The keys a section holds (the top level for `""`: its keys and sections).
 fn keys_in(section: &str) -> Vec<&'static str> {
     FILE_KEY_TYPES
         .iter()
@@ -128,17 +128,62 @@ fn keys_in(section: &str) -> Vec<&'static str> {
         .collect()
 }
 
-/// An error for a key that is not in [`FILE_KEY_TYPES`], naming the keys
-/// its section does hold.
-pub(super) fn unknown_key(key: &str, origin: Option<String>) -> ConfigError {
-    let section = key.rsplit_once('.').map_or("", |(parent, _)| parent);
-    let valid: Vec<String> = keys_in(section).into_iter().map(|k| format!("`{k}`")).collect();
-    let expected = match valid.as_slice() {
+/// The sections, in the order of the default file.
+pub(super) fn sections() -> Vec<&'static str> {
+    FILE_KEY_TYPES.iter().filter(|(_, kind)| *kind == "table").map(|(key, _)| *key).collect()
+}
+
+/// Whether `key` names a section (`web`), not a value.
+pub(super) fn is_section(key: &str) -> bool {
+    FILE_KEY_TYPES.iter().any(|(known, kind)| *known == key && *kind == "table")
+}
+
+/// `` `a` ``, `` `a` or `b` ``, `` one of `a`, `b`, `c` ``: never an empty list.
+fn one_of(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+    match quoted.as_slice() {
+        [] => "nothing (no keys are known here)".to_owned(),
         [one] => one.clone(),
         [first, second] => format!("{first} or {second}"),
-        _ => format!("one of {}", valid.join(", ")),
+        _ => format!("one of {}", quoted.join(", ")),
+    }
+}
+
+/// An error for a key that is not in [`FILE_KEY_TYPES`], saying what is
+/// valid where it stands: the section's keys, the top level's keys and
+/// sections, or, for a section that does not exist, the sections.
+pub(super) fn unknown_key(key: &str, origin: Option<String>) -> ConfigError {
+    let Some((parent, _)) = key.split_once('.') else {
+        let top: Vec<&str> = keys_in("").into_iter().filter(|name| !is_section(name)).collect();
+        let message = format!("unknown key; expected {} or a section: {}", one_of(&top), one_of(&sections()));
+        return ConfigError::new(Some(key), origin, message);
     };
-    ConfigError::new(Some(key), origin, format!("unknown key; expected {expected}"))
+    if is_section(parent) {
+        return ConfigError::new(
+            Some(key),
+            origin,
+            format!("unknown key in section [{parent}]; expected {}", one_of(&keys_in(parent))),
+        );
+    }
+    if is_known(parent) {
+        return ConfigError::new(Some(parent), origin, format!("is a value, not a section: `{key}` does not exist"));
+    }
+    unknown_section(key, parent, origin)
+}
+
+/// An error for `key` in the section `section` that does not exist, naming
+/// the sections and the top-level keys.
+fn unknown_section(key: &str, section: &str, origin: Option<String>) -> ConfigError {
+    let top: Vec<&str> = keys_in("").into_iter().filter(|name| !is_section(name)).collect();
+    let message =
+        format!("unknown section [{section}]; expected {} (top level: {})", one_of(&sections()), one_of(&top));
+    ConfigError::new(Some(key), origin, message)
+}
+
+/// An error for a section set to a value (`JITTERD__WEB=1`), naming its keys.
+pub(super) fn section_as_value(key: &str, origin: Option<String>) -> ConfigError {
+    let message = format!("is a section, not a value: set its keys, {}", one_of(&keys_in(key)));
+    ConfigError::new(Some(key), origin, message)
 }
 
 /// Whether `key` is a config key or section.
@@ -153,12 +198,15 @@ pub(super) fn check_known_keys(table: &toml::Table, path: &Path) -> Result<(), C
         for (name, value) in table {
             let key = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
             if !is_known(&key) {
-                return Err(unknown_key(&key, Some(path.display().to_string())));
+                let origin = Some(path.display().to_string());
+                return Err(match value {
+                    toml::Value::Table(_) if prefix.is_empty() => unknown_section(&key, &key, origin),
+                    _ => unknown_key(&key, origin),
+                });
             }
             // A section's keys are checked too; a table where a value
             // belongs is a type error, which check_file_types reports.
-            let is_section = FILE_KEY_TYPES.iter().any(|(known, kind)| *known == key && *kind == "table");
-            if let (toml::Value::Table(inner), true) = (value, is_section) {
+            if let (toml::Value::Table(inner), true) = (value, is_section(&key)) {
                 walk(inner, &key, path)?;
             }
         }

@@ -22,14 +22,16 @@ mod env;
 mod error;
 mod file;
 mod record;
+mod reference;
 mod validate;
 
 use env::{env_key, typed_env_value};
 pub use error::ConfigError;
 use error::{describe, one_line};
 pub use file::MAX_CONFIG_FILE_BYTES;
-use file::{check_file_types, check_known_keys, is_known, read_config_file, unknown_key};
+use file::{check_file_types, check_known_keys, is_known, is_section, read_config_file, section_as_value, unknown_key};
 pub use record::{DEFAULT_DRIFT_WINDOW, MAX_DRIFT_WINDOW, RECORD_INTERVAL_RANGE, RECORD_WINDOW_RANGE};
+pub use reference::{KeyDoc, reference, valid as valid_values};
 
 /// The default configuration, verbatim; `print-default-config` prints it.
 pub const DEFAULT_TOML: &str = include_str!("../../config/jitterd.toml");
@@ -259,12 +261,17 @@ impl Config {
                     None,
                     Some(format!("environment variable {name}")),
                     format!(
-                        "expected {ENV_PREFIX}__SECTION__KEY or {ENV_PREFIX}__KEY, e.g. {ENV_PREFIX}__HEARTBEAT__PERIOD"
+                        "expected {ENV_PREFIX}__SECTION__KEY or {ENV_PREFIX}__KEY, e.g. {ENV_PREFIX}__HEARTBEAT__PERIOD; sections: {}",
+                        file::sections().join(", ")
                     ),
                 )
             })?;
+            let origin = || Some(format!("environment variable {name}"));
             if !is_known(&key) {
-                return Err(unknown_key(&key, Some(format!("environment variable {name}"))));
+                return Err(unknown_key(&key, origin()));
+            }
+            if is_section(&key) {
+                return Err(section_as_value(&key, origin()));
             }
             let typed = typed_env_value(&key, value);
             builder = builder.set_override(&key, typed).map_err(|err| {
@@ -362,6 +369,31 @@ mod tests {
         }
     }
 
+    fn env_error(name: &str) -> String {
+        let sources = Sources { env: vec![(name.into(), "1".into())], ..Sources::default() };
+        Config::load(&sources).map(|_| ()).map_err(|err| err.to_string()).expect_err(name)
+    }
+
+    #[test]
+    fn unknown_names_say_what_is_valid_where_they_stand() {
+        let sections = "`counter`, `heartbeat`, `record`, `alerts`, `explain`, `metrics`, `web`, `log`";
+        assert!(
+            env_error("JITTERD__NOPE__KEY").contains(&format!("unknown section [nope]; expected one of {sections}"))
+        );
+        assert!(env_error("JITTERD__NOPE").contains(&format!("expected `strategy` or a section: one of {sections}")));
+        assert!(
+            env_error("JITTERD__EXPLAIN__NOPE").ends_with("unknown key in section [explain]; expected `threshold`")
+        );
+        assert!(env_error("JITTERD__COUNTER__NOPE").ends_with("expected `size` or `duty_cycle`"));
+        assert!(env_error("JITTERD__WEB").contains("is a section, not a value: set its keys, one of `listen_address`"));
+        assert!(env_error("JITTERD__STRATEGY__X").contains("key `strategy`: is a value, not a section"));
+        assert!(env_error("JITTERD__A__B__C").contains("sections: counter, heartbeat"));
+        for name in ["JITTERD__NOPE__KEY", "JITTERD__NOPE", "JITTERD__WEB__NOPE", "JITTERD__A__B__C"] {
+            let message = env_error(name);
+            assert!(!message.contains("one of ;") && !message.trim_end().ends_with("one of"), "{message}");
+        }
+    }
+
     #[test]
     fn control_characters_are_escaped_in_errors() {
         let err = ConfigError::new(Some("a\u{1}b"), None, "bad \u{7} value");
@@ -370,17 +402,19 @@ mod tests {
 
     #[test]
     fn reserved_telemetry_paths_are_refused_as_before() {
-        for path in ["/", "/-/healthy", "/-/ready", "/live.js", "/live.css", "/api/", "/api/v1/beats", "/api/x"] {
+        let reserved = ["/", "/-/healthy", "/-/ready", "/live.js", "/live.css", "/runbook", "/api/", "/api/v1/beats"];
+        for path in reserved.into_iter().chain(["/runbook.css", "/api/x"]) {
             let sources =
                 Sources { env: vec![("JITTERD__WEB__TELEMETRY_PATH".into(), path.into())], ..Sources::default() };
             let expected = format!(
                 "invalid config in environment variable JITTERD__WEB__TELEMETRY_PATH: key `web.telemetry_path`: \
                  {path:?} is not a usable path: must start with '/', be printable ASCII without '?' or '#', and not \
-                 be a path jitterd serves itself ('/', '/-/healthy', '/-/ready', '/live.js', '/live.css', '/api/…')"
+                 be a path jitterd serves itself ('/', '/-/healthy', '/-/ready', '/live.js', '/live.css', '/runbook', \
+                 '/runbook.css', '/api/…')"
             );
             assert_eq!(Config::load(&sources).map_err(|err| err.to_string()), Err(expected), "{path}");
         }
-        for path in ["/metrics", "/api", "//", "/runbook"] {
+        for path in ["/metrics", "/api", "//", "/runbook/"] {
             let sources =
                 Sources { env: vec![("JITTERD__WEB__TELEMETRY_PATH".into(), path.into())], ..Sources::default() };
             assert_eq!(Config::load(&sources).map(|config| config.web.telemetry_path), Ok(path.to_owned()));

@@ -4,21 +4,20 @@
 //! passed once are remembered and answered without it, so a scrape never
 //! waits for a check. Credentials not seen before are checked one at a time,
 //! on a thread at the lowest CPU priority (nice 19), with at most
-//! [`BCRYPT_WAITING`] more waiting their turn; beyond that a request gets
-//! 429 at once. However many clients guess, they cost one thread at nice 19
+//! `web.max_password_checks` (default 5) running or waiting their turn;
+//! beyond that a request gets 429 at once. However many clients guess, they cost one thread at nice 19
 //! and never delay a remembered credential.
 
 use std::sync::Arc;
 
 use hyper::header::HeaderValue;
-use tokio::sync::Semaphore;
+
+use super::limit::Limit;
 
 use crate::web_config::{BasicAuth, credentials};
 
 /// bcrypt checks running at once: the runtime's blocking threads.
 pub(crate) const BCRYPT_AT_ONCE: usize = 1;
-/// bcrypt checks waiting for their turn at most; beyond them, 429.
-pub(crate) const BCRYPT_WAITING: usize = 4;
 
 /// What basic auth says about a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,12 +32,13 @@ pub(super) enum Verdict {
 /// Basic auth with its bounded queue of bcrypt checks.
 pub(super) struct Gate {
     auth: Arc<BasicAuth>,
-    checks: Arc<Semaphore>,
+    checks: Arc<Limit>,
 }
 
 impl Gate {
-    pub(super) fn new(auth: Arc<BasicAuth>) -> Gate {
-        Gate { auth, checks: Arc::new(Semaphore::new(BCRYPT_AT_ONCE + BCRYPT_WAITING)) }
+    /// `checks`: bcrypt checks running or waiting at most (`web.max_password_checks`).
+    pub(super) fn new(auth: Arc<BasicAuth>, checks: Arc<Limit>) -> Gate {
+        Gate { auth, checks }
     }
 
     /// Checks an `Authorization` header. Must run on a runtime whose
@@ -51,7 +51,7 @@ impl Gate {
         if self.auth.remembered(&credentials) {
             return Verdict::Allowed;
         }
-        let Ok(slot) = Arc::clone(&self.checks).try_acquire_owned() else { return Verdict::Busy };
+        let Some(slot) = self.checks.try_take() else { return Verdict::Busy };
         let auth = Arc::clone(&self.auth);
         // The slot goes with the check, not the request: a client that
         // hangs up does not free it before its bcrypt has run.
@@ -95,7 +95,7 @@ mod tests {
             .expect("runtime");
         let hash = bcrypt::hash("pw", 4).expect("hash");
         let auth = Arc::new(BasicAuth::new(BTreeMap::from([("alice".to_owned(), hash)])));
-        let gate = Gate::new(auth);
+        let gate = Gate::new(auth, Limit::new(5));
         runtime.block_on(async {
             assert_eq!(gate.check(None).await, Verdict::Denied);
             assert_eq!(gate.check(Some(&HeaderValue::from_static("Bearer x"))).await, Verdict::Denied);
@@ -103,9 +103,7 @@ mod tests {
             assert_eq!(gate.check(Some(&header("alice:pw"))).await, Verdict::Allowed);
             // Every slot taken: new credentials are turned away at once,
             // remembered ones still pass.
-            let held: Vec<_> = (0..BCRYPT_AT_ONCE + BCRYPT_WAITING)
-                .map(|_| Arc::clone(&gate.checks).try_acquire_owned().expect("slot"))
-                .collect();
+            let held: Vec<_> = (0..5).map(|_| gate.checks.try_take().expect("slot")).collect();
             assert_eq!(gate.check(Some(&header("alice:guess"))).await, Verdict::Busy);
             assert_eq!(gate.check(Some(&header("alice:pw"))).await, Verdict::Allowed);
             drop(held);

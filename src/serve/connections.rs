@@ -16,6 +16,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::Notify;
 
+use super::rejected::{Reason, Rejected};
+
 /// Connections kept open at most, whatever the descriptor limit.
 pub(crate) const MAX_OPEN_CONNECTIONS: usize = 1024;
 /// The cap never goes below this, however low the descriptor limit.
@@ -52,17 +54,23 @@ fn descriptor_limit() -> Option<libc::rlimit> {
     (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0).then_some(limit)
 }
 
-/// The cap for a soft descriptor limit: half of it, so the rest of the
-/// process (metrics reading `/proc`, a config reload) always finds a
-/// descriptor, and at most [`MAX_OPEN_CONNECTIONS`].
-pub(super) fn cap_for(soft_limit: u64) -> usize {
-    let half = usize::try_from(soft_limit / 2).unwrap_or(usize::MAX);
-    half.clamp(MIN_OPEN_CONNECTIONS, MAX_OPEN_CONNECTIONS)
+/// The cap for a soft descriptor limit and `web.max_connections`: half of
+/// the limit, so the rest of the process (metrics reading `/proc`, a config
+/// reload) always finds a descriptor, and at most the key or, left out,
+/// [`MAX_OPEN_CONNECTIONS`].
+pub(super) fn cap_for(soft_limit: u64, configured: Option<u32>) -> usize {
+    let half = usize::try_from(soft_limit / 2).unwrap_or(usize::MAX).max(MIN_OPEN_CONNECTIONS);
+    match configured {
+        Some(key) => half.min(usize::try_from(key).unwrap_or(usize::MAX)),
+        None => half.min(MAX_OPEN_CONNECTIONS),
+    }
 }
 
 /// The open connections of one server.
 pub(super) struct Connections {
     inner: Mutex<Inner>,
+    /// Every connection shed or turned away, for `jitterd_http_rejected_total`.
+    rejected: Arc<Rejected>,
 }
 
 struct Inner {
@@ -73,12 +81,33 @@ struct Inner {
     waiting: BTreeMap<u64, Arc<Notify>>,
     /// Connections shed since the last call to [`Connections::take_shed`].
     shed: u64,
+    /// `web.max_connections`; `None`: left out.
+    configured: Option<u32>,
 }
 
 impl Connections {
-    pub(super) fn new(cap: usize) -> Arc<Connections> {
-        let inner = Inner { open: 0, cap, next_ticket: 1, waiting: BTreeMap::new(), shed: 0 };
-        Arc::new(Connections { inner: Mutex::new(inner) })
+    /// Connections under `web.max_connections` (`configured`) and half of
+    /// `soft_limit`, the open-file limit.
+    pub(super) fn new(soft_limit: u64, configured: Option<u32>, rejected: Arc<Rejected>) -> Arc<Connections> {
+        let cap = cap_for(soft_limit, configured);
+        let inner = Inner { open: 0, cap, next_ticket: 1, waiting: BTreeMap::new(), shed: 0, configured };
+        Arc::new(Connections { inner: Mutex::new(inner), rejected })
+    }
+
+    /// The cap for the open-file limit as it is now (an operator may have
+    /// lowered it since the start), and the key.
+    pub(super) fn cap_now(&self) -> usize {
+        let configured = self.lock().configured;
+        cap_for(soft_descriptor_limit(), configured)
+    }
+
+    /// A reload changed `web.max_connections`: the cap follows at once,
+    /// shedding waiting connections down to it. Returns the new cap.
+    pub(super) fn set_configured(&self, configured: Option<u32>) -> usize {
+        self.lock().configured = configured;
+        let cap = self.cap_now();
+        self.set_cap(cap);
+        cap
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -91,7 +120,8 @@ impl Connections {
     /// away, so the cap holds.
     pub(super) fn admit(self: &Arc<Self>) -> Option<Connection> {
         let mut inner = self.lock();
-        if inner.open >= inner.cap && !inner.shed_oldest() {
+        if inner.open >= inner.cap && !self.shed_oldest(&mut inner) {
+            self.rejected.count(Reason::Connections);
             return None;
         }
         inner.open += 1;
@@ -111,8 +141,17 @@ impl Connections {
     pub(super) fn set_cap(&self, cap: usize) -> usize {
         let mut inner = self.lock();
         let before = std::mem::replace(&mut inner.cap, cap);
-        while inner.open > inner.cap && inner.shed_oldest() {}
+        while inner.open > inner.cap && self.shed_oldest(&mut inner) {}
         before
+    }
+
+    /// [`Inner::shed_oldest`], counted.
+    fn shed_oldest(&self, inner: &mut Inner) -> bool {
+        let shed = inner.shed_oldest();
+        if shed {
+            self.rejected.count(Reason::Connections);
+        }
+        shed
     }
 
     pub(super) fn cap(&self) -> usize {
@@ -229,7 +268,7 @@ mod tests {
 
     #[test]
     fn the_cap_sheds_the_longest_waiting_and_never_a_request_being_handled() {
-        let connections = Connections::new(3);
+        let connections = Connections::new(6, Some(3), Arc::default());
         let first = connections.admit().expect("room");
         let second = connections.admit().expect("room");
         let third = connections.admit().expect("room");
@@ -250,23 +289,25 @@ mod tests {
         assert_eq!(connections.open(), 2);
         assert_eq!(connections.take_shed(), 2);
         assert_eq!(connections.take_shed(), 0);
+        assert_eq!(connections.rejected.get(Reason::Connections), 2, "every shed connection is counted");
     }
 
     #[test]
     fn with_every_request_being_handled_newcomers_are_turned_away() {
-        let connections = Connections::new(2);
+        let connections = Connections::new(4, Some(2), Arc::default());
         let a = connections.admit().expect("room");
         let b = connections.admit().expect("room");
         a.handling();
         b.handling();
         assert!(connections.admit().is_none());
+        assert_eq!(connections.rejected.get(Reason::Connections), 1, "turned away is counted");
         b.waiting();
         assert!(connections.admit().is_some());
     }
 
     #[test]
     fn a_lower_cap_sheds_down_to_it() {
-        let connections = Connections::new(10);
+        let connections = Connections::new(20, Some(10), Arc::default());
         let held: Vec<Connection> = (0..6).filter_map(|_| connections.admit()).collect();
         assert_eq!(connections.set_cap(4), 10);
         assert_eq!(connections.open(), 4);
@@ -275,9 +316,17 @@ mod tests {
 
     #[test]
     fn the_cap_is_half_the_descriptor_limit_within_bounds() {
-        assert_eq!(cap_for(64), 32);
-        assert_eq!(cap_for(1024), 512);
-        assert_eq!(cap_for(1 << 20), MAX_OPEN_CONNECTIONS);
-        assert_eq!(cap_for(4), MIN_OPEN_CONNECTIONS);
+        assert_eq!(cap_for(64, None), 32);
+        assert_eq!(cap_for(1024, None), 512);
+        assert_eq!(cap_for(1 << 20, None), MAX_OPEN_CONNECTIONS);
+        assert_eq!(cap_for(4, None), MIN_OPEN_CONNECTIONS);
+    }
+
+    #[test]
+    fn the_key_caps_below_half_the_descriptor_limit_and_beyond_the_default() {
+        assert_eq!(cap_for(1024, Some(100)), 100, "the key when lower");
+        assert_eq!(cap_for(1024, Some(4096)), 512, "half the limit when lower");
+        assert_eq!(cap_for(1 << 20, Some(100_000)), 100_000, "the key may go beyond the default's 1024");
+        assert_eq!(cap_for(4, Some(16)), MIN_OPEN_CONNECTIONS);
     }
 }

@@ -1,6 +1,6 @@
 //! The HTTP side: the live page at `/` with its assets ([`page`]),
-//! `/api/v1/` ([`api`]), the telemetry path ([`prometheus`]), `/-/healthy`,
-//! `/-/ready`. Every answer is a view of the observatory. Only this module
+//! `/api/v1/` ([`api`]), the telemetry path ([`prometheus`]), the runbook
+//! ([`runbook`]), `/-/healthy`, `/-/ready`. Every answer is a view of the observatory. Only this module
 //! names `hyper`, only [`prometheus`] the crate of that name, and the JSON
 //! it serves is written in [`api`].
 //!
@@ -13,17 +13,19 @@
 //! connections have a cap well below the descriptor limit, and a newcomer
 //! beyond it sheds the connection that waited longest on its client
 //! ([`connections`]); requests being handled have a cap of their own
-//! ([`MAX_REQUESTS`]); password guessing costs one thread at nice 19
+//! (`web.max_requests`); password guessing costs one thread at nice 19
 //! ([`auth`]). TLS and basic auth come from the web config file
 //! ([`crate::web_config`]).
 
 mod api;
 mod auth;
 mod connections;
+mod limit;
 mod page;
 mod prometheus;
 mod rejected;
 mod routes;
+mod runbook;
 mod words;
 mod write_deadline;
 
@@ -39,14 +41,13 @@ use hyper::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use hyper::{Request, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-pub(crate) use self::auth::BCRYPT_AT_ONCE;
-use self::auth::{Gate, Verdict};
+use self::auth::{BCRYPT_AT_ONCE, Gate, Verdict};
 use self::connections::{Connection, Connections};
+use self::limit::Limit;
 use self::prometheus::Exporter;
-use self::rejected::Rejected;
+use self::rejected::{Reason, Rejected};
 pub(crate) use self::routes::route;
 use self::routes::{Reply, text};
 use self::write_deadline::WriteDeadline;
@@ -54,11 +55,6 @@ use crate::observe::Observatory;
 use crate::sys::timer::Stop;
 use crate::web_config::WebSecurity;
 
-/// Requests handled at once, from a complete head until the response is
-/// built (as node_exporter's `--web.max-requests`); more get 503 at once.
-/// Writing the response is not counted: `write_timeout` bounds it, so
-/// clients that do not read cannot take these places.
-pub(crate) const MAX_REQUESTS: usize = 40;
 /// Largest request head accepted; larger ones get 431 (414 for a long URL).
 /// It is also hyper's read buffer limit, so what a connection buffers.
 pub(crate) const MAX_HEADER_BYTES: usize = 16 * 1024;
@@ -79,10 +75,16 @@ pub(crate) struct Settings {
     /// Time a response write may make no progress (a client that does not
     /// read) before the connection is dropped.
     pub write_timeout: Duration,
-    /// `web.max_requests`, `web.max_connections` (`None`: half of
-    /// RLIMIT_NOFILE) and `web.max_password_checks`.
+    /// `web.max_requests`: requests handled at once, from a complete head
+    /// until the response is built (as node_exporter's
+    /// `--web.max-requests`); more get 503 at once. Writing the response is
+    /// not counted: `write_timeout` bounds it, so clients that do not read
+    /// cannot take these places.
     pub max_requests: u32,
+    /// `web.max_connections`: open connections at most, and never more
+    /// than half of RLIMIT_NOFILE (`None`: that half, up to 1024).
     pub max_connections: Option<u32>,
+    /// `web.max_password_checks`: bcrypt checks running or waiting; beyond, 429.
     pub max_password_checks: u32,
     /// `metrics.native_histogram_bucket_factor` when `metrics.native_histograms` is on.
     pub native_histograms: Option<f64>,
@@ -125,14 +127,14 @@ pub(crate) fn spawn(
     observatory: Arc<Observatory>,
     settings: Settings,
     stop: Stop,
-) -> anyhow::Result<JoinHandle<()>> {
+) -> anyhow::Result<(JoinHandle<()>, Limits)> {
     let rejected = Arc::new(Rejected::default());
     let exporter = Exporter::new(Arc::clone(&observatory), Arc::clone(&rejected), settings.native_histograms)
         .context("cannot register the metrics")?;
-    let state = State { observatory, exporter, rejected, telemetry_path: settings.telemetry_path.clone() };
     let soft_limit = connections::raise_descriptor_limit();
-    let connections = Connections::new(connections::cap_for(soft_limit));
-    tracing::debug!(open_files = soft_limit, max_connections = connections.cap(), "connection cap");
+    let connections = Connections::new(soft_limit, settings.max_connections, Arc::clone(&rejected));
+    let state = State { observatory, exporter, rejected, telemetry_path: settings.telemetry_path.clone() };
+    log_limits(soft_limit, &connections, &settings);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .thread_name("jitterd-bcrypt")
@@ -141,15 +143,20 @@ pub(crate) fn spawn(
         .on_thread_start(auth::lowest_priority)
         .build()
         .context("cannot start the HTTP runtime")?;
-    let server = Arc::new(Server {
-        gate: settings.security.auth.clone().map(Gate::new),
-        tls: settings.security.tls.clone().map(tokio_rustls::TlsAcceptor::from),
-        requests: Semaphore::new(MAX_REQUESTS),
+    let limits = Limits {
+        requests: Limit::new(settings.max_requests),
+        password_checks: Limit::new(settings.max_password_checks),
         connections,
+    };
+    let server = Arc::new(Server {
+        gate: settings.security.auth.clone().map(|auth| Gate::new(auth, Arc::clone(&limits.password_checks))),
+        tls: settings.security.tls.clone().map(tokio_rustls::TlsAcceptor::from),
+        requests: Arc::clone(&limits.requests),
+        connections: Arc::clone(&limits.connections),
         state,
         settings,
     });
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("jitterd-http".into())
         .spawn(move || {
             // When scrapes and the experiment compete for a core, the
@@ -160,7 +167,47 @@ pub(crate) fn spawn(
             // A bcrypt check still running is not waited for.
             runtime.shutdown_timeout(Duration::from_millis(100));
         })
-        .context("cannot start the HTTP thread")
+        .context("cannot start the HTTP thread")?;
+    Ok((thread, limits))
+}
+
+/// The limits a reload can change while the server runs: `web.max_requests`,
+/// `web.max_connections` and `web.max_password_checks`.
+pub(crate) struct Limits {
+    requests: Arc<Limit>,
+    password_checks: Arc<Limit>,
+    connections: Arc<Connections>,
+}
+
+impl Limits {
+    /// Applies the keys' new values at once. Requests and checks already
+    /// in are kept; open connections beyond a lower cap are shed, longest
+    /// waiting first.
+    pub(crate) fn apply(&self, max_requests: u32, max_connections: Option<u32>, max_password_checks: u32) {
+        self.requests.set(max_requests);
+        self.password_checks.set(max_password_checks);
+        let cap = self.connections.set_configured(max_connections);
+        tracing::info!(
+            max_requests,
+            max_connections = cap,
+            web_max_connections = max_connections,
+            max_password_checks,
+            "HTTP limits changed"
+        );
+    }
+}
+
+/// Says which limits are in force: the connection cap is derived, so the
+/// operator sees what `web.max_connections` became.
+fn log_limits(soft_limit: u64, connections: &Connections, settings: &Settings) {
+    tracing::info!(
+        open_files = soft_limit,
+        max_connections = connections.cap(),
+        web_max_connections = settings.max_connections,
+        max_requests = settings.max_requests,
+        max_password_checks = settings.max_password_checks,
+        "HTTP limits: open connections at most half the open-file limit and web.max_connections"
+    );
 }
 
 /// Nice value of the HTTP thread.
@@ -173,7 +220,7 @@ struct Server {
     tls: Option<tokio_rustls::TlsAcceptor>,
     gate: Option<Gate>,
     connections: Arc<Connections>,
-    requests: Semaphore,
+    requests: Arc<Limit>,
 }
 
 async fn serve(listener: TcpListener, server: Arc<Server>, stop: Stop) {
@@ -242,7 +289,7 @@ impl Accepting {
             return;
         }
         self.starved = Some(Instant::now());
-        let lower = connections::cap_for(connections::soft_descriptor_limit()).min(connections.cap());
+        let lower = connections.cap_now().min(connections.cap());
         connections.set_cap(lower);
         tracing::warn!(
             open = connections.open(),
@@ -255,7 +302,7 @@ impl Accepting {
     /// A connection was accepted: after starving, the cap follows the limit again.
     fn accepted(&mut self, connections: &Connections) {
         let Some(since) = self.starved.take() else { return };
-        connections.set_cap(connections::cap_for(connections::soft_descriptor_limit()));
+        connections.set_cap(connections.cap_now());
         tracing::info!(
             after_seconds = since.elapsed().as_secs_f64(),
             open = connections.open(),
@@ -351,14 +398,18 @@ where
 }
 
 impl Server {
-    /// [`route`], within [`MAX_REQUESTS`] and behind basic auth when users
+    /// [`route`], within `web.max_requests` and behind basic auth when users
     /// are configured. `/-/healthy` stays open: it tells no more than an
     /// open port, and health checks need no password.
     async fn handle(&self, req: &Request<Incoming>) -> Reply {
-        let Ok(_handling) = self.requests.try_acquire() else {
+        let Some(_handling) = self.requests.try_take() else {
+            self.state.rejected.count(Reason::Requests);
             let mut response = text(
                 StatusCode::SERVICE_UNAVAILABLE,
-                format!("503 limit of concurrent requests reached ({MAX_REQUESTS}), try again later\n"),
+                format!(
+                    "503 limit of concurrent requests reached (web.max_requests = {}), try again later\n",
+                    self.requests.places()
+                ),
             );
             response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
             return response;
@@ -376,8 +427,11 @@ impl Server {
                     return response;
                 }
                 Verdict::Busy => {
-                    let mut response =
-                        text(StatusCode::TOO_MANY_REQUESTS, "429 too many password checks waiting, try again later\n");
+                    self.state.rejected.count(Reason::PasswordChecks);
+                    let mut response = text(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "429 too many password checks waiting (web.max_password_checks), try again later\n",
+                    );
                     response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
                     return response;
                 }

@@ -9,22 +9,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub(crate) enum Reason {
     /// An open connection waiting for its headers was closed to make room
     /// (`web.max_connections`, or half of RLIMIT_NOFILE).
-    MaxConnections,
+    Connections,
     /// A request answered 503 (`web.max_requests`).
-    MaxRequests,
+    Requests,
     /// A request answered 429 (`web.max_password_checks`).
-    MaxPasswordChecks,
+    PasswordChecks,
 }
 
 impl Reason {
-    pub(crate) const ALL: [Reason; 3] = [Reason::MaxConnections, Reason::MaxRequests, Reason::MaxPasswordChecks];
+    pub(crate) const ALL: [Reason; 3] = [Reason::Connections, Reason::Requests, Reason::PasswordChecks];
 
     /// The label value: the config key's name.
     pub(crate) const fn name(self) -> &'static str {
         match self {
-            Reason::MaxConnections => "max_connections",
-            Reason::MaxRequests => "max_requests",
-            Reason::MaxPasswordChecks => "max_password_checks",
+            Reason::Connections => "max_connections",
+            Reason::Requests => "max_requests",
+            Reason::PasswordChecks => "max_password_checks",
         }
     }
 }

@@ -14,7 +14,8 @@ use super::State;
 use super::api::query::{self, BadQuery};
 use super::api::{beats_json, status_json};
 use super::page::{self, panel};
-use crate::endpoints::{self, BEATS, CHART, HEALTHY, PAGE, READY, SCRIPT, STATUS, STYLE};
+use super::runbook;
+use crate::endpoints::{self, BEATS, CHART, HEALTHY, PAGE, READY, RUNBOOK, RUNBOOK_STYLE, SCRIPT, STATUS, STYLE};
 use crate::sys::clock::MonoTime;
 
 pub(super) type Reply = Response<Full<Bytes>>;
@@ -104,6 +105,12 @@ fn answer(state: &State, path: &str, query: Option<&str>, accept: Option<&str>) 
             "no-cache",
         ),
         STYLE => with_header(reply(StatusCode::OK, "text/css; charset=utf-8", page::STYLE), CACHE_CONTROL, "no-cache"),
+        RUNBOOK => {
+            with_header(reply(StatusCode::OK, "text/html; charset=utf-8", runbook::html()), CACHE_CONTROL, "no-cache")
+        }
+        RUNBOOK_STYLE => {
+            with_header(reply(StatusCode::OK, "text/css; charset=utf-8", runbook::STYLE), CACHE_CONTROL, "no-cache")
+        }
         STATUS => match query::no_parameters(query, STATUS) {
             Ok(()) => fresh(StatusCode::OK, JSON, status_json(observatory)),
             Err(bad) => bad_request(bad),
