@@ -110,12 +110,12 @@ fn with_causes(chart: &str, name: &str, causes: &CauseCounts, threshold: Option<
     let over = threshold.map_or_else(|| "explain.threshold".to_owned(), |t| tick_seconds(t.as_secs_f64()));
     let caption = match most_explained(causes) {
         Some(cause) => format!(
-            "lateness by cause since jitterd started: {late} beats over {over}, {} late in all; mostly {} ({:.0} %)",
+            "since start: {late} beats over {over}, {}; mostly {} {:.0} %",
             human_seconds(seconds(explained_ns)),
             cause.name(),
             100.0 * causes.explained_ns(cause) as f64 / explained_ns as f64
         ),
-        None => format!("lateness by cause since jitterd started: no beat over {over}"),
+        None => format!("since start: no beat over {over}"),
     };
     let stack = Stack {
         name: name.to_owned(),
@@ -209,7 +209,7 @@ mod tests {
             .filter_map(|n| Some((n.attribute("data-name")?, n.attribute("data-share")?, n.attribute("fill")?)))
             .collect();
         assert_eq!(segments, [("cpu", "0.75", CAUSE_COLORS[1]), ("wake", "0.25", CAUSE_COLORS[7])]);
-        assert!(svg.contains("4 beats over 1ms, 40.0ms late in all; mostly cpu (75 %)"), "{svg}");
+        assert!(svg.contains(">since start: 4 beats over 1ms, 40.0ms; mostly cpu 75 %<"), "{svg}");
         // The strip carries no slot index: the page reads dots by data-index.
         assert_eq!(svg.matches("data-index").count(), 1);
     }
