@@ -46,7 +46,7 @@ fn lines(comparison: &Comparison, points: impl Fn(&Figures) -> Vec<(f64, f64)>) 
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:960px;color:#222}\
-table{border-collapse:collapse;font-size:0.85em}th,td{padding:3px 8px;border-bottom:1px solid #ddd}\
+table{border-collapse:collapse;font-size:0.85em;display:block;overflow-x:auto}th,td{padding:3px 8px;border-bottom:1px solid #ddd}\
 td{text-align:right;font-variant-numeric:tabular-nums}td:first-child,th:first-child{text-align:left}\
 figure{margin:2em 0}figcaption{margin-bottom:0.5em}figcaption b{display:block;font-size:1.1em}\
 .plot{fill:none;stroke:#999}.grid{stroke:#eee}.tick{font-size:11px;fill:#555}.axis{font-size:12px;fill:#333}\
