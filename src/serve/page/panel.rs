@@ -186,8 +186,10 @@ mod tests {
         // 50 µs sits at the same height in both panels.
         assert_eq!(y_of(&main, 1), y_of(&control, 1));
         assert!(tick_time(0.1 + 0.2) == "0.3" && tick_time(20.0) == "20");
-        // No beat explained yet: the strip says so and draws no segment.
-        assert!(main.contains("no beat over 1ms") && !main.contains("class=\"segment\""), "{main}");
+        // Each panel has its strip; no control beat was over the threshold,
+        // so its strip says so and draws no segment.
+        assert!(main.contains("<g class=\"stack\"") && control.contains("<g class=\"stack\""), "{main}");
+        assert!(control.contains("no beat over 1ms") && !control.contains("class=\"segment\""), "{control}");
     }
 
     #[test]
