@@ -18,7 +18,16 @@ fn by_name<'a>(json: &'a Value, strategy: &str) -> &'a Value {
 }
 
 fn seconds(json: &Value, strategy: &str, field: &str) -> f64 {
-    by_name(json, strategy)[field].as_f64().unwrap_or_else(|| panic!("{strategy}.{field} not a number"))
+    by_name(json, strategy)[field].as_f64().unwrap_or_else(|| panic!("{strategy}.{field} not a number: {json:#}"))
+}
+
+/// The causes of lateness, in the waterfall's order (DESIGN.md, "Why a beat was late").
+const CAUSES: [&str; 8] = ["throttled", "cpu", "stopped", "paging", "check", "strategy", "steal", "wake"];
+
+/// Fails with what failed first, then the whole output: a log cut off
+/// still says which assertion it was, and a whole one says why.
+fn check(holds: bool, what: &str, json: &Value, stderr: &str) {
+    assert!(holds, "{what}\n--- the whole JSON:\n{json:#}\n--- stderr:\n{stderr}");
 }
 
 #[test]
@@ -29,40 +38,80 @@ fn all_eight_as_json_in_the_order_the_article_predicts() {
     // ms on an idle 2-core VM), while the fair strategies wait at most about
     // one pass (p99 under 2 ms): two orders of magnitude apart.
     let (code, stdout, stderr) = compare(ALL);
-    assert_eq!(code, 0, "{stderr}");
-    let json: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"));
+    assert_eq!(code, 0, "compare exited {code}\n--- stdout:\n{stdout}\n--- stderr:\n{stderr}");
+    let json: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}\n{stderr}"));
+    let check = |holds: bool, what: &str| check(holds, what, &json, &stderr);
 
     let names: Vec<&str> =
         json["strategies"].as_array().expect("array").iter().filter_map(|s| s["strategy"].as_str()).collect();
-    assert_eq!(names, ALL.split(',').collect::<Vec<_>>(), "in the order asked for");
-    assert_eq!(json["interrupted"], false);
-    assert_eq!(json["settings"]["size_elements"], 2_000_000);
-    assert_eq!(json["settings"]["period_seconds"], 0.01);
-    assert!(json["host"]["cpus"].as_u64().is_some_and(|n| n >= 1));
-    assert!(json["host"]["kernel"].as_str().is_some_and(|k| !k.is_empty()));
+    check(names == ALL.split(',').collect::<Vec<_>>(), "the strategies, in the order asked for");
+    check(json["interrupted"] == false, "not interrupted");
+    check(json["settings"]["size_elements"] == 2_000_000, "settings.size_elements");
+    check(json["settings"]["period_seconds"] == 0.01, "settings.period_seconds");
+    check(json["host"]["cpus"].as_u64().is_some_and(|n| n >= 1), "host.cpus");
+    check(json["host"]["kernel"].as_str().is_some_and(|k| !k.is_empty()), "host.kernel");
     // A plain line per strategy on stderr, since it is not a terminal.
-    assert_eq!(stderr.lines().filter(|l| l.starts_with("jitterd compare: [")).count(), 8, "{stderr}");
+    let progress = stderr.lines().filter(|l| l.starts_with("jitterd compare: [")).count();
+    check(progress == 8, &format!("a progress line per strategy on stderr, not {progress}"));
 
+    // What holds whatever the host's speed and load (docs/testing.md):
+    // nothing here asks one thread to keep pace with another.
+    let slots_due = (2.0 / 0.01) as u64;
     for strategy in ALL.split(',') {
         let s = by_name(&json, strategy);
-        assert_eq!(s["completed"], true, "{strategy}");
-        for field in
+        let field = |name: &str| &s[name];
+        check(s["completed"] == true, &format!("{strategy} ran its whole duration"));
+        // A beat that falls due is completed, however long the heartbeat
+        // waits for the array: at the latest the stop ends the counter,
+        // which lets go of the lock. So even the unfair mutex's heartbeat,
+        // which can wait 1.5 s of the 2 s (12 beats on this VM), has one;
+        // how many more is a race, not a property.
+        let beats = field("beats").as_u64().unwrap_or(0);
+        check(
+            beats >= 1,
+            &format!(
+                "{strategy}: a beat falls due in 2 s at 10 ms and completes, at the latest at the stop; beats {beats}"
+            ),
+        );
+        // Every slot counts: a beat records the slots it ran past, so the
+        // slots cover the run however few the beats. Generous: 200 are due.
+        let slots = field("lateness_slots").as_u64().unwrap_or(0);
+        check(slots >= slots_due / 2, &format!("{strategy}: {slots} slots accounted for, of about {slots_due} due"));
+        for name in
             ["lateness_p50_seconds", "lateness_p99_seconds", "lateness_max_seconds", "wake_lateness_p50_seconds"]
         {
-            assert!(s[field].as_f64().is_some_and(|v| v >= 0.0), "{strategy}.{field}: {s}");
+            check(field(name).as_f64().is_some_and(|v| v >= 0.0), &format!("{strategy}.{name} is a number"));
         }
-        assert!(s["final_drift_seconds"].is_number(), "{strategy}");
-        assert!(s["passes_per_second"].as_f64().is_some_and(|v| v > 0.0), "{strategy}: counter stalled");
-        assert!(s["control_lateness_p50_seconds"].as_f64().is_some_and(|v| v > 0.0), "{strategy}: no control beats");
-        assert!(s["lateness_p50_seconds"].as_f64() <= s["lateness_p99_seconds"].as_f64());
-        assert!(s["lateness_p99_seconds"].as_f64() <= Some(seconds(&json, strategy, "lateness_max_seconds") * 1.001));
-        // Even a starved heartbeat beats a few times in two seconds.
-        assert!(s["beats"].as_u64().is_some_and(|n| n >= 3), "{strategy}: {s}");
-        let inconsistent = s["inconsistent_checks"].as_u64().expect("count");
+        check(field("final_drift_seconds").is_number(), &format!("{strategy}.final_drift_seconds is a number"));
+        // Nothing the heartbeat does holds the counter for a whole run.
+        check(
+            field("passes_per_second").as_f64().is_some_and(|v| v > 0.0),
+            &format!("{strategy}: the counter made passes"),
+        );
+        // The control shares nothing, so it beats whatever the strategy does,
+        // and a wake-up always finishes after its deadline.
+        check(
+            field("control_lateness_p50_seconds").as_f64().is_some_and(|v| v > 0.0),
+            &format!("{strategy}: the control heartbeat beat"),
+        );
+        let (p50, p99) = (field("lateness_p50_seconds").as_f64(), field("lateness_p99_seconds").as_f64());
+        check(p50 <= p99, &format!("{strategy}: lateness p50 <= p99"));
+        let max = seconds(&json, strategy, "lateness_max_seconds");
+        check(p99 <= Some(max * 1.001), &format!("{strategy}: lateness p99 <= max (3 significant digits)"));
+        let inconsistent = field("inconsistent_checks").as_u64().unwrap_or(0);
         if strategy == "threads-unsync" {
-            assert!(inconsistent > 0, "threads-unsync must tear reads: {s}");
+            // By construction, busy host or not: a check meets the counter in
+            // the middle of a pass. Stopped there (sharing a core), the
+            // array is half incremented; running beside it, the counter is
+            // either overtaken by the check or wraps to a new pass, which the
+            // check sees in element 0, reread for every comparison.
+            check(inconsistent > 0, "threads-unsync must tear reads");
         } else {
-            assert_eq!(inconsistent, 0, "{strategy} must always be consistent: {s}");
+            check(inconsistent == 0, &format!("{strategy} must always be consistent, not {inconsistent} torn reads"));
+        }
+        explained_by_cause(s, strategy, &check);
+        for name in ["other_processes_cores", "steal_cores"] {
+            check(field(name).as_f64().is_some_and(|v| v >= 0.0), &format!("{strategy}.{name} from /proc/stat"));
         }
     }
 
@@ -73,27 +122,97 @@ fn all_eight_as_json_in_the_order_the_article_predicts() {
     // gap can close. So a run that misses it is repeated, with the four
     // strategies concerned, up to twice; if all three miss it, that fails the
     // test unless the host is measurably busy, in which case the order was
-    // not tested and it says so.
-    let holds = |a: &(String, f64, f64)| a.1 > 5.0 * a.2;
-    let mut attempts = vec![mutex_against_fair(&json)];
+    // not tested and it says so. Busy is measured twice: what other
+    // processes used during each strategy's run (compare's own figure, from
+    // /proc/stat) and what share of a core a spinning thread gets now.
+    let holds = |a: &Attempt| a.mutex_p99 > 5.0 * a.worst_fair_p99;
+    let mut attempts = vec![Attempt::of(&json)];
+    let mut last = json.clone();
     while attempts.len() < 3 && !attempts.last().is_some_and(holds) {
         let (code, stdout, stderr) = compare(ORDER);
-        assert_eq!(code, 0, "{stderr}");
-        attempts.push(mutex_against_fair(&serde_json::from_str(&stdout).expect("JSON")));
+        assert_eq!(code, 0, "compare exited {code}\n--- stdout:\n{stdout}\n--- stderr:\n{stderr}");
+        last = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}\n{stderr}"));
+        attempts.push(Attempt::of(&last));
     }
     if attempts.last().is_some_and(holds) {
         return;
     }
     let free = share_of_a_core_per_thread();
-    if free < 0.8 {
+    let others = attempts.iter().map(|a| a.others_cores).fold(f64::INFINITY, f64::min);
+    if free < 0.8 || others >= OTHERS_BUSY_CORES {
         crate::common::not_tested(&format!(
-            "the mutex-against-fair order, the host is busy ({free:.2} of a core per thread): {attempts:?}"
+            "the mutex-against-fair order, the host is busy ({free:.2} of a core per thread now; other processes used {others:.2} cores or more during a run of every attempt): {attempts:?}"
         ));
         return;
     }
     panic!(
-        "threads-mutex p99 must be far above the fair strategies' worst p99 (worst fair, mutex s, its s) on a free host ({free:.2} of a core per thread): {attempts:?}"
+        "threads-mutex p99 must be far above the fair strategies' worst p99 on a free host ({free:.2} of a core per thread now, others used {others:.2} cores): {attempts:?}\n--- the last attempt's JSON:\n{last:#}"
     );
+}
+
+/// Other processes using this much CPU during the runs (a busy loop is
+/// 1.0) leave the threads without a core each, as a spinning thread getting
+/// under 0.8 of a core does: the order is then not tested.
+const OTHERS_BUSY_CORES: f64 = 0.5;
+
+/// The late beats by cause and their lateness, as the contract shapes
+/// them: every cause, the dominant one the largest, none without a late beat.
+fn explained_by_cause(s: &Value, strategy: &str, check: &dyn Fn(bool, &str)) {
+    let explained = s["lateness_explained_seconds_by_cause"].as_object();
+    let late = s["late_beats_by_cause"].as_object();
+    fn keys(object: Option<&serde_json::Map<String, Value>>) -> Vec<&str> {
+        object.map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default()
+    }
+    check(
+        keys(explained) == CAUSES,
+        &format!("{strategy}: lateness_explained_seconds_by_cause names every cause, in order"),
+    );
+    check(keys(late) == CAUSES, &format!("{strategy}: late_beats_by_cause names every cause, in order"));
+    let amount = |cause: &str| explained.and_then(|o| o[cause].as_f64()).unwrap_or(-1.0);
+    check(CAUSES.iter().all(|c| amount(c) >= 0.0), &format!("{strategy}: every amount is a number of seconds"));
+    let late_beats = s["late_beats"].as_u64().unwrap_or(0);
+    let counted: u64 = CAUSES.iter().filter_map(|c| late.and_then(|o| o[*c].as_u64())).sum();
+    check(late_beats == counted, &format!("{strategy}: late_beats {late_beats} = the sum by cause {counted}"));
+    match s["dominant_cause"].as_str() {
+        None => check(
+            s["dominant_cause"].is_null() && late_beats == 0,
+            &format!("{strategy}: no dominant cause only when no beat was late"),
+        ),
+        Some(dominant) => {
+            let most = CAUSES.iter().map(|c| amount(c)).fold(0.0, f64::max);
+            check(
+                CAUSES.contains(&dominant) && amount(dominant) == most && late_beats > 0,
+                &format!("{strategy}: the dominant cause {dominant:?} explains the most lateness"),
+            );
+        }
+    }
+}
+
+/// One try at the order: the worst fair strategy, threads-mutex's lateness
+/// p99 and its, and the most CPU other processes used during one of the
+/// four runs (any of them on a busy host can close the gap).
+#[derive(Debug)]
+#[allow(dead_code, reason = "read through Debug, in the messages")]
+struct Attempt {
+    worst_fair: String,
+    mutex_p99: f64,
+    worst_fair_p99: f64,
+    others_cores: f64,
+}
+
+impl Attempt {
+    fn of(json: &Value) -> Attempt {
+        let mutex_p99 = seconds(json, "threads-mutex", "lateness_p99_seconds");
+        let (worst, worst_fair_p99) = ["threads-fair-mutex", "threads-channel", "threads-snapshot"]
+            .map(|s| (s, seconds(json, s, "lateness_p99_seconds")))
+            .into_iter()
+            .fold(("", 0.0), |a, b| if b.1 > a.1 { b } else { a });
+        let others_cores = ORDER
+            .split(',')
+            .map(|s| by_name(json, s)["other_processes_cores"].as_f64().unwrap_or(0.0))
+            .fold(0.0, f64::max);
+        Attempt { worst_fair: worst.to_owned(), mutex_p99, worst_fair_p99, others_cores }
+    }
 }
 
 /// What share of a core each of two spinning threads gets now: about 1.0
@@ -122,16 +241,6 @@ fn compare(strategies: &str) -> (i32, String, String) {
         &["compare", "--duration", "2s", "--size", "2000000", "--strategies", strategies, "--format", "json"],
         &[],
     )
-}
-
-/// The worst of the fair strategies, threads-mutex's lateness p99 and that strategy's.
-fn mutex_against_fair(json: &Value) -> (String, f64, f64) {
-    let mutex = seconds(json, "threads-mutex", "lateness_p99_seconds");
-    let (worst, p99) = ["threads-fair-mutex", "threads-channel", "threads-snapshot"]
-        .map(|s| (s, seconds(json, s, "lateness_p99_seconds")))
-        .into_iter()
-        .fold(("", 0.0), |a, b| if b.1 > a.1 { b } else { a });
-    (worst.to_owned(), mutex, p99)
 }
 
 #[test]
@@ -164,7 +273,7 @@ fn report_is_a_well_formed_page_with_every_chart_and_strategy() {
     assert!(!html.contains("NaN") && !html.contains("inf,"), "bad coordinates in a chart");
     let figures: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("figure")).collect();
     let ids: Vec<&str> = figures.iter().filter_map(|f| f.attribute("id")).collect();
-    assert_eq!(ids, ["lateness", "drift", "lateness-cdf", "passes"]);
+    assert_eq!(ids, ["lateness", "drift", "lateness-cdf", "passes", "causes"]);
     for figure in &figures {
         let svgs = figure.descendants().filter(|n| n.tag_name().name() == "svg").count();
         assert_eq!(svgs, 1, "one chart per figure");

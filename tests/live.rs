@@ -182,6 +182,47 @@ fn drawn(browser: &mut browser::Page, heartbeat: &str) -> BTreeMap<u64, (f64, bo
         .collect()
 }
 
+/// The causes of lateness, in the waterfall's order (DESIGN.md, "Why a beat was late").
+const CAUSES: [&str; 8] = ["throttled", "cpu", "stopped", "paging", "check", "strategy", "steal", "wake"];
+
+/// Each dot the page coloured by cause has the cause `/api/v1/beats` names
+/// for its slot, and each slot the API names a cause for is coloured, up to
+/// the slot whose causes the page knew when it drew (`data-causes-through`).
+/// Returns how many dots were coloured.
+fn assert_dots_coloured_as_the_api_says(page: &mut browser::Page, daemon: &Daemon, heartbeat: &str) -> usize {
+    let dots = page.eval(&format!(
+        "[[...document.querySelectorAll('#chart-{heartbeat} circle[data-index]')]\
+         .map(e => [Number(e.dataset.index), e.dataset.cause || null, e.getAttribute('class') || '']),\
+         Number(document.getElementById('chart-{heartbeat}').dataset.causesThrough || 0)]"
+    ));
+    let through = dots[1].as_u64().expect("data-causes-through");
+    let api = json_of(daemon, &format!("/api/v1/beats?heartbeat={heartbeat}"));
+    let api_cause: BTreeMap<u64, Option<String>> = api["slots"]
+        .as_array()
+        .expect("slots")
+        .iter()
+        .map(|s| (s["index"].as_u64().expect("index"), s["cause"].as_str().map(str::to_owned)))
+        .collect();
+    let mut coloured = 0;
+    for dot in dots[0].as_array().expect("dots") {
+        let index = dot[0].as_u64().expect("index");
+        let shown = dot[1].as_str();
+        let class = dot[2].as_str().unwrap_or("");
+        if let Some(cause) = shown {
+            coloured += 1;
+            assert!(CAUSES.contains(&cause), "{heartbeat} #{index}: unknown cause {cause:?}");
+            assert!(class.contains(&format!("cause-{cause}")) && class.contains("late"), "#{index}: class {class:?}");
+        }
+        if index <= through {
+            let expected = api_cause.get(&index).cloned().flatten();
+            assert_eq!(shown, expected.as_deref(), "{heartbeat} #{index}: the dot's cause against the API's");
+        } else {
+            assert_eq!(shown, None, "{heartbeat} #{index}: coloured before its cause was known");
+        }
+    }
+    coloured
+}
+
 /// The chart drew exactly the slots `/api/v1/beats` holds up to its newest point.
 fn assert_chart_matches_api(page: &mut browser::Page, daemon: &Daemon, heartbeat: &str) -> usize {
     let drawn = drawn(page, heartbeat);
@@ -201,7 +242,10 @@ fn assert_chart_matches_api(page: &mut browser::Page, daemon: &Daemon, heartbeat
 #[test]
 fn the_page_in_a_real_browser() {
     let started = Instant::now();
-    let config = |strategy: &str| format!("{}[counter]\nsize = 20000\n", common::config(strategy, "100ms"));
+    // Every beat later than 10 µs names its cause: nearly all of them, so the dots are coloured.
+    let config = |strategy: &str| {
+        format!("{}[counter]\nsize = 20000\n[explain]\nthreshold = \"10us\"\n", common::config(strategy, "100ms"))
+    };
     let daemon = Daemon::start(&config("threads-mutex"));
     let mut page = browser::Page::open(&daemon.url("/"));
     let timeout = Duration::from_secs(30);
@@ -219,6 +263,41 @@ fn the_page_in_a_real_browser() {
     assert_eq!(threshold, 1, "the jitter threshold is drawn");
     let window = page.eval("document.querySelector('#quantiles tbody').rows.length");
     assert_eq!(window, 5, "p50 … max");
+
+    // Why the beats were late: a legend of every cause, in the waterfall's
+    // order, a strip of each heartbeat's lateness by cause under its chart,
+    // and the late dots coloured by their cause as the API names it.
+    let legend = page.eval("[...document.querySelectorAll('#cause-legend li')].map(li => li.dataset.cause)");
+    assert_eq!(legend, serde_json::json!(CAUSES), "the legend");
+    for heartbeat in ["main", "control"] {
+        let strip = page.eval(&format!("document.querySelectorAll('#chart-{heartbeat} g.stack').length"));
+        assert_eq!(strip, 1, "{heartbeat}: the strip of lateness by cause");
+    }
+    let api_has_causes = ["main", "control"].iter().any(|heartbeat| {
+        let beats = json_of(&daemon, &format!("/api/v1/beats?heartbeat={heartbeat}"));
+        beats["slots"].as_array().is_some_and(|slots| slots.iter().any(|s| s["cause"].is_string()))
+    });
+    if api_has_causes {
+        // The page may have drawn before the first late slot it knows of: a few polls more.
+        page.wait_until(timeout, "a dot coloured by its cause", |page| {
+            page.try_eval(
+                "document.querySelectorAll('#chart-main circle[data-cause], #chart-control circle[data-cause]').length",
+            )
+            .ok()
+            .and_then(|n| n.as_u64())
+                > Some(0)
+        });
+    }
+    let coloured: usize =
+        ["main", "control"].iter().map(|h| assert_dots_coloured_as_the_api_says(&mut page, &daemon, h)).sum();
+    if api_has_causes {
+        assert!(coloured > 0, "the API names causes but no dot is coloured");
+        println!("{coloured} late dots coloured by their cause, as the API names it");
+    } else {
+        common::not_tested(
+            "the late dots' colours: /api/v1/beats names no cause yet (the explanation is not built in)",
+        );
+    }
 
     // A reload switching strategy shows without reloading the page.
     page.eval("window.jitterdTestMarker = 'still the same page'");

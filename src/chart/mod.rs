@@ -1,6 +1,6 @@
 //! Inline SVG charts, shared by `compare --report` and the live page: line
-//! and dot charts on linear or logarithmic axes, with horizontal rules, and
-//! horizontal bars.
+//! and dot charts on linear or logarithmic axes, with horizontal rules,
+//! horizontal bars, and stacked bars of shares.
 //!
 //! Plain SVG text, no script and no external file, so a page opens offline
 //! and in any browser, and stays well-formed XML that a test can parse. Each
@@ -13,6 +13,7 @@
 mod bar;
 mod format;
 mod scale;
+mod stack;
 
 use std::fmt::Write as _;
 
@@ -20,6 +21,7 @@ pub use self::bar::{Bar, bar_chart};
 pub use self::format::{escape, human_seconds, tick_seconds};
 use self::scale::Mapping;
 pub use self::scale::Scale;
+pub use self::stack::{CAUSE_COLORS, Place, Segment, Stack, stacked_bar, stacked_bar_chart};
 
 /// A pixel coordinate to one decimal, as `{:.1}` writes it, by integer
 /// formatting: the float formatting machinery costs most of a chart of

@@ -106,8 +106,8 @@ impl Board {
             Keep::Window => (Some(LatenessStore::new(super::DEFAULT_WINDOW)), None),
             Keep::WholeRun => (None, Some(Mutex::new(WholeRun::new(heartbeat == Heartbeat::Main)))),
         };
-        let jitter_store = (keep == Keep::Window && heartbeat == Heartbeat::Main)
-            .then(|| LatenessStore::new(super::DEFAULT_WINDOW));
+        let jitter_store =
+            (keep == Keep::Window && heartbeat == Heartbeat::Main).then(|| LatenessStore::new(super::DEFAULT_WINDOW));
         Board { heartbeat, state: Mutex::default(), store, jitter_store, whole_run, ring: SlotRing::default() }
     }
 

@@ -5,12 +5,34 @@
 //! HdrHistograms with three significant digits, so every percentile is
 //! within 0.1 % of the exact value, and a bounded series of points for the
 //! charts. Lateness counts every slot, as the daemon's histograms do, so a
-//! stall weighs in the percentiles as much as the time it took.
+//! stall weighs in the percentiles as much as the time it took. Why the late
+//! beats were late comes from the main board's tally, which on a
+//! comparison's fresh observatory holds exactly this run.
 
 use hdrhistogram::Histogram;
 
+use super::host_cpu::OtherCpu;
 use crate::experiment::Strategy;
+use crate::explain::{Cause, CauseCounts};
 use crate::observe::{Observatory, Point, WholeRun};
+
+/// The cause with the most explained lateness; on a tie, the one the
+/// waterfall charges first. `None` when no beat was late.
+///
+/// *Definition*: the largest of `explained_ns` over [`Cause::ALL`].
+/// *Interpretation*: what, over the whole run, cost the heartbeat most of
+/// the time it lost beyond `explain.threshold`.
+pub fn dominant_cause(causes: &CauseCounts) -> Option<Cause> {
+    let late: u64 = causes.late_beats.iter().sum();
+    let explained: u64 = causes.explained_ns.iter().sum();
+    if late == 0 || explained == 0 {
+        return None;
+    }
+    Cause::ALL.into_iter().fold(None, |best: Option<Cause>, cause| match best {
+        Some(b) if causes.explained_ns(b) >= causes.explained_ns(cause) => Some(b),
+        _ => Some(cause),
+    })
+}
 
 /// `count` per second over `elapsed_ns`; `None` for an empty interval.
 pub(super) fn rate(count: u64, elapsed_ns: u64) -> Option<f64> {
@@ -62,6 +84,12 @@ pub struct Figures {
     pub control_slots: u64,
     pub control_lateness_p50_ns: Option<u64>,
     pub control_lateness_p99_ns: Option<u64>,
+    /// The main heartbeat's late beats (above `explain.threshold`) by
+    /// dominant cause, and their lateness split among the causes.
+    pub causes: CauseCounts,
+    /// What the rest of the host used during the run; `None` where
+    /// `/proc/stat` could not be read.
+    pub other_cpu: Option<OtherCpu>,
     pub series: Vec<Point>,
     pub lateness_cdf: Vec<(u64, f64)>,
 }
@@ -85,6 +113,7 @@ impl Figures {
             counter_passes: snapshot.passes,
             passes_per_second: rate(snapshot.passes, elapsed_ns),
             control_beats: snapshot.control.totals.beats,
+            causes: snapshot.main.tally.causes,
             ..Figures::empty(strategy)
         };
         observatory.main.read_whole_run(|run| figures.read_main(run, ran));
@@ -114,8 +143,13 @@ impl Figures {
         self.lateness_cdf = cdf(&run.lateness);
     }
 
+    /// The cause with the most explained lateness; `None` when no beat was late.
+    pub fn dominant_cause(&self) -> Option<Cause> {
+        dominant_cause(&self.causes)
+    }
+
     /// Nothing measured yet.
-    fn empty(strategy: Strategy) -> Figures {
+    pub(super) fn empty(strategy: Strategy) -> Figures {
         Figures {
             strategy,
             completed: false,
@@ -141,6 +175,8 @@ impl Figures {
             control_slots: 0,
             control_lateness_p50_ns: None,
             control_lateness_p99_ns: None,
+            causes: CauseCounts::default(),
+            other_cpu: None,
             series: Vec::new(),
             lateness_cdf: Vec::new(),
         }
@@ -255,5 +291,25 @@ mod tests {
         let f = Figures::of(Strategy::ThreadsMutex, &observatory, 0, false);
         assert_eq!((f.lateness_p50_ns, f.final_drift_ns, f.passes_per_second), (None, None, None));
         assert!(f.lateness_cdf.is_empty() && f.series.is_empty());
+        assert_eq!((f.causes, f.dominant_cause()), (CauseCounts::default(), None));
+    }
+
+    #[test]
+    fn the_dominant_cause_is_the_most_explained_lateness() {
+        let mut causes = CauseCounts::default();
+        assert_eq!(dominant_cause(&causes), None, "no late beat");
+        // Three beats dominated by cpu, but one long stop explains more.
+        causes.late_beats[Cause::Cpu.index()] = 3;
+        causes.explained_ns[Cause::Cpu.index()] = 6 * MS;
+        causes.late_beats[Cause::Stopped.index()] = 1;
+        causes.explained_ns[Cause::Stopped.index()] = 300 * MS;
+        causes.explained_ns[Cause::Wake.index()] = 2 * MS;
+        assert_eq!(dominant_cause(&causes), Some(Cause::Stopped));
+        // A tie goes to the cause the waterfall charges first.
+        causes.explained_ns[Cause::Cpu.index()] = 300 * MS;
+        assert_eq!(dominant_cause(&causes), Some(Cause::Cpu));
+        // Late beats whose amounts are all zero name nothing.
+        let odd = CauseCounts { late_beats: [0, 0, 0, 0, 0, 0, 0, 1], explained_ns: [0; 8] };
+        assert_eq!(dominant_cause(&odd), None);
     }
 }

@@ -9,8 +9,11 @@
 //! before anything runs (a report path that cannot be written is found then,
 //! not after minutes of measuring). SIGINT or SIGTERM cuts the run short and
 //! still prints what was measured; a second one exits at once with 130.
+//! Each strategy's figures say how much CPU the rest of the host used
+//! meanwhile ([`OtherCpu`]), so a table taken on a busy host says so.
 
 mod figures;
+mod host_cpu;
 mod progress;
 mod report;
 mod table;
@@ -25,7 +28,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use serde::Serialize;
 
-pub use figures::Figures;
+pub use figures::{Figures, dominant_cause};
+pub use host_cpu::OtherCpu;
 pub use progress::Progress;
 
 use crate::cli::{CompareArgs, CompareFormat};
@@ -274,6 +278,7 @@ fn run_one(
     progress: &Progress,
 ) -> anyhow::Result<Figures> {
     let observatory = Arc::new(Observatory::new(Keep::WholeRun));
+    let cpu_before = host_cpu::CpuMark::now();
     let started = MonoTime::now();
     let experiment =
         Experiment::start(settings, &observatory).with_context(|| format!("cannot start {}", settings.strategy))?;
@@ -292,8 +297,9 @@ fn run_one(
         progress.tick(Duration::from_nanos(MonoTime::now().since(started)), observatory.main.beats());
     }
     let elapsed_ns = MonoTime::now().since(started);
+    let other_cpu = cpu_before.others_until(&host_cpu::CpuMark::now());
     experiment.stop();
-    Ok(Figures::of(settings.strategy, &observatory, elapsed_ns, completed))
+    Ok(Figures { other_cpu, ..Figures::of(settings.strategy, &observatory, elapsed_ns, completed) })
 }
 
 #[cfg(test)]

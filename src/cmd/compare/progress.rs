@@ -68,8 +68,11 @@ impl Progress {
         let p99 = figures.lateness_p99_ns.map_or_else(|| "-".into(), |ns| human_seconds(seconds(ns)));
         let passes = figures.passes_per_second.map_or_else(|| "-".into(), |rate| format!("{rate:.0}"));
         let cut = if figures.completed { "" } else { " (interrupted)" };
+        let cause =
+            figures.dominant_cause().map_or_else(String::new, |c| format!(", mostly late through {}", c.name()));
+        let others = super::table::others_text(figures).map_or_else(String::new, |o| format!("; {o}"));
         eprintln!(
-            "jitterd compare: {}: {} beats, {} inconsistent, lateness p99 {p99}, {passes} passes/s{cut}",
+            "jitterd compare: {}: {} beats, {} inconsistent, lateness p99 {p99}{cause}, {passes} passes/s{cut}{others}",
             self.label, figures.beats, figures.inconsistent_checks
         );
     }

@@ -4,7 +4,8 @@
 //! figure has the same name and the same value everywhere. JSON names end in
 //! their unit (`lateness_p99_seconds`, `passes_per_second`) and carry full
 //! precision; the text forms round to three significant digits with a unit
-//! that suits the value.
+//! that suits the value. Under the tables, a line per strategy says how
+//! much CPU other processes used during its run ([`others_lines`]).
 
 use std::fmt::Write as _;
 
@@ -13,7 +14,12 @@ use serde_json::json;
 use super::Comparison;
 use super::figures::Figures;
 use crate::chart::human_seconds;
+use crate::explain::Cause;
 use crate::sys::clock::seconds;
+
+/// Other processes using this much CPU during a run (a busy loop is 1.0)
+/// make it a busy host's figures, and the line says so.
+pub(super) const BUSY_CORES: f64 = 0.5;
 
 /// One figure's value, typed for formatting.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -22,6 +28,10 @@ pub(super) enum Value {
     /// Seconds, signed; `None` when nothing was measured.
     Seconds(Option<f64>),
     PerSecond(Option<f64>),
+    /// CPUs' worth of time, e.g. what other processes used.
+    Cores(Option<f64>),
+    /// A name; `None` when there is none (no late beat has no cause).
+    Name(Option<&'static str>),
     Flag(bool),
 }
 
@@ -32,7 +42,9 @@ impl Value {
             Value::Count(n) => n.to_string(),
             Value::Seconds(Some(s)) => human_seconds(s),
             Value::PerSecond(Some(rate)) => format!("{rate:.0}"),
-            Value::Seconds(None) | Value::PerSecond(None) => "-".into(),
+            Value::Cores(Some(cores)) => format!("{cores:.2}"),
+            Value::Name(Some(name)) => name.into(),
+            Value::Seconds(None) | Value::PerSecond(None) | Value::Cores(None) | Value::Name(None) => "-".into(),
             Value::Flag(flag) => if flag { "yes" } else { "no" }.into(),
         }
     }
@@ -40,7 +52,8 @@ impl Value {
     pub(super) fn json(self) -> serde_json::Value {
         match self {
             Value::Count(n) => json!(n),
-            Value::Seconds(s) | Value::PerSecond(s) => json!(s),
+            Value::Seconds(s) | Value::PerSecond(s) | Value::Cores(s) => json!(s),
+            Value::Name(name) => json!(name),
             Value::Flag(flag) => json!(flag),
         }
     }
@@ -206,6 +219,34 @@ pub(super) const COLUMNS: &[Column] = &[
         value: |f| secs(f.control_lateness_p99_ns),
     },
     Column {
+        short: "cause",
+        header: "dominant cause",
+        json: "dominant_cause",
+        in_table: true,
+        value: |f| Value::Name(f.dominant_cause().map(Cause::name)),
+    },
+    Column {
+        short: "late beats",
+        header: "late beats (above explain.threshold)",
+        json: "late_beats",
+        in_table: false,
+        value: |f| Value::Count(f.causes.late_beats.iter().sum()),
+    },
+    Column {
+        short: "others",
+        header: "CPU used by other processes (cores)",
+        json: "other_processes_cores",
+        in_table: false,
+        value: |f| Value::Cores(f.other_cpu.map(|o| o.other_processes_cores)),
+    },
+    Column {
+        short: "steal",
+        header: "steal (cores)",
+        json: "steal_cores",
+        in_table: false,
+        value: |f| Value::Cores(f.other_cpu.map(|o| o.steal_cores)),
+    },
+    Column {
         short: "elapsed",
         header: "elapsed",
         json: "elapsed_seconds",
@@ -262,6 +303,9 @@ pub(super) fn text(comparison: &Comparison) -> String {
     }
     out.push_str(&settings_line(comparison));
     out.push('\n');
+    for line in others_lines(comparison) {
+        let _ = writeln!(out, "{line}");
+    }
     out
 }
 
@@ -278,7 +322,47 @@ pub(super) fn markdown(comparison: &Comparison) -> String {
         let _ = writeln!(out, "| {} |", row.join(" | "));
     }
     let _ = writeln!(out, "\n{}", settings_line(comparison));
+    let mut lines = others_lines(comparison).into_iter();
+    if let Some(heading) = lines.next() {
+        let _ = writeln!(out, "\n{heading}\n");
+        for line in lines {
+            let _ = writeln!(out, "* {}", line.trim_start());
+        }
+    }
     out
+}
+
+/// What one strategy's run shared the host with, in words: "others used
+/// 0.93 cores", plus steal when there was any, and a warning on a busy host.
+pub(super) fn others_text(figures: &Figures) -> Option<String> {
+    let other = figures.other_cpu?;
+    let mut text = format!("others used {:.2} cores", other.other_processes_cores);
+    if other.steal_cores >= 0.005 {
+        let _ = write!(text, ", steal {:.2} cores", other.steal_cores);
+    }
+    if other.other_processes_cores >= BUSY_CORES {
+        text.push_str(": a busy host, so these figures include its contention");
+    }
+    Some(text)
+}
+
+/// A heading and a line per strategy on the CPU other processes used
+/// during its run; nothing when no run has the figure.
+pub(super) fn others_lines(comparison: &Comparison) -> Vec<String> {
+    let width = comparison.strategies.iter().map(|f| f.strategy.name().len()).max().unwrap_or(0);
+    let lines: Vec<String> = comparison
+        .strategies
+        .iter()
+        .filter_map(|f| Some(format!("  {:<width$}  {}", f.strategy.name(), others_text(f)?)))
+        .collect();
+    if lines.is_empty() {
+        return lines;
+    }
+    let heading = format!(
+        "CPU used by other processes during each run ({} CPUs; /proc/stat's busy time less jitterd's own):",
+        comparison.host.cpus
+    );
+    std::iter::once(heading).chain(lines).collect()
 }
 
 /// What was run, where: one line under the tables.
@@ -313,6 +397,14 @@ pub(super) fn json(comparison: &Comparison) -> serde_json::Value {
             for column in COLUMNS {
                 object.insert(column.json.into(), (column.value)(f).json());
             }
+            let by_cause = |value: &dyn Fn(Cause) -> serde_json::Value| {
+                Cause::ALL.into_iter().map(|c| (c.name().to_owned(), value(c))).collect::<serde_json::Map<_, _>>()
+            };
+            object.insert("late_beats_by_cause".into(), json!(by_cause(&|c| json!(f.causes.late_beats(c)))));
+            object.insert(
+                "lateness_explained_seconds_by_cause".into(),
+                json!(by_cause(&|c| json!(seconds(f.causes.explained_ns(c))))),
+            );
             serde_json::Value::Object(object)
         })
         .collect();
@@ -328,13 +420,92 @@ pub(super) fn json(comparison: &Comparison) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cmd::compare::{Host, OtherCpu, Settings};
+    use crate::experiment::Strategy;
+    use crate::explain::CauseCounts;
+
+    /// Two runs: threads-mutex, late through its lock on a busy host; async, never late.
+    pub(in crate::cmd::compare) fn made_up() -> Comparison {
+        let mut causes = CauseCounts::default();
+        causes.late_beats[Cause::Strategy.index()] = 4;
+        causes.explained_ns[Cause::Strategy.index()] = 180_000_000;
+        causes.late_beats[Cause::Cpu.index()] = 1;
+        causes.explained_ns[Cause::Cpu.index()] = 2_500_000;
+        causes.explained_ns[Cause::Wake.index()] = 500_000;
+        let mutex = Figures {
+            beats: 5,
+            completed: true,
+            causes,
+            other_cpu: Some(OtherCpu { other_processes_cores: 0.93, steal_cores: 0.1 }),
+            ..Figures::empty(Strategy::ThreadsMutex)
+        };
+        let calm = Figures {
+            beats: 200,
+            completed: true,
+            other_cpu: Some(OtherCpu { other_processes_cores: 0.02, steal_cores: 0.0 }),
+            ..Figures::empty(Strategy::Async)
+        };
+        Comparison {
+            settings: Settings {
+                duration_seconds: 2.0,
+                period_seconds: 0.01,
+                size_elements: 2_000_000,
+                schedule: "absolute".into(),
+                timer_slack_seconds: None,
+                priority: None,
+                control: true,
+            },
+            host: Host { kernel: "6.1".into(), cpus: 2, cpu_model: "a CPU".into() },
+            interrupted: false,
+            strategies: vec![mutex, calm],
+        }
+    }
+
+    #[test]
+    fn the_dominant_cause_and_what_others_used() {
+        let comparison = made_up();
+        let text = text(&comparison);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].ends_with("ctrl p50     cause"), "{text}");
+        assert!(lines[1].starts_with("threads-mutex") && lines[1].ends_with("strategy"), "{text}");
+        assert!(lines[2].starts_with("async") && lines[2].ends_with(" -"), "no late beat, no cause: {text}");
+        assert!(lines[4].starts_with("CPU used by other processes during each run (2 CPUs"), "{text}");
+        assert_eq!(
+            lines[5],
+            "  threads-mutex  others used 0.93 cores, steal 0.10 cores: a busy host, so these figures include its contention"
+        );
+        assert_eq!(lines[6], "  async          others used 0.02 cores");
+
+        let json = json(&comparison);
+        let (mutex, calm) = (&json["strategies"][0], &json["strategies"][1]);
+        assert_eq!((&mutex["dominant_cause"], &calm["dominant_cause"]), (&json!("strategy"), &serde_json::Value::Null));
+        assert_eq!(mutex["late_beats"], 5);
+        assert_eq!(mutex["other_processes_cores"], 0.93);
+        let explained = mutex["lateness_explained_seconds_by_cause"].as_object().expect("an object");
+        let names: Vec<&str> = explained.keys().map(String::as_str).collect();
+        assert_eq!(names, Cause::ALL.map(Cause::name), "every cause, in the waterfall's order");
+        assert_eq!(explained["strategy"], 0.18);
+        assert_eq!(explained["throttled"], 0.0);
+        assert_eq!(mutex["late_beats_by_cause"]["cpu"], 1);
+        assert_eq!(calm["lateness_explained_seconds_by_cause"]["wake"], 0.0);
+
+        let markdown = markdown(&comparison);
+        assert!(markdown.contains(" dominant cause |") && markdown.contains("| strategy |\n"), "{markdown}");
+        assert!(markdown.contains("\n* async          others used 0.02 cores\n"), "{markdown}");
+        let blind = Comparison {
+            strategies: comparison.strategies.iter().map(|f| Figures { other_cpu: None, ..f.clone() }).collect(),
+            ..comparison.clone()
+        };
+        assert!(others_lines(&blind).is_empty(), "no /proc/stat, no line");
+    }
 
     #[test]
     fn json_names_end_in_a_unit() {
         for column in COLUMNS {
             let name = column.json;
-            let unit = ["_seconds", "_per_second", "beats", "_slots", "_checks", "_passes", "completed"];
-            assert!(unit.iter().any(|u| name.ends_with(u)), "{name}");
+            let unit = ["_seconds", "_per_second", "beats", "_slots", "_checks", "_passes", "_cores", "completed"];
+            // A name is its own unit.
+            assert!(unit.iter().any(|u| name.ends_with(u)) || name == "dominant_cause", "{name}");
         }
     }
 }

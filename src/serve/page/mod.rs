@@ -61,4 +61,18 @@ mod tests {
         assert!(!page.contains("style=") && !page.contains("<style") && !page.contains("<script>"));
         assert!(!page.contains("http://") && !page.contains("https://"), "nothing from elsewhere");
     }
+
+    #[test]
+    fn the_legend_and_the_script_know_every_cause_in_order() {
+        let names = crate::explain::Cause::ALL.map(crate::explain::Cause::name);
+        let legend: Vec<&str> =
+            TEMPLATE.split("<li data-cause=\"").skip(1).filter_map(|item| item.split('"').next()).collect();
+        assert_eq!(legend, names, "the page's legend");
+        let quoted = names.map(|n| format!("\"{n}\"")).join(", ");
+        assert!(SCRIPT.contains(&format!("const CAUSES = [{quoted}];")), "the script's list: {quoted}");
+        for name in names {
+            assert!(TEMPLATE.contains(&format!("class=\"swatch cause-{name}\"")), "a swatch for {name}");
+            assert!(STYLE.contains(&format!(".swatch.cause-{name} ")), "a colour for {name}'s swatch");
+        }
+    }
 }

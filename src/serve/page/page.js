@@ -5,7 +5,15 @@
 
 const POLL_MS = 1000;
 const QUANTILES = [["0.5", "p50"], ["0.9", "p90"], ["0.99", "p99"], ["0.999", "p99.9"], ["1", "max"]];
-let cursor = 0;            // index of the last main slot in the table
+// The causes of lateness, in the order the waterfall charges them. A slot
+// later than explain.threshold carries "cause" and "causes_seconds" in
+// /api/v1/beats; any other slot (or an older jitterd) carries neither, and
+// its dot keeps the heartbeat's plain colour.
+const CAUSES = ["throttled", "cpu", "stopped", "paging", "check", "strategy", "steal", "wake"];
+// Per heartbeat: index → what /api/v1/beats said of a late slot, and the
+// last index asked for.
+const late = { main: new Map(), control: new Map() };
+const lateCursor = { main: 0, control: 0 };
 let experimentKey = "";    // what runs: a change means a reload started a new experiment
 let lastPasses = null;     // [passes, uptime] at the previous poll
 let polls = 0;
@@ -97,9 +105,25 @@ function showFigures(status) {
   lastPasses = [status.array_passes_total, now];
 }
 
+// The cause of a late slot as the API gave it, or null: only a known name
+// counts, so nothing unexpected ends up in a class name.
+function causeOf(slot) {
+  return slot && typeof slot.cause === "string" && CAUSES.includes(slot.cause) ? slot.cause : null;
+}
+
+// "cpu 11.2 ms, wake 0.8 ms": the amounts a late slot's lateness splits into, largest first.
+function split(slot) {
+  const amounts = slot.causes_seconds && typeof slot.causes_seconds === "object" ? slot.causes_seconds : {};
+  return CAUSES.map((c) => [c, Number(amounts[c])])
+    .filter(([, s]) => s > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([c, s]) => c + " " + seconds(s))
+    .join(", ");
+}
+
 function showSlots(beats) {
   const body = $("recent").tBodies[0];
-  for (const slot of beats.slots) {
+  for (const slot of beats.slots.slice(-20)) {
     const row = body.insertRow(0);
     row.className = slot.missed ? "missed" : "";
     row.insertCell().textContent = "#" + slot.index + (slot.missed ? " missed" : "");
@@ -110,9 +134,58 @@ function showSlots(beats) {
     const check = row.insertCell();
     check.textContent = slot.consistent === null ? "–" : slot.consistent ? "consistent" : "inconsistent";
     if (slot.consistent === false) check.className = "bad";
+    const cause = row.insertCell();
+    const name = causeOf(slot);
+    cause.textContent = name || "–";
+    if (name) {
+      const swatch = document.createElement("span");
+      swatch.className = "swatch cause-" + name;
+      cause.append(swatch);
+      cause.title = split(slot);
+    }
   }
   while (body.rows.length > 20) body.deleteRow(body.rows.length - 1);
-  cursor = beats.last_index;
+}
+
+// The heartbeat's slots since the last poll: remembers the late ones.
+async function fetchSlots(heartbeat) {
+  let beats = await (await get("/api/v1/beats?heartbeat=" + heartbeat + "&after=" + lateCursor[heartbeat])).json();
+  if (beats.last_index < lateCursor[heartbeat]) {
+    // A new jitterd process: its indexes start again.
+    late[heartbeat].clear();
+    lateCursor[heartbeat] = 0;
+    beats = await (await get("/api/v1/beats?heartbeat=" + heartbeat)).json();
+  }
+  const known = late[heartbeat];
+  for (const slot of beats.slots) {
+    if (causeOf(slot)) known.set(slot.index, slot);
+  }
+  // The ring holds 1,000 slots; older ones are no longer drawn.
+  for (const index of known.keys()) {
+    if (index <= beats.last_index - 2000) known.delete(index);
+  }
+  lateCursor[heartbeat] = beats.last_index;
+  return beats;
+}
+
+// Late dots take their cause's colour (a class the style sheet colours),
+// a larger radius and a title naming the split; the rest keep the plain colour.
+function colourDots(heartbeat) {
+  const known = late[heartbeat];
+  // Up to which slot the causes were known when these dots were coloured.
+  $("chart-" + heartbeat).dataset.causesThrough = String(lateCursor[heartbeat]);
+  for (const dot of $("chart-" + heartbeat).querySelectorAll("circle[data-index]")) {
+    const slot = known.get(Number(dot.dataset.index));
+    const name = causeOf(slot);
+    if (!name) continue;
+    dot.classList.add("late", "cause-" + name);
+    dot.setAttribute("r", "3.2");
+    dot.dataset.cause = name;
+    const title = document.createElementNS("http://www.w3.org/2000/svg", "title");
+    title.textContent = "slot #" + slot.index + ": " + seconds(slot.lateness_seconds) + " late, mostly " + name +
+      (split(slot) ? " (" + split(slot) + ")" : "");
+    dot.append(title);
+  }
 }
 
 async function showChart(heartbeat) {
@@ -120,6 +193,7 @@ async function showChart(heartbeat) {
   const svg = new DOMParser().parseFromString(text, "image/svg+xml").documentElement;
   if (svg.nodeName !== "svg") throw new Error("chart: not an SVG document");
   $("chart-" + heartbeat).replaceChildren(document.importNode(svg, true));
+  colourDots(heartbeat);
 }
 
 function showNoControl() {
@@ -135,11 +209,9 @@ async function poll() {
     showExperiment(status);
     showFigures(status);
     const control = !status.experiment || status.experiment.control;
-    const [beats] = await Promise.all([
-      get("/api/v1/beats?heartbeat=main&after=" + cursor + "&limit=20").then((r) => r.json()),
-      showChart("main"),
-      control ? showChart("control") : showNoControl(),
-    ]);
+    // The slots first, so the dots drawn next find their causes.
+    const [beats] = await Promise.all([fetchSlots("main"), control ? fetchSlots("control") : null]);
+    await Promise.all([showChart("main"), control ? showChart("control") : showNoControl()]);
     showSlots(beats);
     polls += 1;
     document.documentElement.dataset.polls = String(polls);

@@ -5,10 +5,29 @@
 //! Both heartbeats' panels share a logarithmic lateness scale, so the page
 //! can set them side by side (or one above the other in a narrow window)
 //! and compare them by eye.
+//!
+//! Under the chart, a strip splits the heartbeat's lateness above
+//! `explain.threshold` among its causes, since jitterd started (the board's
+//! tally, as the `*_lateness_explained_seconds_total` counters have it), so
+//! main and control sit side by side there too. The page's script colours
+//! each late dot by its cause from `/api/v1/beats`.
 
-use crate::chart::{Axis, Dot, Dots, Layout, LineChart, Rule, Scale, tick_seconds};
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::chart::{
+    Axis, CAUSE_COLORS, Dot, Dots, Layout, LineChart, Place, Rule, Scale, Segment, Stack, escape, human_seconds,
+    stacked_bar, tick_seconds,
+};
 use crate::experiment::Heartbeat;
+use crate::explain::{Cause, CauseCounts};
 use crate::observe::{Observatory, RING_CAPACITY};
+use crate::sys::clock::seconds;
+
+/// The chart panel's size (the chart's [`Layout::Panel`]) and the strip's height under it.
+const WIDTH: f64 = 560.0;
+const CHART_HEIGHT: f64 = 320.0;
+const STRIP_HEIGHT: f64 = 40.0;
 
 pub(crate) const MAIN_COLOR: &str = "#1f6fd1";
 pub(crate) const CONTROL_COLOR: &str = "#7b808a";
@@ -62,7 +81,53 @@ pub(crate) fn svg(observatory: &Observatory, heartbeat: Heartbeat) -> String {
         y_includes: other.lateness_range().map(|(low, high)| vec![low, high]).unwrap_or_default(),
         layout: Layout::Panel,
     };
-    chart.svg(&format!("lateness of the {name}'s recent slots"))
+    let chart = chart.svg(&format!("lateness of the {name}'s recent slots"));
+    let causes = observatory.board(heartbeat).snapshot().tally.causes;
+    let threshold = observatory.running().map(|running| running.settings.explain_threshold);
+    with_causes(&chart, name, &causes, threshold)
+}
+
+/// The cause with the most explained lateness, the first in the waterfall
+/// on a tie; `None` when nothing was explained. (`compare`'s dominant cause
+/// by the same rule; both belong in `explain` once it offers one.)
+fn most_explained(causes: &CauseCounts) -> Option<Cause> {
+    let best = Cause::ALL.into_iter().rev().max_by_key(|&c| causes.explained_ns(c))?;
+    (causes.explained_ns(best) > 0).then_some(best)
+}
+
+/// `chart` with the strip of `causes` under it, in one SVG document.
+fn with_causes(chart: &str, name: &str, causes: &CauseCounts, threshold: Option<Duration>) -> String {
+    let height = CHART_HEIGHT + STRIP_HEIGHT;
+    let mut out = String::with_capacity(chart.len() + 2048);
+    let _ = write!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" aria-label="{}">"#,
+        escape(&format!("lateness of the {name}'s recent slots, and its lateness by cause"))
+    );
+    out.push_str(chart);
+    let late: u64 = causes.late_beats.iter().sum();
+    let explained_ns: u64 = causes.explained_ns.iter().sum();
+    let over = threshold.map_or_else(|| "explain.threshold".to_owned(), |t| tick_seconds(t.as_secs_f64()));
+    let caption = match most_explained(causes) {
+        Some(cause) => format!(
+            "since start: {late} beats over {over}, {}; mostly {} {:.0} %",
+            human_seconds(seconds(explained_ns)),
+            cause.name(),
+            100.0 * causes.explained_ns(cause) as f64 / explained_ns as f64
+        ),
+        None => format!("since start: no beat over {over}"),
+    };
+    let stack = Stack {
+        name: name.to_owned(),
+        caption,
+        segments: Cause::ALL
+            .into_iter()
+            .map(|c| Segment { name: c.name(), color: CAUSE_COLORS[c.index()], value: seconds(causes.explained_ns(c)) })
+            .collect(),
+    };
+    stacked_bar(&mut out, &stack, Place { x: 64.0, y: CHART_HEIGHT + 6.0, width: WIDTH - 78.0, height: 12.0 });
+    out.push_str("</svg>");
+    out
 }
 
 #[cfg(test)]
@@ -121,5 +186,42 @@ mod tests {
         // 50 µs sits at the same height in both panels.
         assert_eq!(y_of(&main, 1), y_of(&control, 1));
         assert!(tick_time(0.1 + 0.2) == "0.3" && tick_time(20.0) == "20");
+        // Each panel has its strip; no control beat was over the threshold,
+        // so its strip says so and draws no segment.
+        assert!(main.contains("<g class=\"stack\"") && control.contains("<g class=\"stack\""), "{main}");
+        assert!(control.contains("no beat over 1ms") && !control.contains("class=\"segment\""), "{control}");
+    }
+
+    #[test]
+    fn the_strip_splits_the_lateness_among_its_causes() {
+        let mut causes = CauseCounts::default();
+        causes.late_beats[Cause::Cpu.index()] = 3;
+        causes.explained_ns[Cause::Cpu.index()] = 30_000_000;
+        causes.late_beats[Cause::Wake.index()] = 1;
+        causes.explained_ns[Cause::Wake.index()] = 10_000_000;
+        let chart = r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 560 320"><circle data-index="1"/></svg>"#;
+        let svg = with_causes(chart, "main heartbeat", &causes, Some(Duration::from_millis(1)));
+        let doc = roxmltree::Document::parse(&svg).expect("well-formed");
+        let root = doc.root_element();
+        assert_eq!(root.attribute("viewBox"), Some("0 0 560 360"));
+        assert_eq!(root.children().filter(|n| n.has_tag_name("svg")).count(), 1, "the chart, whole, inside");
+        let segments: Vec<(&str, &str, &str)> = doc
+            .descendants()
+            .filter(|n| n.attribute("class") == Some("segment"))
+            .filter_map(|n| Some((n.attribute("data-name")?, n.attribute("data-share")?, n.attribute("fill")?)))
+            .collect();
+        assert_eq!(segments, [("cpu", "0.75", CAUSE_COLORS[1]), ("wake", "0.25", CAUSE_COLORS[7])]);
+        assert!(svg.contains(">since start: 4 beats over 1ms, 40.0ms; mostly cpu 75 %<"), "{svg}");
+        // The strip carries no slot index: the page reads dots by data-index.
+        assert_eq!(svg.matches("data-index").count(), 1);
+    }
+
+    #[test]
+    fn the_style_sheet_has_every_cause_in_its_colour() {
+        for cause in Cause::ALL {
+            let variable = format!("--cause-{}: {};", cause.name(), CAUSE_COLORS[cause.index()]);
+            assert!(super::super::STYLE.contains(&variable), "page.css lacks {variable}");
+        }
+        assert_eq!(CAUSE_COLORS[Cause::Wake.index()], "#8c8c8c", "wake, the unexplained rest, is a neutral grey");
     }
 }
