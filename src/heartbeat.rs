@@ -60,14 +60,22 @@ pub struct Recorder {
     observatory: Arc<Observatory>,
     heartbeat: Heartbeat,
     next_due: Option<Arc<NextDue>>,
-    host: Arc<HostEvidence>,
+    /// Where the host-wide evidence comes from, when beats are explained.
+    host: Option<Arc<HostEvidence>>,
     /// Opened on the heartbeat's thread when it starts.
     evidence: Option<ThreadEvidence>,
 }
 
 impl Recorder {
-    pub fn new(observatory: Arc<Observatory>, heartbeat: Heartbeat, host: Arc<HostEvidence>) -> Recorder {
-        Recorder { observatory, heartbeat, next_due: None, host, evidence: None }
+    /// Records beats without evidence: a late one is charged to `wake`
+    /// but for its check and access wait.
+    pub fn new(observatory: Arc<Observatory>, heartbeat: Heartbeat) -> Recorder {
+        Recorder { observatory, heartbeat, next_due: None, host: None, evidence: None }
+    }
+
+    /// Also reads each beat's evidence, with the host-wide part from `host`.
+    pub fn explaining(self, host: Arc<HostEvidence>) -> Recorder {
+        Recorder { host: Some(host), ..self }
     }
 
     /// Also publishes when each beat is next due, for the counter.
@@ -79,7 +87,8 @@ impl Recorder {
 impl Sink for Recorder {
     /// Opens the thread's evidence and says which sources it has.
     fn started(&mut self) {
-        let evidence = ThreadEvidence::open(Arc::clone(&self.host));
+        let Some(host) = &self.host else { return };
+        let evidence = ThreadEvidence::open(Arc::clone(host));
         for source in Source::ALL {
             self.observatory.set_source_available(source, evidence.available(source));
         }

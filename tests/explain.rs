@@ -160,7 +160,8 @@ fn late_slots_say_why_and_other_slots_do_not() {
         let slots = reply["slots"].as_array().expect("slots");
         let mut explained = 0;
         for slot in slots {
-            let late_beat = !slot["missed"].as_bool().expect("missed") && slot["lateness_seconds"].as_f64() > Some(1e-5);
+            let late_beat =
+                !slot["missed"].as_bool().expect("missed") && slot["lateness_seconds"].as_f64() > Some(1e-5);
             assert_eq!(slot.get("cause").is_some(), late_beat, "{heartbeat}: {slot}");
             assert_eq!(slot.get("causes_seconds").is_some(), late_beat, "{heartbeat}: {slot}");
             assert_eq!(slot.get("evidence").is_some(), late_beat, "{heartbeat}: {slot}");

@@ -387,6 +387,23 @@ mod tests {
     }
 
     #[test]
+    fn beats_above_the_explain_threshold_are_explained_and_a_retune_moves_it() {
+        let board = Board::new(Heartbeat::Main, Keep::Window);
+        let explain_at = |ms| Settings { explain_threshold: Duration::from_millis(ms), ..settings() };
+        board.begin(&explain_at(5), MonoTime(0));
+        beat_all(&board, &[1, 4, 6]);
+        let causes = board.snapshot().tally.causes;
+        // No evidence, under async (the default): the 6 ms beat is the counter's pass.
+        assert_eq!(causes.late_beats, [0, 0, 0, 0, 0, 1, 0, 0]);
+        assert_eq!(causes.explained_ns(crate::explain::Cause::Strategy), 6 * MS);
+        let (slots, _) = board.ring().after(0, 10);
+        assert_eq!(slots.iter().map(|s| s.why.is_some()).collect::<Vec<_>>(), [false, false, true]);
+        board.retune(&explain_at(2));
+        beat_all(&board, &[3]);
+        assert_eq!(board.snapshot().tally.causes.late_beats[5], 2, "the new threshold applies at once");
+    }
+
+    #[test]
     fn the_control_board_has_no_thresholds_and_a_whole_run_keeps_every_slot() {
         let board = Board::new(Heartbeat::Control, Keep::WholeRun);
         board.begin(&settings(), MonoTime(0));

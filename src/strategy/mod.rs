@@ -69,7 +69,8 @@ impl Setup {
     /// the counter, and its schedule once t0 is known.
     fn main_heartbeat(&self) -> (Recorder, impl FnOnce(MonoTime) -> Scheduler + Send + 'static) {
         let (schedule, period) = (self.settings.schedule, self.settings.period);
-        let recorder = Recorder::new(Arc::clone(&self.observatory), Heartbeat::Main, Arc::clone(&self.host))
+        let recorder = Recorder::new(Arc::clone(&self.observatory), Heartbeat::Main)
+            .explaining(Arc::clone(&self.host))
             .publishing(Arc::clone(&self.next_due));
         (recorder, move |t0| Scheduler::new(schedule, period, t0))
     }
@@ -134,7 +135,8 @@ impl Setup {
             self.tuning()
         };
         let (schedule, period) = (self.settings.schedule, self.settings.period);
-        let recorder = Recorder::new(Arc::clone(&self.observatory), Heartbeat::Control, Arc::clone(&self.host));
+        let recorder =
+            Recorder::new(Arc::clone(&self.observatory), Heartbeat::Control).explaining(Arc::clone(&self.host));
         self.spawn_heartbeat_thread("jitterd-control", tuning, NoProbe, recorder, move |t0| {
             Scheduler::new(schedule, period, control_origin(t0, period))
         })
