@@ -4,9 +4,10 @@
 //! in the provoked window is charged to it, and it is the dominant cause of
 //! at least 90 % of them. The oracle is the provocation, from outside the
 //! code. A host too busy to tell (more than a busy loop besides the test's
-//! own) makes those assertions NOT TESTED; what holds by construction (a
-//! quiet run never says throttled, stopped or paging; the control heartbeat
-//! never says strategy) is asserted on any host.
+//! own) makes those assertions NOT TESTED, and so does any other load for
+//! the starved lock, which needs a core per thread; what holds by
+//! construction (a quiet run never says throttled, stopped or paging; the
+//! control heartbeat never says strategy) is asserted on any host.
 
 use std::time::{Duration, Instant};
 
@@ -83,6 +84,18 @@ impl ByCause {
 /// Asserts that `cause` explains `counts` (see the module doc), on a host
 /// quiet enough to tell, once at least `min_late` late beats were provoked.
 fn assert_explained(load: &HostLoad, what: &str, counts: &ByCause, cause: &str, min_late: f64) {
+    assert_explained_when(load, what, counts, cause, min_late, HostLoad::assert_if_quiet);
+}
+
+/// [`assert_explained`], asserting through `assert_if` (quiet or free).
+fn assert_explained_when(
+    load: &HostLoad,
+    what: &str,
+    counts: &ByCause,
+    cause: &str,
+    min_late: f64,
+    assert_if: fn(&HostLoad, bool, &str),
+) {
     let (lateness, dominant) = counts.shares(cause);
     println!(
         "{what}: {} late beats; {cause}: {:.1} % of the lateness, dominant on {:.1} %; late beats {:?}, seconds {:?}",
@@ -100,7 +113,8 @@ fn assert_explained(load: &HostLoad, what: &str, counts: &ByCause, cause: &str, 
         ));
         return;
     }
-    load.assert_if_quiet(
+    assert_if(
+        load,
         lateness >= EXPLAINED && dominant >= EXPLAINED,
         &format!(
             "{what}: {cause} took {:.1} % of the lateness and dominated {:.1} % of {} late beats (at least {} % of each expected)",
@@ -236,23 +250,20 @@ fn beats(daemon: &Daemon, heartbeat: &str, after: u64) -> (Vec<Value>, u64) {
     (reply["slots"].as_array().cloned().unwrap_or_default(), last)
 }
 
-/// Adds the late beats of one stop's window to `window`: the beats after
-/// `cursor` (taken just before the SIGSTOP) up to the one that ran through
-/// the stop, the first more than 150 ms late, which it waits for.
+/// Adds the beat that ran through one stop to `window`: the first beat
+/// after `cursor` (taken just before the SIGSTOP) more than half the stop
+/// late, which it waits for. The slots the stop swallowed were due while
+/// the process was stopped, so that beat is the stop's provoked window; the
+/// beats before it finished before the stop.
 fn stop_window(daemon: &Daemon, heartbeat: &str, cursor: u64, window: &mut ByCause) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let (slots, _) = beats(daemon, heartbeat, cursor);
-        let beats_only = slots.iter().filter(|slot| slot["missed"] == false);
-        let mut window_slots = Vec::new();
-        for slot in beats_only {
-            window_slots.push(slot);
-            if slot["lateness_seconds"].as_f64() > Some(0.15) {
-                for late in window_slots.into_iter().filter(|slot| slot.get("cause").is_some()) {
-                    window.add_slot(late);
-                }
-                return;
-            }
+        let through =
+            slots.iter().find(|slot| slot["missed"] == false && slot["lateness_seconds"].as_f64() > Some(0.15));
+        if let Some(beat) = through {
+            window.add_slot(beat);
+            return;
         }
         assert!(Instant::now() < deadline, "{heartbeat}: no beat ran through the stop: {slots:?}");
         std::thread::sleep(Duration::from_millis(20));
@@ -266,7 +277,10 @@ fn a_lock_is_strategy_on_the_main_heartbeat_and_never_on_the_control() {
     let load = HostLoad::start(&[daemon.pid()]);
     let [main, control] = measure(&daemon, 3);
     assert_eq!(control.amount("strategy"), (0.0, 0.0), "the control heartbeat has no strategy: {control:?}");
-    assert_explained(&load, "strategy, main", &main, "strategy", 10.0);
+    // A starved lock needs a core per thread: beside anything else,
+    // preemption opens gaps for the heartbeat, and every hand-off waits for
+    // a CPU, which is `cpu` (docs/compare.md says the same of the order).
+    assert_explained_when(&load, "strategy, main", &main, "strategy", 10.0, HostLoad::assert_if_free);
 }
 
 #[test]
