@@ -90,10 +90,7 @@ impl Config {
         let (min, max) = EXPLAIN_THRESHOLD_RANGE;
         let value = self.explain.threshold;
         if value < min || value > max {
-            return Err(fail(
-                "explain.threshold",
-                out_of_range(value, &humantime::format_duration(min).to_string(), max),
-            ));
+            return Err(fail("explain.threshold", out_of_range(value, &humantime::format_duration(min).to_string(), max)));
         }
         Ok(())
     }
