@@ -107,7 +107,7 @@ fn assert_explained_when(
     );
     if counts.late() < min_late {
         common::not_tested(&format!(
-            "{what}: {} late beats, fewer than the {min_late} a provoked {cause} gives; the host was too busy (the rest of it kept {:.2} cores busy)",
+            "{what}: {} late beats, fewer than the {min_late} a provoked {cause} gives (the rest of the host kept {:.2} cores busy)",
             counts.late(),
             load.other_cores()
         ));
@@ -280,7 +280,8 @@ fn a_lock_is_strategy_on_the_main_heartbeat_and_never_on_the_control() {
     // A starved lock needs a core per thread: beside anything else,
     // preemption opens gaps for the heartbeat, and every hand-off waits for
     // a CPU, which is `cpu` (docs/compare.md says the same of the order).
-    assert_explained_when(&load, "strategy, main", &main, "strategy", 10.0, HostLoad::assert_if_free);
+    // A starved beat lasts hundreds of milliseconds: a few in 3 s.
+    assert_explained_when(&load, "strategy, main", &main, "strategy", 3.0, HostLoad::assert_if_free);
 }
 
 #[test]
@@ -295,8 +296,9 @@ fn a_cpu_quota_is_throttled() {
         return common::not_tested(&format!("cannot move jitterd into a cgroup: {why}"));
     }
     let load = HostLoad::start(&[daemon.pid()]);
-    // jitterd looks its cgroup up again every second.
-    std::thread::sleep(Duration::from_millis(1500));
+    // jitterd looks its cgroup up again every second; the beat after it
+    // follows the move knows nothing of throttling.
+    std::thread::sleep(Duration::from_millis(2500));
     let cursors = ["main", "control"].map(|heartbeat| beats(&daemon, heartbeat, 0).1);
     std::thread::sleep(Duration::from_secs(3));
     for (heartbeat, cursor) in ["main", "control"].into_iter().zip(cursors) {
@@ -309,6 +311,9 @@ fn a_cpu_quota_is_throttled() {
             all.add_slot(slot);
             if slot["lateness_seconds"].as_f64() > Some(0.02) {
                 held_up.add_slot(slot);
+                if slot["cause"] != "throttled" {
+                    println!("throttled, {heartbeat}: held up, but not by the quota: {slot}");
+                }
             }
         }
         let (lateness, _) = all.shares("throttled");

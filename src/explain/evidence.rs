@@ -134,15 +134,12 @@ impl ThreadEvidence {
     }
 }
 
-/// Throttling since the last reading, if both read the same cgroups.
+/// Throttling since the last reading, if both read the same cgroups (after
+/// a move, one beat's is unknown: the counters of two cgroups do not subtract).
 fn throttling(before: &HostReading, now: &HostReading) -> Option<Throttling> {
     let ((generation, now), (generation_before, before)) = (now.throttling?, before.throttling?);
-    Some(if generation == generation_before {
-        Throttling {
-            periods: now.periods.saturating_sub(before.periods),
-            throttled_ns: now.throttled_ns.saturating_sub(before.throttled_ns),
-        }
-    } else {
-        Throttling::default()
+    (generation == generation_before).then(|| Throttling {
+        periods: now.periods.saturating_sub(before.periods),
+        throttled_ns: now.throttled_ns.saturating_sub(before.throttled_ns),
     })
 }
