@@ -9,13 +9,16 @@
 //! experiment is set up, so set-up never counts as lateness. The main
 //! heartbeat publishes when it is next due ([`NextDue`]), around which a
 //! duty-cycled counter runs. What a beat becomes is the observatory's: the
-//! [`Recorder`] hands it over and keeps nothing.
+//! [`Recorder`] reads the beat's evidence on the heartbeat's thread, just
+//! after `done`, and hands both over; the observatory decides whether the
+//! beat was late enough to explain.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use crate::array::Check;
 use crate::experiment::Heartbeat;
+use crate::explain::{Evidence, HostEvidence, Source, ThreadEvidence};
 use crate::measure::{Beat, BeatTimes, Scheduler};
 use crate::observe::Observatory;
 use crate::sys::clock::MonoTime;
@@ -39,6 +42,10 @@ impl Probe for NoProbe {
 
 /// Where a finished beat goes.
 pub trait Sink {
+    /// The heartbeat is about to start: called once, on its own thread,
+    /// before it waits for t0 (by whoever starts it: the loops do not).
+    fn started(&mut self) {}
+
     fn record(&mut self, beat: &Beat, check: Check);
 
     /// The next beat is due at `scheduled`: called before the heartbeat
@@ -46,17 +53,29 @@ pub trait Sink {
     fn next_due(&mut self, _scheduled: MonoTime) {}
 }
 
-/// A heartbeat's sink: hands every beat to the observatory's board for
-/// that heartbeat and, for the main one, publishes when the next is due.
+/// A heartbeat's sink: reads each beat's evidence, hands both to the
+/// observatory's board for that heartbeat and, for the main one, publishes
+/// when the next is due.
 pub struct Recorder {
     observatory: Arc<Observatory>,
     heartbeat: Heartbeat,
     next_due: Option<Arc<NextDue>>,
+    /// Where the host-wide evidence comes from, when beats are explained.
+    host: Option<Arc<HostEvidence>>,
+    /// Opened on the heartbeat's thread when it starts.
+    evidence: Option<ThreadEvidence>,
 }
 
 impl Recorder {
+    /// Records beats without evidence: a late one is charged to `wake`
+    /// but for its check and access wait.
     pub fn new(observatory: Arc<Observatory>, heartbeat: Heartbeat) -> Recorder {
-        Recorder { observatory, heartbeat, next_due: None }
+        Recorder { observatory, heartbeat, next_due: None, host: None, evidence: None }
+    }
+
+    /// Also reads each beat's evidence, with the host-wide part from `host`.
+    pub fn explaining(self, host: Arc<HostEvidence>) -> Recorder {
+        Recorder { host: Some(host), ..self }
     }
 
     /// Also publishes when each beat is next due, for the counter.
@@ -66,9 +85,20 @@ impl Recorder {
 }
 
 impl Sink for Recorder {
+    /// Opens the thread's evidence and says which sources it has.
+    fn started(&mut self) {
+        let Some(host) = &self.host else { return };
+        let evidence = ThreadEvidence::open(Arc::clone(host));
+        for source in Source::ALL {
+            self.observatory.set_source_available(source, evidence.available(source));
+        }
+        self.evidence = Some(evidence);
+    }
+
     #[inline]
     fn record(&mut self, beat: &Beat, check: Check) {
-        self.observatory.record(self.heartbeat, beat, check);
+        let evidence = self.evidence.as_mut().map_or(Evidence::NONE, ThreadEvidence::read);
+        self.observatory.record_explained(self.heartbeat, beat, check, &evidence);
     }
 
     fn next_due(&mut self, scheduled: MonoTime) {

@@ -4,7 +4,10 @@
 //! lock for the counts, drift and thresholds, then the window store, the
 //! ring of recent slots and, for `compare`, the whole run, each behind its
 //! own short lock so a reader of one never holds up another. Readers take a
-//! [`BoardSnapshot`]. An experiment's start resets what is the experiment's
+//! [`BoardSnapshot`]. A beat later than `explain.threshold` is explained
+//! here, under the same lock, from the evidence the heartbeat read: the
+//! threshold is the experiment's as tuned now, so a reload that keeps the
+//! experiment moves it at once. An experiment's start resets what is the experiment's
 //! ([`Board::begin`]); the counts go on for the process's life, as
 //! Prometheus counters must.
 
@@ -14,13 +17,14 @@ use parking_lot::Mutex;
 
 use super::Keep;
 use super::drift::DriftGained;
-use super::ring::{BeatSlots, SlotRing};
+use super::ring::{BeatSlots, SlotRing, Why};
 use super::run::WholeRun;
 use super::store::{LatenessStore, WindowSnapshot};
 use super::tally::{LastCheck, Tally, Totals};
 use super::threshold::{Crossing, Sides, Threshold};
 use crate::array::Check;
 use crate::experiment::{Heartbeat, Settings};
+use crate::explain::{self, Charging, Evidence};
 use crate::measure::Beat;
 use crate::sys::clock::MonoTime;
 
@@ -57,6 +61,9 @@ struct Experiment {
     drift_gained_ns: i64,
     /// The main heartbeat's alert thresholds; the control has none.
     thresholds: Option<Thresholds>,
+    /// Beats later than this are explained.
+    explain_threshold_ns: u64,
+    charging: Charging,
 }
 
 struct Thresholds {
@@ -128,6 +135,8 @@ impl Board {
             drift_gained: DriftGained::new(t0, settings.drift_window),
             drift_gained_ns: 0,
             thresholds,
+            explain_threshold_ns: crate::sys::clock::nanos(settings.explain_threshold),
+            charging: charging(self.heartbeat, settings),
         });
         for store in [&self.store, &self.jitter_store].into_iter().flatten() {
             store.reset_window();
@@ -146,6 +155,7 @@ impl Board {
     pub(crate) fn retune(&self, settings: &Settings) {
         let mut state = self.state.lock();
         let Some(experiment) = state.experiment.as_mut() else { return };
+        experiment.explain_threshold_ns = crate::sys::clock::nanos(settings.explain_threshold);
         if settings.drift_window != experiment.drift_window {
             // Drift gained looks back over a new span: it starts afresh.
             experiment.drift_window = settings.drift_window;
@@ -161,16 +171,16 @@ impl Board {
         }
     }
 
-    /// Records one beat and, on the main heartbeat, its check. Returns the
-    /// thresholds it crossed, to log after the locks are released. On the
-    /// heartbeat's thread: short locks, no allocation but at a window's
-    /// rotation that finds no spare.
-    pub(crate) fn record(&self, beat: &Beat, check: Option<Check>) -> [Option<Crossing>; 2] {
+    /// Records one beat, on the main heartbeat its check, and why it was
+    /// late if it was. Returns the thresholds it crossed, to log after the
+    /// locks are released. On the heartbeat's thread: short locks, no
+    /// allocation but at a window's rotation that finds no spare.
+    pub(crate) fn record(&self, beat: &Beat, check: Option<Check>, evidence: &Evidence) -> [Option<Crossing>; 2] {
         let checked = check.map(|check| {
             let unix_seconds = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
             LastCheck { unix_seconds, mismatched_elements: check.mismatched_elements, value: check.value }
         });
-        let (t0, period_ns, crossings) = {
+        let (t0, period_ns, why, crossings) = {
             let mut state = self.state.lock();
             let State { tally, last_check, experiment } = &mut *state;
             // Before any experiment began (never, through the start gate): a period of 1 ns.
@@ -179,9 +189,13 @@ impl Board {
             if let Some(checked) = checked {
                 *last_check = checked;
             }
+            let why = experiment.as_ref().and_then(|e| e.explain(beat, evidence));
+            if let Some(why) = &why {
+                tally.causes.add(&why.explanation);
+            }
             match experiment {
-                Some(experiment) => (experiment.t0, period_ns, experiment.record(beat)),
-                None => (MonoTime(0), period_ns, [None, None]),
+                Some(experiment) => (experiment.t0, period_ns, why, experiment.record(beat, why.as_ref())),
+                None => (MonoTime(0), period_ns, why, [None, None]),
             }
         };
         if let Some(store) = &self.store {
@@ -198,6 +212,7 @@ impl Board {
             consistent: check.map(|check| check.is_consistent()),
             missed_slots: beat.missed_slots,
             period_ns,
+            why,
         });
         if let Some(run) = &self.whole_run {
             run.lock().record(beat, period_ns);
@@ -261,17 +276,36 @@ impl Experiment {
         }
     }
 
-    fn record(&mut self, beat: &Beat) -> [Option<Crossing>; 2] {
+    /// Why `beat` was late, if it was later than the explain threshold.
+    fn explain(&self, beat: &Beat, evidence: &Evidence) -> Option<Why> {
+        (beat.lateness_ns > self.explain_threshold_ns).then(|| Why {
+            explanation: explain::explain(beat, evidence, self.charging),
+            continued: explain::waterfall::stopped_within(beat, evidence) > 0,
+            evidence: *evidence,
+        })
+    }
+
+    fn record(&mut self, beat: &Beat, why: Option<&Why>) -> [Option<Crossing>; 2] {
         self.max_lateness_ns = self.max_lateness_ns.max(beat.lateness_ns);
         self.drift_ns = beat.drift_ns;
         self.drift_gained_ns = self.drift_gained.observe(beat.times.done, beat.drift_ns);
+        let cause = why.map(|why| why.explanation.dominant());
         match &mut self.thresholds {
             Some(thresholds) => [
-                thresholds.drift_gained.observe(self.drift_gained_ns, beat.index),
-                thresholds.jitter.observe(beat.jitter_ns, beat.index),
+                thresholds.drift_gained.observe(self.drift_gained_ns, beat.index, cause),
+                thresholds.jitter.observe(beat.jitter_ns, beat.index, cause),
             ],
             None => [None, None],
         }
+    }
+}
+
+/// What `heartbeat` of `settings`' strategy can be charged with.
+fn charging(heartbeat: Heartbeat, settings: &Settings) -> Charging {
+    match heartbeat {
+        Heartbeat::Control => Charging::NoProbe,
+        Heartbeat::Main if settings.strategy.heartbeat_shares_thread() => Charging::SharedThread,
+        Heartbeat::Main => Charging::Probe,
     }
 }
 
@@ -303,7 +337,7 @@ mod tests {
                 let due = scheduler.due();
                 let done = due.plus_ns(late * MS);
                 let beat = scheduler.complete(BeatTimes { scheduled: due, woke: done, accessed: done, done });
-                board.record(&beat, Some(Check { value: 1, mismatched_elements: 0 }))
+                board.record(&beat, Some(Check { value: 1, mismatched_elements: 0 }), &Evidence::NONE)
             })
             .collect()
     }
@@ -350,6 +384,23 @@ mod tests {
         assert_eq!((after.totals, after.window, after.drift_ns), (before.totals, before.window, before.drift_ns));
         assert_eq!(board.ring().len(), before.window.map_or(0, |w| w.window_count as usize));
         assert!(!after.drift_over_threshold, "a new limit starts below it");
+    }
+
+    #[test]
+    fn beats_above_the_explain_threshold_are_explained_and_a_retune_moves_it() {
+        let board = Board::new(Heartbeat::Main, Keep::Window);
+        let explain_at = |ms| Settings { explain_threshold: Duration::from_millis(ms), ..settings() };
+        board.begin(&explain_at(5), MonoTime(0));
+        beat_all(&board, &[1, 4, 6]);
+        let causes = board.snapshot().tally.causes;
+        // No evidence, under async (the default): the 6 ms beat is the counter's pass.
+        assert_eq!(causes.late_beats, [0, 0, 0, 0, 0, 1, 0, 0]);
+        assert_eq!(causes.explained_ns(crate::explain::Cause::Strategy), 6 * MS);
+        let (slots, _) = board.ring().after(0, 10);
+        assert_eq!(slots.iter().map(|s| s.why.is_some()).collect::<Vec<_>>(), [false, false, true]);
+        board.retune(&explain_at(2));
+        beat_all(&board, &[3]);
+        assert_eq!(board.snapshot().tally.causes.late_beats[5], 2, "the new threshold applies at once");
     }
 
     #[test]

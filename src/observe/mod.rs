@@ -32,7 +32,7 @@ pub use buckets::{
     BeatCounts, DOUBLING_BOUNDS, LATENESS_BOUNDS, LATENESS_BOUNDS_NS, LatenessCounts, doubling_bounds_seconds,
 };
 pub use liveness::Liveness;
-pub use ring::{CAPACITY as RING_CAPACITY, Slot, SlotRing};
+pub use ring::{ByCause, CAPACITY as RING_CAPACITY, Slot, SlotRing, Why};
 pub use run::{BeatHistograms, MAX_POINTS, Point, Series, WholeRun};
 pub use store::{
     Clock, HIGHEST_NS, IntervalHistogram, LatenessStore, QUANTILES, WindowSnapshot, new_histogram, record_slots,
@@ -41,7 +41,7 @@ pub use tally::{LastCheck, Tally, Totals};
 
 use crate::array::Check;
 use crate::experiment::{Heartbeat, Settings};
-use crate::explain::Source;
+use crate::explain::{Evidence, Source};
 use crate::measure::Beat;
 use crate::sys::clock::MonoTime;
 
@@ -182,11 +182,19 @@ impl Observatory {
         self.liveness.stopped();
     }
 
-    /// A beat of `heartbeat`, with the main heartbeat's check. On the
-    /// heartbeat's thread, after the beat's timestamps are taken.
+    /// A beat of `heartbeat`, with the main heartbeat's check, and no
+    /// evidence of why it was late.
     pub fn record(&self, heartbeat: Heartbeat, beat: &Beat, check: Check) {
+        self.record_explained(heartbeat, beat, check, &Evidence::NONE);
+    }
+
+    /// A beat of `heartbeat`, with the main heartbeat's check and what the
+    /// kernel said about it: a beat later than `explain.threshold` (as the
+    /// experiment is tuned now) is explained from it. On the heartbeat's
+    /// thread, after the beat's timestamps are taken.
+    pub fn record_explained(&self, heartbeat: Heartbeat, beat: &Beat, check: Check, evidence: &Evidence) {
         let check = (heartbeat == Heartbeat::Main).then_some(check);
-        let crossings = self.board(heartbeat).record(beat, check);
+        let crossings = self.board(heartbeat).record(beat, check, evidence);
         if heartbeat == Heartbeat::Main {
             self.liveness.beat(beat.times.done);
         }

@@ -4,20 +4,23 @@
 //! swallowed) and the HTTP thread reads what came after a cursor. Indexes
 //! count slots since the process started and never go back, across reloads
 //! too, so a client's cursor stays meaningful; the ring itself forgets the
-//! old experiment when a new one starts.
+//! old experiment when a new one starts. A late beat's slot carries why it
+//! was late ([`Why`]): its dominant `cause`, `causes_seconds` and the
+//! `evidence`, fields that a slot that was not a late beat leaves out.
 
 use std::collections::VecDeque;
 
 use parking_lot::Mutex;
-use serde::Serialize;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 
+use crate::explain::{Cause, Evidence, Explanation};
 use crate::sys::clock::seconds;
 
 /// Slots kept per heartbeat.
 pub const CAPACITY: usize = 1000;
 
 /// One slot of the schedule, as the live page shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Slot {
     /// Counts slots since the process started, from 1.
     pub index: u64,
@@ -33,6 +36,18 @@ pub struct Slot {
     pub missed: bool,
     /// What the beat's check found; `None` for a missed slot and for the control heartbeat.
     pub consistent: Option<bool>,
+    /// Why the beat was late: only on a beat later than `explain.threshold`.
+    #[serde(flatten)]
+    pub why: Option<Why>,
+}
+
+/// Why one beat was late: the waterfall's amounts and what they came from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Why {
+    pub explanation: Explanation,
+    pub evidence: Evidence,
+    /// Whether the process was continued (SIGCONT) after the beat was due.
+    pub continued: bool,
 }
 
 /// A beat as the ring takes it: its own slot, and how many slots after it were missed.
@@ -45,6 +60,7 @@ pub struct BeatSlots {
     pub consistent: Option<bool>,
     pub missed_slots: u64,
     pub period_ns: u64,
+    pub why: Option<Why>,
 }
 
 #[derive(Debug, Default)]
@@ -75,6 +91,7 @@ impl SlotRing {
             access_wait_seconds: Some(seconds(beat.access_wait_ns)),
             missed: false,
             consistent: beat.consistent,
+            why: beat.why,
         };
         inner.last_index = first.saturating_add(beat.missed_slots);
         // Missed slot j (1..=m) was due j periods after the beat's own slot.
@@ -95,6 +112,7 @@ impl SlotRing {
                     access_wait_seconds: None,
                     missed: true,
                     consistent: None,
+                    why: None,
                 },
             );
         }
@@ -135,6 +153,75 @@ impl SlotRing {
     }
 }
 
+/// `cause`, `causes_seconds` (every cause, in the waterfall's order) and
+/// `evidence`, flattened into the slot.
+impl Serialize for Why {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(3))?;
+        map.serialize_entry("cause", self.explanation.dominant().name())?;
+        map.serialize_entry("causes_seconds", &ByCause(self.explanation.amounts_ns.map(seconds)))?;
+        map.serialize_entry("evidence", &EvidenceJson::new(&self.evidence, self.continued))?;
+        map.end()
+    }
+}
+
+/// One value per cause, in [`Cause::ALL`]'s order: an object keyed by the
+/// causes' names, every cause present.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ByCause<T>(pub [T; 8]);
+
+impl<T: Serialize> Serialize for ByCause<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(Cause::ALL.len()))?;
+        for (cause, value) in Cause::ALL.into_iter().zip(&self.0) {
+            map.serialize_entry(cause.name(), value)?;
+        }
+        map.end()
+    }
+}
+
+/// The evidence as `/api/v1/beats` shows it: what moved between the
+/// previous beat's reading and this one's; `null` where the source is
+/// unavailable.
+#[derive(serde::Serialize)]
+struct EvidenceJson {
+    span_seconds: f64,
+    on_cpu_seconds: Option<f64>,
+    run_queue_wait_seconds: Option<f64>,
+    voluntary_switches: Option<u64>,
+    involuntary_switches: Option<u64>,
+    major_faults: Option<u64>,
+    cpu: Option<u32>,
+    throttled_periods: Option<u64>,
+    throttled_seconds: Option<f64>,
+    steal_seconds: Option<f64>,
+    pressure_some_avg10: Option<f64>,
+    pressure_some_seconds: Option<f64>,
+    continued: bool,
+}
+
+impl EvidenceJson {
+    fn new(evidence: &Evidence, continued: bool) -> EvidenceJson {
+        let (times, usage, throttling, pressure) =
+            (evidence.times, evidence.usage, evidence.throttling, evidence.pressure);
+        EvidenceJson {
+            span_seconds: seconds(evidence.span_ns),
+            on_cpu_seconds: times.map(|t| seconds(t.on_cpu_ns)),
+            run_queue_wait_seconds: times.map(|t| seconds(t.run_queue_wait_ns)),
+            voluntary_switches: usage.map(|u| u.voluntary_switches),
+            involuntary_switches: usage.map(|u| u.involuntary_switches),
+            major_faults: usage.map(|u| u.major_faults),
+            cpu: evidence.cpu,
+            throttled_periods: throttling.map(|t| t.periods),
+            throttled_seconds: throttling.map(|t| seconds(t.throttled_ns)),
+            steal_seconds: evidence.steal_ns.map(seconds),
+            pressure_some_avg10: pressure.map(|p| f64::from(p.some_avg10_percent)),
+            pressure_some_seconds: pressure.map(|p| seconds(p.some_ns)),
+            continued,
+        }
+    }
+}
+
 fn push_bounded(slots: &mut VecDeque<Slot>, slot: Slot) {
     if slots.len() == CAPACITY {
         slots.pop_front();
@@ -157,6 +244,7 @@ mod tests {
             consistent: Some(true),
             missed_slots: missed,
             period_ns: 10 * MS,
+            why: None,
         }
     }
 

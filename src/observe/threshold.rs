@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use crate::explain::Cause;
 use crate::sys::clock::{nanos, seconds, seconds_signed};
 
 /// Which way a value crosses its limit.
@@ -35,6 +36,8 @@ pub(crate) struct Crossing {
     value_ns: i64,
     limit_ns: u64,
     above: bool,
+    /// Why the beat was late, when it was later than `explain.threshold`.
+    cause: Option<Cause>,
 }
 
 impl Threshold {
@@ -52,8 +55,9 @@ impl Threshold {
         self.above
     }
 
-    /// Takes beat `beat`'s value; returns the crossing when it changed sides.
-    pub(crate) fn observe(&mut self, value_ns: i64, beat: u64) -> Option<Crossing> {
+    /// Takes beat `beat`'s value (and its cause, if it was explained);
+    /// returns the crossing when it changed sides.
+    pub(crate) fn observe(&mut self, value_ns: i64, beat: u64, cause: Option<Cause>) -> Option<Crossing> {
         let magnitude = match self.sides {
             Sides::Above => u64::try_from(value_ns).unwrap_or(0),
             Sides::Either => value_ns.unsigned_abs(),
@@ -63,7 +67,7 @@ impl Threshold {
             return None;
         }
         self.above = above;
-        Some(Crossing { what: self.what.clone(), beat, value_ns, limit_ns: self.limit_ns, above })
+        Some(Crossing { what: self.what.clone(), beat, value_ns, limit_ns: self.limit_ns, above, cause })
     }
 }
 
@@ -72,7 +76,9 @@ impl Crossing {
         let (beat, value) = (self.beat, format!("{:.6}s", seconds_signed(self.value_ns)));
         let limit = format!("{:.6}s", seconds(self.limit_ns));
         if self.above {
-            tracing::warn!(beat, value, limit, "heartbeat {} crossed its threshold", self.what);
+            // The crossing beat's cause; "none" for a beat within explain.threshold.
+            let cause = self.cause.map_or("none", Cause::name);
+            tracing::warn!(beat, value, limit, cause, "heartbeat {} crossed its threshold (cause: {cause})", self.what);
         } else {
             tracing::info!(beat, value, limit, "heartbeat {} back within its threshold", self.what);
         }
@@ -86,12 +92,12 @@ mod tests {
     #[test]
     fn drift_threshold_is_one_sided_and_jitter_two_sided() {
         let mut drift = Threshold::new("drift gained", Duration::from_millis(100), Sides::Above);
-        assert_eq!(drift.observe(-200_000_000, 1), None, "losing drift is no alarm");
-        assert!(drift.observe(200_000_000, 2).is_some_and(|c| c.above));
+        assert_eq!(drift.observe(-200_000_000, 1, None), None, "losing drift is no alarm");
+        assert!(drift.observe(200_000_000, 2, Some(Cause::Cpu)).is_some_and(|c| c.above));
         assert!(drift.is_above());
-        assert_eq!(drift.observe(300_000_000, 3), None, "crossed once");
+        assert_eq!(drift.observe(300_000_000, 3, None), None, "crossed once");
         let mut jitter = Threshold::new("jitter", Duration::from_millis(100), Sides::Either);
-        assert!(jitter.observe(-200_000_000, 1).is_some());
-        assert!(jitter.observe(0, 2).is_some_and(|c| !c.above), "and recovered once");
+        assert!(jitter.observe(-200_000_000, 1, None).is_some());
+        assert!(jitter.observe(0, 2, None).is_some_and(|c| !c.above), "and recovered once");
     }
 }

@@ -25,6 +25,7 @@ use std::thread::JoinHandle;
 use anyhow::Context as _;
 
 use crate::experiment::{Heartbeat, Settings, Strategy};
+use crate::explain::HostEvidence;
 use crate::heartbeat::{self, NextDue, NoProbe, Probe, Recorder, Sink, StartGate};
 use crate::measure::{Scheduler, control_origin};
 use crate::observe::Observatory;
@@ -41,6 +42,8 @@ pub(crate) struct Setup {
     gate: Arc<StartGate>,
     /// The main heartbeat's next due time, which the counter's windows follow.
     next_due: Arc<NextDue>,
+    /// The host-wide evidence both heartbeats share.
+    host: Arc<HostEvidence>,
 }
 
 /// A thread of the experiment.
@@ -62,13 +65,14 @@ impl Setup {
         Tuning { timer_slack: self.settings.timer_slack, priority: self.settings.priority }
     }
 
-    /// What the main heartbeat starts with once t0 is known: its schedule
-    /// and its sink, which publishes each next due time for the counter.
-    fn main_heartbeat(&self) -> impl FnOnce(MonoTime) -> (Scheduler, Recorder) + Send + 'static {
+    /// The main heartbeat's sink, which publishes each next due time for
+    /// the counter, and its schedule once t0 is known.
+    fn main_heartbeat(&self) -> (Recorder, impl FnOnce(MonoTime) -> Scheduler + Send + 'static) {
         let (schedule, period) = (self.settings.schedule, self.settings.period);
-        let recorder =
-            Recorder::new(Arc::clone(&self.observatory), Heartbeat::Main).publishing(Arc::clone(&self.next_due));
-        move |t0| (Scheduler::new(schedule, period, t0), recorder)
+        let recorder = Recorder::new(Arc::clone(&self.observatory), Heartbeat::Main)
+            .explaining(Arc::clone(&self.host))
+            .publishing(Arc::clone(&self.next_due));
+        (recorder, move |t0| Scheduler::new(schedule, period, t0))
     }
 
     /// When the counter runs: `None` continuously (`counter.duty_cycle = 1`).
@@ -88,18 +92,21 @@ impl Setup {
 
     /// Starts the main heartbeat on a thread of its own with this probe.
     fn spawn_heartbeat(&self, probe: impl Probe + Send + 'static) -> anyhow::Result<Worker> {
-        self.spawn_heartbeat_thread("jitterd-heartbeat", self.tuning(), probe, self.main_heartbeat())
+        let (recorder, schedule) = self.main_heartbeat();
+        self.spawn_heartbeat_thread("jitterd-heartbeat", self.tuning(), probe, recorder, schedule)
     }
 
     /// The one way a heartbeat thread starts, main or control: tune the
-    /// thread, wait for t0 at the gate (giving up if the start is called
-    /// off), build the schedule and sink from it, beat until the stop.
+    /// thread, start the sink there (its evidence is the thread's), wait for
+    /// t0 at the gate (giving up if the start is called off), build the
+    /// schedule from it, beat until the stop.
     fn spawn_heartbeat_thread<P, S>(
         &self,
         name: &str,
         tuning: Tuning,
         mut probe: P,
-        ready: impl FnOnce(MonoTime) -> (Scheduler, S) + Send + 'static,
+        mut sink: S,
+        schedule: impl FnOnce(MonoTime) -> Scheduler + Send + 'static,
     ) -> anyhow::Result<Worker>
     where
         P: Probe + Send + 'static,
@@ -109,9 +116,9 @@ impl Setup {
         let name_owned = name.to_owned();
         spawn(name, move || {
             tuning.apply();
+            sink.started();
             let Some(t0) = gate.wait() else { return };
-            let (scheduler, mut sink) = ready(t0);
-            if let Err(err) = heartbeat::run_blocking(scheduler, &stop, &mut probe, &mut sink) {
+            if let Err(err) = heartbeat::run_blocking(schedule(t0), &stop, &mut probe, &mut sink) {
                 tracing::error!("{name_owned} stopped: {err}");
             }
         })
@@ -128,9 +135,10 @@ impl Setup {
             self.tuning()
         };
         let (schedule, period) = (self.settings.schedule, self.settings.period);
-        let recorder = Recorder::new(Arc::clone(&self.observatory), Heartbeat::Control);
-        self.spawn_heartbeat_thread("jitterd-control", tuning, NoProbe, move |t0| {
-            (Scheduler::new(schedule, period, control_origin(t0, period)), recorder)
+        let recorder =
+            Recorder::new(Arc::clone(&self.observatory), Heartbeat::Control).explaining(Arc::clone(&self.host));
+        self.spawn_heartbeat_thread("jitterd-control", tuning, NoProbe, recorder, move |t0| {
+            Scheduler::new(schedule, period, control_origin(t0, period))
         })
     }
 
@@ -152,11 +160,12 @@ impl Setup {
             .enable_io()
             .build()
             .context("cannot start the tokio runtime")?;
-        let (stop, gate, ready) = (self.stop.clone(), Arc::clone(&self.gate), self.main_heartbeat());
+        let (stop, gate, (mut recorder, schedule)) = (self.stop.clone(), Arc::clone(&self.gate), self.main_heartbeat());
         spawn("jitterd-async", move || {
             tuning.apply();
+            recorder.started();
             let Some(t0) = gate.wait() else { return };
-            let (scheduler, mut recorder) = ready(t0);
+            let scheduler = schedule(t0);
             tokio::task::LocalSet::new().block_on(&runtime, async {
                 let (mut probe, counter) = tasks(stop.clone());
                 heartbeat_task(scheduler, &stop, &mut probe, &mut recorder).await;
@@ -227,6 +236,7 @@ impl Experiment {
             stop: Stop::new().context("cannot create the stop eventfd")?,
             gate: Arc::default(),
             next_due: Arc::default(),
+            host: Arc::new(HostEvidence::open()),
         };
         if settings.priority.is_some() && settings.strategy.heartbeat_shares_thread() {
             tracing::warn!(

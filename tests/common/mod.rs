@@ -2,12 +2,13 @@
 //! ([`alone`]), saying that a check was not made ([`not_tested`]) and a
 //! seeded [`Rng`]. The rest lives beside this file by job, re-exported
 //! here: the daemon and the binary ([`daemon`]), scrapes ([`scrape`]),
-//! golden files ([`golden`]), the host's load ([`host_load`]) and TLS
-//! ([`tls`]).
+//! golden files ([`golden`]), the host's load ([`host_load`]), what the
+//! explain tests provoke a cause with ([`provoke`]) and TLS ([`tls`]).
 
 mod daemon;
 mod golden;
 mod host_load;
+pub(crate) mod provoke;
 mod scrape;
 mod tls;
 

@@ -7,9 +7,10 @@
 
 use serde::Serialize;
 
-use crate::observe::{QUANTILES, Snapshot, WindowSnapshot};
+use crate::explain::{CauseCounts, Source};
+use crate::observe::{BoardSnapshot, ByCause, QUANTILES, Snapshot, WindowSnapshot};
 use crate::serve::words;
-use crate::sys::clock::seconds_signed;
+use crate::sys::clock::{seconds, seconds_signed};
 
 #[derive(Debug, Serialize)]
 pub(crate) struct Status {
@@ -28,6 +29,37 @@ pub(crate) struct Status {
     pub heartbeat_missed_total: u64,
     /// What the strategy does to the heartbeat, in plain words.
     pub explanation: Option<&'static str>,
+    /// Why beats later than `explain.threshold` were late.
+    pub explain: Explain,
+}
+
+/// Why late beats were late, since the process started.
+#[derive(Debug, Serialize)]
+pub(crate) struct Explain {
+    /// `explain.threshold`; `null` until the first experiment starts.
+    pub threshold_seconds: Option<f64>,
+    /// Which evidence sources the kernel offers, by name.
+    pub sources_available: serde_json::Map<String, serde_json::Value>,
+    pub main: Causes,
+    pub control: Causes,
+}
+
+/// One heartbeat's late beats by dominant cause, and their lateness split
+/// among the causes.
+#[derive(Debug, Serialize)]
+pub(crate) struct Causes {
+    pub late_beats_by_cause: ByCause<u64>,
+    pub lateness_explained_seconds_by_cause: ByCause<f64>,
+}
+
+impl From<&BoardSnapshot> for Causes {
+    fn from(board: &BoardSnapshot) -> Causes {
+        let CauseCounts { late_beats, explained_ns } = board.tally.causes;
+        Causes {
+            late_beats_by_cause: ByCause(late_beats),
+            lateness_explained_seconds_by_cause: ByCause(explained_ns.map(seconds)),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -134,6 +166,15 @@ pub(crate) fn status(snapshot: &Snapshot) -> Status {
         heartbeats_total: main.tally.beats,
         heartbeat_missed_total: main.tally.missed,
         explanation: settings.map(|s| words::explain(s.strategy)),
+        explain: Explain {
+            threshold_seconds: settings.map(|s| s.explain_threshold.as_secs_f64()),
+            sources_available: Source::ALL
+                .into_iter()
+                .map(|source| (source.name().to_owned(), snapshot.sources[source.index()].into()))
+                .collect(),
+            main: Causes::from(main),
+            control: Causes::from(control),
+        },
     }
 }
 
