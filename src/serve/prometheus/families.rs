@@ -151,11 +151,8 @@ pub(super) const CONTROL_EXPLAINED: Spec = Spec {
         "Lateness of the control heartbeat's beats later than explain.threshold, split among its causes (wake: what userland cannot see).",
     )
 };
-pub(super) const EXPLAIN_THRESHOLD: Spec = spec(
-    "explain_threshold_seconds",
-    GAUGE,
-    "Configured explain.threshold: beats later than this name their cause.",
-);
+pub(super) const EXPLAIN_THRESHOLD: Spec =
+    spec("explain_threshold_seconds", GAUGE, "Configured explain.threshold: beats later than this name their cause.");
 pub(super) const EXPLAIN_SOURCE: Spec = Spec {
     labels: &["source"],
     ..spec(
