@@ -461,6 +461,44 @@ jitterd_heartbeat_lateness_window_seconds_count 100
         }
     }
 
+    /// The families of a delimited protobuf body, read with protobuf's own stream.
+    fn decode(body: &[u8]) -> Vec<MetricFamily> {
+        let mut input = protobuf::CodedInputStream::from_bytes(body);
+        let mut families = Vec::new();
+        while !input.eof().expect("reads") {
+            families.push(input.read_message::<MetricFamily>().expect("a delimited MetricFamily"));
+        }
+        families
+    }
+
+    /// The text without the `process_*` families, which move between two renders.
+    fn without_process(text: &[u8]) -> String {
+        let text = String::from_utf8_lossy(text);
+        text.lines().filter(|line| !line.contains("process_")).collect::<Vec<_>>().join("\n")
+    }
+
+    const PROMETHEUS_ACCEPT: &str = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;\
+                                     encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+
+    #[test]
+    fn the_answer_follows_the_accept_header_and_the_switch() {
+        let observatory = observed();
+        let on = Exporter::new(Arc::clone(&observatory), Arc::default(), Some(1.1)).expect("registers");
+        let off = Exporter::new(observatory, Arc::default(), None).expect("registers");
+        let text = without_process(&on.render().expect("encodes"));
+        for (exporter, accept) in [(&on, None), (&on, Some("text/plain")), (&off, Some(PROMETHEUS_ACCEPT))] {
+            let answer = exporter.answer(accept).expect("answers");
+            assert_eq!(answer.content_type, TEXT_FORMAT);
+            assert_eq!(without_process(&answer.body), text, "{accept:?}");
+        }
+        let answer = on.answer(Some(PROMETHEUS_ACCEPT)).expect("answers");
+        assert_eq!(answer.content_type, PROTOBUF_FORMAT);
+        let families = decode(&answer.body);
+        let lateness = families.iter().find(|f| f.name() == "jitterd_heartbeat_lateness_seconds").expect("lateness");
+        assert_eq!(lateness.get_metric()[0].get_histogram().sample_count(), 100);
+        assert_eq!(families.len(), on.registry.gather().len());
+    }
+
     #[test]
     fn before_any_experiment_settings_are_zero_and_nothing_is_described() {
         let text = render(Arc::new(Observatory::new(Keep::Window)));
