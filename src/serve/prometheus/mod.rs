@@ -328,8 +328,11 @@ fn lateness_histogram(board: &BoardSnapshot, native_schema: Option<i8>) -> Metri
 /// one snapshot holds both. `None` while `observe` does not keep them: the
 /// lateness histograms then carry their classic buckets only, in protobuf
 /// as in text, rather than native buckets spread from the classic ones.
-/// At the merge with observe's `NativeCounts` this becomes
-/// `Some(board.tally.native_lateness.native_counts())`.
+/// At the merge with observe's `NativeCounts` (branch
+/// `native-histograms-observe`) the body becomes
+/// `Some(NativeCounts { schema: NATIVE_SCHEMA, zero_count:
+/// board.tally.native_lateness.zero, buckets:
+/// board.tally.native_lateness.populated() })`.
 fn native_lateness(_board: &BoardSnapshot) -> Option<NativeCounts<std::iter::Empty<(i32, u64)>>> {
     None
 }
