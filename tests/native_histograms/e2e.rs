@@ -113,6 +113,14 @@ fn now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs_f64()
 }
 
+/// A moment every scrape up to which is in the TSDB: a scrape is stamped
+/// when it starts and gives up after the interval (1 s), so 1.5 s ago no
+/// scrape of that moment is still being appended, and queries at it from
+/// one after another read the same samples.
+fn settled() -> f64 {
+    now() - 1.5
+}
+
 /// The window summary covers every slot (its window, 10 minutes, is longer
 /// than the test), so the native histogram since the start and the summary
 /// hold the same slots.
@@ -135,21 +143,25 @@ fn prometheus_reads_native_histograms_that_count_every_slot() {
     // histogram_count returns nothing for a classic histogram: a result is native.
     prometheus.wait_for(count, 1.0, Duration::from_secs(60));
     prometheus.wait_for("count_over_time(jitterd_heartbeats_total[1m])", 5.0, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_millis(1500)); // so the settled moment has five scrapes too
     for _ in 0..3 {
-        let time = now();
+        let time = settled();
         let slots = prometheus.value("jitterd_heartbeats_total + jitterd_heartbeat_missed_total", time);
         let native = prometheus.value(count, time);
         let same_scrape = prometheus.value(
             "timestamp(jitterd_heartbeats_total) - timestamp(jitterd_heartbeat_lateness_window_seconds_count)",
             time,
         );
+        let difference =
+            prometheus.value(&format!("{count} - (jitterd_heartbeats_total + jitterd_heartbeat_missed_total)"), time);
         println!("at {time:.3}: histogram_count {native}, beats + missed {slots}");
+        assert_eq!(difference, 0.0, "histogram_count − (beats + missed) in one query at {time}");
         assert_eq!(same_scrape, 0.0, "not one scrape");
         assert_eq!(native, slots, "histogram_count against beats + missed at {time}");
         assert!(slots >= 100.0, "{slots} slots");
         std::thread::sleep(Duration::from_millis(1100));
     }
-    let time = now();
+    let time = settled();
     let quantile = prometheus.value("histogram_quantile(0.99, jitterd_heartbeat_lateness_seconds)", time);
     let summary = prometheus.value("jitterd_heartbeat_lateness_window_seconds{quantile=\"0.99\"}", time);
     let window = prometheus.value("jitterd_heartbeat_lateness_window_seconds_count", time);
