@@ -32,8 +32,8 @@ use self::negotiate::Format;
 use super::rejected::{Reason, Rejected};
 use crate::explain::{Cause, Source};
 use crate::observe::{
-    BeatCounts, BoardSnapshot, LATENESS_BOUNDS_NS, LatenessCounts, Observatory, QUANTILES, Snapshot, WindowSnapshot,
-    doubling_bounds_seconds,
+    BeatCounts, BoardSnapshot, LATENESS_BOUNDS_NS, LatenessCounts, NATIVE_SCHEMA, Observatory, QUANTILES, Snapshot,
+    WindowSnapshot, doubling_bounds_seconds,
 };
 use crate::sys::clock::seconds_signed;
 
@@ -323,18 +323,11 @@ fn lateness_histogram(board: &BoardSnapshot, native_schema: Option<i8>) -> Metri
     metric
 }
 
-/// THE SEAM (issue 18): the observatory's native counts of every slot's
-/// lateness on `board`, counted in the same step as the classic ones so
-/// one snapshot holds both. `None` while `observe` does not keep them: the
-/// lateness histograms then carry their classic buckets only, in protobuf
-/// as in text, rather than native buckets spread from the classic ones.
-/// At the merge with observe's `NativeCounts` (branch
-/// `native-histograms-observe`) the body becomes
-/// `Some(NativeCounts { schema: NATIVE_SCHEMA, zero_count:
-/// board.tally.native_lateness.zero, buckets:
-/// board.tally.native_lateness.populated() })`.
-fn native_lateness(_board: &BoardSnapshot) -> Option<NativeCounts<std::iter::Empty<(i32, u64)>>> {
-    None
+/// The observatory's native counts of every slot's lateness on `board`,
+/// counted in the same step as the classic ones, so one snapshot holds both.
+fn native_lateness(board: &BoardSnapshot) -> Option<NativeCounts<impl Iterator<Item = (i32, u64)> + '_>> {
+    let counts = &board.tally.native_lateness;
+    Some(NativeCounts { schema: NATIVE_SCHEMA, zero_count: counts.zero, buckets: counts.populated() })
 }
 
 fn beat_histogram(counts: &BeatCounts) -> Metric {
