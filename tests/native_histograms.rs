@@ -204,11 +204,7 @@ fn a_scraper_that_prefers_protobuf_gets_every_family_in_it() {
     );
 }
 
-/// Native buckets need the observatory's native counts (the merge with
-/// observe's `NativeCounts`, issue 18): until then the protobuf answer
-/// carries classic buckets only.
 #[test]
-#[ignore = "needs observe's NativeCounts (issue 18 merge)"]
 fn native_buckets_count_every_slot_the_classic_ones_count() {
     let daemon = start(exposition::CONFIG);
     let families = decode(&fetch(&daemon, Some(PROMETHEUS_PROTOBUF)).body);

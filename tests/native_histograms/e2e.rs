@@ -134,7 +134,6 @@ window = \"10m\"
 ";
 
 #[test]
-#[ignore = "needs observe's NativeCounts (issue 18 merge)"]
 fn prometheus_reads_native_histograms_that_count_every_slot() {
     let _alone = common::alone();
     let daemon = Daemon::start(CONFIG);

@@ -493,6 +493,18 @@ jitterd_heartbeat_lateness_window_seconds_count 100
         let lateness = families.iter().find(|f| f.name() == "jitterd_heartbeat_lateness_seconds").expect("lateness");
         assert_eq!(lateness.get_metric()[0].get_histogram().sample_count(), 100);
         assert_eq!(families.len(), on.registry.gather().len());
+        // The native part, at the default factor's schema 3, counts the same
+        // 100 slots (1 to 100 ms late): fields 5 (schema) and 13 (deltas).
+        let histogram = lateness.get_metric()[0].get_histogram();
+        let fields: Vec<_> = protobuf::Message::unknown_fields(&**histogram).iter().collect();
+        assert!(fields.contains(&(5, protobuf::UnknownValueRef::Varint(6))), "schema 3, ZigZag 6: {fields:?}");
+        let (mut count, mut total) = (0i64, 0i64);
+        for (_, value) in fields.iter().filter(|(number, _)| *number == 13) {
+            let protobuf::UnknownValueRef::Varint(zigzag) = *value else { panic!("{value:?}") };
+            count += ((zigzag >> 1) as i64) ^ -((zigzag & 1) as i64);
+            total += count;
+        }
+        assert_eq!(total, 100);
     }
 
     #[test]
