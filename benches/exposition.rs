@@ -190,11 +190,34 @@ fn under_wrk(jitterd: &Jitterd, seconds: u32) {
     }
 }
 
+/// What counting every slot in native buckets adds to the heartbeat, beside
+/// the classic counts it already keeps (the observe change of issue 18).
+fn native_recording(c: &mut Criterion) {
+    use jitterd::observe::{LatenessCounts, NativeCounts};
+    use std::hint::black_box;
+    let mut group = c.benchmark_group("per-slot recording");
+    let (mut classic, mut native) = (LatenessCounts::default(), NativeCounts::default());
+    for (name, lateness_ns, period_ns, missed) in [
+        ("one beat 50 us late", 50_000, 10_000_000, 0),
+        ("1 s stall at 10 ms (99 missed)", 1_000_500_000, 10_000_000, 99),
+        ("1 h stall at 100 us (36 M slots)", 3_600_000_000_000, 100_000, 35_999_999),
+    ] {
+        group.bench_function(format!("{name}, classic"), |b| {
+            b.iter(|| classic.record_slots(black_box(lateness_ns), period_ns, missed))
+        });
+        group.bench_function(format!("{name}, native"), |b| {
+            b.iter(|| native.record_slots(black_box(lateness_ns), period_ns, missed))
+        });
+    }
+    group.finish();
+}
+
 fn main() {
     let measuring = std::env::args().any(|arg| arg == "--bench");
     let jitterd = Jitterd::start();
     let mut criterion = Criterion::default().configure_from_args();
     round_trip(&mut criterion, &jitterd);
+    native_recording(&mut criterion);
     criterion.final_summary();
     if measuring {
         cpu_per_scrape(&jitterd, 7, 500);

@@ -132,25 +132,41 @@ pub(crate) fn native_index(value_ns: u64) -> i32 {
     NATIVE_FRACTIONS.partition_point(|&bound| bound < fraction) as i32 + (exponent - 1) * NATIVE_PER_OCTAVE
 }
 
+/// Where `value_ns` (> 0) is counted: `native_index(value_ns) − NATIVE_LOWEST`,
+/// found in the table of floors (a binary search over integers, as the
+/// classic buckets', rather than the floating-point path per slot).
+fn native_slot(value_ns: u64) -> usize {
+    NATIVE_FLOORS_NS.partition_point(|&floor| floor <= value_ns).saturating_sub(1)
+}
+
 /// The smallest value in nanoseconds that shares `value_ns`'s native
 /// bucket (0 for 0, the zero bucket).
 fn native_bucket_floor(value_ns: u64) -> u64 {
-    if value_ns == 0 {
-        return 0;
+    match value_ns {
+        0 => 0,
+        _ => NATIVE_FLOORS_NS[native_slot(value_ns)],
     }
-    let index = native_index(value_ns);
-    // The bucket's lower bound, give or take a rounding; then step to the
-    // first nanosecond whose index is this one.
-    let lower = f64::powf(2.0, f64::from(index - 1) / f64::from(NATIVE_PER_OCTAVE)) * 1e9;
-    let mut floor = (lower as u64).clamp(1, value_ns);
-    while floor > 1 && native_index(floor - 1) == index {
-        floor -= 1;
-    }
-    while native_index(floor) < index {
-        floor += 1;
-    }
-    floor
 }
+
+/// For each native bucket, the smallest nanosecond value whose index is at
+/// least the bucket's ([`native_index`] decides, so the two never
+/// disagree); buckets narrower than a nanosecond (below 46 ns) may hold none.
+static NATIVE_FLOORS_NS: LazyLock<[u64; NATIVE_BUCKETS]> = LazyLock::new(|| {
+    std::array::from_fn(|k| {
+        let index = NATIVE_LOWEST + k as i32;
+        // The bucket's lower bound, give or take a rounding; then step to
+        // the first nanosecond whose index is this one or above.
+        let lower = f64::powf(2.0, f64::from(index - 1) / f64::from(NATIVE_PER_OCTAVE)) * 1e9;
+        let mut floor = (lower as u64).max(1);
+        while floor > 1 && native_index(floor - 1) >= index {
+            floor -= 1;
+        }
+        while floor < u64::MAX && native_index(floor) < index {
+            floor += 1;
+        }
+        floor
+    })
+});
 
 /// Every slot's lateness in native buckets at [`NATIVE_SCHEMA`], counted
 /// beside [`LatenessCounts`] so one snapshot holds both; its count and sum
@@ -173,7 +189,7 @@ impl NativeCounts {
     fn record(&mut self, value_ns: u64, slots: u64) {
         match value_ns {
             0 => self.zero += slots,
-            _ => self.buckets[(native_index(value_ns) - NATIVE_LOWEST) as usize] += slots,
+            _ => self.buckets[native_slot(value_ns)] += slots,
         }
     }
 
@@ -279,6 +295,21 @@ mod tests {
             let floor = native_bucket_floor(value_ns);
             assert_eq!(native_index(floor), native_index(value_ns), "{value_ns}");
             assert!(floor == 1 || native_index(floor - 1) < native_index(value_ns), "{value_ns}");
+        }
+    }
+
+    #[test]
+    fn every_native_floor_is_the_first_nanosecond_of_its_bucket() {
+        for (k, &floor) in NATIVE_FLOORS_NS.iter().enumerate() {
+            let index = NATIVE_LOWEST + k as i32;
+            assert!(native_index(floor) >= index, "{index}: {floor}");
+            assert!(floor == 1 || native_index(floor - 1) < index, "{index}: {floor}");
+        }
+        // The table search finds the index the definition gives, near every
+        // floor and across the range.
+        let near = NATIVE_FLOORS_NS.iter().flat_map(|&f| [f.saturating_sub(1).max(1), f, f.saturating_add(1)]);
+        for value_ns in near.chain((1..200_000).step_by(7)).chain([u64::MAX, u64::MAX - 1]) {
+            assert_eq!(NATIVE_LOWEST + native_slot(value_ns) as i32, native_index(value_ns), "{value_ns} ns");
         }
     }
 
