@@ -15,7 +15,7 @@ use crate::common::Daemon;
 
 /// Every setting that shows in the exposition is fixed: the strategy and
 /// schedule label `experiment_info`, and the control heartbeat is on.
-const CONFIG: &str = "strategy = \"async\"
+pub(crate) const CONFIG: &str = "strategy = \"async\"
 [counter]
 size = 1000
 [heartbeat]
@@ -27,7 +27,7 @@ control = true
 /// `jitterd_build_info`'s labels that name the build, not the exposition.
 const BUILD_LABELS: [&str; 3] = ["version", "revision", "rustc"];
 
-const HEADER: &str = "\
+pub(crate) const HEADER: &str = "\
 The shape of jitterd's /metrics (text format 0.0.4) as this branch's binary
 serves it: every # HELP and # TYPE line verbatim, every sample's series
 without its value, in the order served. jitterd_build_info's label values
@@ -41,7 +41,7 @@ and users read.
 /// The exposition without its values: `# HELP` and `# TYPE` lines as they
 /// are, other comments and blank lines dropped, and each sample cut to its
 /// series (up to the closing brace of its labels, or its name).
-fn shape(text: &str) -> Vec<String> {
+pub(crate) fn shape(text: &str) -> Vec<String> {
     text.lines()
         .filter(|line| !line.trim().is_empty())
         .filter(|line| !line.starts_with('#') || line.starts_with("# HELP ") || line.starts_with("# TYPE "))

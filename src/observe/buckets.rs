@@ -99,6 +99,120 @@ impl<const N: usize> Counts<N> {
 /// Every slot's lateness, four buckets per octave.
 pub type LatenessCounts = Counts<{ LATENESS_BOUNDS + 1 }>;
 
+/// The schema of the native lateness counts: 2^5 = 32 buckets per octave,
+/// growth 2^(1/32) = 1.022. Any coarser schema is a sum of these buckets,
+/// so the exporter serves every `metrics.native_histogram_bucket_factor`
+/// from 1.022 up exactly (1.1: schema 3); a finer factor gets schema 5.
+pub const NATIVE_SCHEMA: i8 = 5;
+
+/// Native buckets per octave.
+const NATIVE_PER_OCTAVE: i32 = 1 << NATIVE_SCHEMA;
+
+/// The native index of 1 ns (1e-9 s = 2^−29.897): the lowest a positive
+/// lateness can have.
+const NATIVE_LOWEST: i32 = -956;
+
+/// Native buckets from 1 ns to `u64::MAX` ns (2^34.1 s), 64 octaves.
+const NATIVE_BUCKETS: usize = 2049;
+
+/// The upper bounds of one octave's native buckets as fractions of the
+/// octave's top, `2^(j/32 − 1)` for j = 0..32 (client_golang's table).
+static NATIVE_FRACTIONS: LazyLock<[f64; NATIVE_PER_OCTAVE as usize]> =
+    LazyLock::new(|| std::array::from_fn(|j| f64::powf(2.0, j as f64 / f64::from(NATIVE_PER_OCTAVE) - 1.0)));
+
+/// The native bucket `value_ns` (> 0) falls in at [`NATIVE_SCHEMA`]: the
+/// `i` with `2^((i−1)/32) < value_s ≤ 2^(i/32)`, with the value in seconds
+/// as a scraper reads it, computed as client_golang's `observe` does.
+pub(crate) fn native_index(value_ns: u64) -> i32 {
+    let seconds = value_ns as f64 / 1e9;
+    // frexp: seconds = fraction · 2^exponent, fraction in [0.5, 1).
+    let bits = seconds.to_bits();
+    let exponent = ((bits >> 52) & 0x7ff) as i32 - 1022;
+    let fraction = f64::from_bits((bits & ((1 << 52) - 1)) | (1022 << 52));
+    NATIVE_FRACTIONS.partition_point(|&bound| bound < fraction) as i32 + (exponent - 1) * NATIVE_PER_OCTAVE
+}
+
+/// Where `value_ns` (> 0) is counted: `native_index(value_ns) − NATIVE_LOWEST`,
+/// found in the table of floors (a binary search over integers, as the
+/// classic buckets', rather than the floating-point path per slot).
+fn native_slot(value_ns: u64) -> usize {
+    NATIVE_FLOORS_NS.partition_point(|&floor| floor <= value_ns).saturating_sub(1)
+}
+
+/// The smallest value in nanoseconds that shares `value_ns`'s native
+/// bucket (0 for 0, the zero bucket).
+fn native_bucket_floor(value_ns: u64) -> u64 {
+    match value_ns {
+        0 => 0,
+        _ => NATIVE_FLOORS_NS[native_slot(value_ns)],
+    }
+}
+
+/// For each native bucket, the smallest nanosecond value whose index is at
+/// least the bucket's ([`native_index`] decides, so the two never
+/// disagree); buckets narrower than a nanosecond (below 46 ns) may hold none.
+static NATIVE_FLOORS_NS: LazyLock<[u64; NATIVE_BUCKETS]> = LazyLock::new(|| {
+    std::array::from_fn(|k| {
+        let index = NATIVE_LOWEST + k as i32;
+        // The bucket's lower bound, give or take a rounding; then step to
+        // the first nanosecond whose index is this one or above.
+        let lower = f64::powf(2.0, f64::from(index - 1) / f64::from(NATIVE_PER_OCTAVE)) * 1e9;
+        let mut floor = (lower as u64).max(1);
+        while floor > 1 && native_index(floor - 1) >= index {
+            floor -= 1;
+        }
+        while floor < u64::MAX && native_index(floor) < index {
+            floor += 1;
+        }
+        floor
+    })
+});
+
+/// Every slot's lateness in native buckets at [`NATIVE_SCHEMA`], counted
+/// beside [`LatenessCounts`] so one snapshot holds both; its count and sum
+/// are the classic counts'. 16 KiB, a `Copy` array as the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NativeCounts {
+    /// Slots exactly 0 ns late: the zero bucket.
+    pub zero: u64,
+    /// Bucket `NATIVE_LOWEST + k` at `buckets[k]`.
+    pub buckets: [u64; NATIVE_BUCKETS],
+}
+
+impl Default for NativeCounts {
+    fn default() -> Self {
+        NativeCounts { zero: 0, buckets: [0; NATIVE_BUCKETS] }
+    }
+}
+
+impl NativeCounts {
+    fn record(&mut self, value_ns: u64, slots: u64) {
+        match value_ns {
+            0 => self.zero += slots,
+            _ => self.buckets[native_slot(value_ns)] += slots,
+        }
+    }
+
+    /// One beat `lateness_ns` late and each of its `missed` slots, run by
+    /// run as [`LatenessCounts::record_slots`].
+    pub fn record_slots(&mut self, lateness_ns: u64, period_ns: u64, missed: u64) {
+        self.record(lateness_ns, 1);
+        for (value, slots) in missed_slot_runs(lateness_ns, period_ns, missed, native_bucket_floor) {
+            self.record(value, slots);
+        }
+    }
+
+    /// Slots counted, the zero bucket's too.
+    pub fn count(&self) -> u64 {
+        self.zero + self.buckets.iter().sum::<u64>()
+    }
+
+    /// Each bucket that holds a slot, as `(native index, count)` in index order.
+    pub fn populated(&self) -> impl Iterator<Item = (i32, u64)> + '_ {
+        (NATIVE_LOWEST..).zip(self.buckets.iter().copied()).filter(|&(_, count)| count > 0)
+    }
+}
+
 /// One value per beat, doubling buckets.
 pub type BeatCounts = Counts<{ DOUBLING_BOUNDS + 1 }>;
 
@@ -161,6 +275,62 @@ mod tests {
             let expected = bounds.iter().position(|&bound| seconds <= bound).unwrap_or(DOUBLING_BOUNDS);
             assert_eq!(doubling_bucket(value_ns), expected, "{value_ns} ns");
         }
+    }
+
+    #[test]
+    fn native_buckets_hold_values_within_their_bounds() {
+        // Bucket i at schema 5 holds (2^((i−1)/32), 2^(i/32)] seconds; the
+        // index range covers every u64 of nanoseconds.
+        assert_eq!(native_index(1), NATIVE_LOWEST);
+        assert_eq!((native_index(u64::MAX) - NATIVE_LOWEST) as usize, NATIVE_BUCKETS - 1);
+        assert_eq!(native_index(1_000_000_000), 0, "1 s is bucket 0's upper bound");
+        assert_eq!(native_index(1_000_000_001), 1);
+        assert_eq!(native_index(500_000_000), -32);
+        for value_ns in [1, 2, 3, 999, 1000, 33_000, 50_003_967, 1_000_500_000, 67_108_864_000, u64::MAX / 3] {
+            let seconds = value_ns as f64 / 1e9;
+            let index = f64::from(native_index(value_ns));
+            let per_octave = f64::from(NATIVE_PER_OCTAVE);
+            assert!(seconds <= f64::powf(2.0, index / per_octave) * (1.0 + 1e-12), "{value_ns}");
+            assert!(seconds > f64::powf(2.0, (index - 1.0) / per_octave) * (1.0 - 1e-12), "{value_ns}");
+            let floor = native_bucket_floor(value_ns);
+            assert_eq!(native_index(floor), native_index(value_ns), "{value_ns}");
+            assert!(floor == 1 || native_index(floor - 1) < native_index(value_ns), "{value_ns}");
+        }
+    }
+
+    #[test]
+    fn every_native_floor_is_the_first_nanosecond_of_its_bucket() {
+        for (k, &floor) in NATIVE_FLOORS_NS.iter().enumerate() {
+            let index = NATIVE_LOWEST + k as i32;
+            assert!(native_index(floor) >= index, "{index}: {floor}");
+            assert!(floor == 1 || native_index(floor - 1) < index, "{index}: {floor}");
+        }
+        // The table search finds the index the definition gives, near every
+        // floor and across the range.
+        let near = NATIVE_FLOORS_NS.iter().flat_map(|&f| [f.saturating_sub(1).max(1), f, f.saturating_add(1)]);
+        for value_ns in near.chain((1..200_000).step_by(7)).chain([u64::MAX, u64::MAX - 1]) {
+            assert_eq!(NATIVE_LOWEST + native_slot(value_ns) as i32, native_index(value_ns), "{value_ns} ns");
+        }
+    }
+
+    #[test]
+    fn native_counts_are_every_slot_as_the_classic_ones() {
+        let mut counts = NativeCounts::default();
+        let mut classic = LatenessCounts::default();
+        for (lateness, missed) in [(0, 0), (50_000, 0), (1_000_500_000, 99), (35 * MS, 3), (3_600_000 * MS, 36_000)] {
+            counts.record_slots(lateness, 10 * MS, missed);
+            classic.record_slots(lateness, 10 * MS, missed);
+        }
+        assert_eq!(counts.count(), classic.count());
+        assert_eq!(counts.zero, 1);
+        // Slot by slot, the same buckets.
+        let mut naive = std::collections::BTreeMap::<i32, u64>::new();
+        for j in 0..=99u64 {
+            *naive.entry(native_index(1_000_500_000 - j * 10 * MS)).or_default() += 1;
+        }
+        let mut stall = NativeCounts::default();
+        stall.record_slots(1_000_500_000, 10 * MS, 99);
+        assert_eq!(stall.populated().collect::<std::collections::BTreeMap<_, _>>(), naive);
     }
 
     #[test]

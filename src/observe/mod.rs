@@ -29,7 +29,8 @@ use parking_lot::RwLock;
 
 pub use board::{Board, BoardSnapshot};
 pub use buckets::{
-    BeatCounts, DOUBLING_BOUNDS, LATENESS_BOUNDS, LATENESS_BOUNDS_NS, LatenessCounts, doubling_bounds_seconds,
+    BeatCounts, DOUBLING_BOUNDS, LATENESS_BOUNDS, LATENESS_BOUNDS_NS, LatenessCounts, NATIVE_SCHEMA, NativeCounts,
+    doubling_bounds_seconds,
 };
 pub use liveness::Liveness;
 pub use ring::{ByCause, CAPACITY as RING_CAPACITY, Slot, SlotRing, Why};

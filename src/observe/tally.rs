@@ -6,7 +6,7 @@ use crate::array::Check;
 use crate::explain::CauseCounts;
 use crate::measure::Beat;
 
-use super::buckets::{BeatCounts, LatenessCounts};
+use super::buckets::{BeatCounts, LatenessCounts, NativeCounts};
 
 /// Counts since the process started, across experiments. Kept under one
 /// lock with every beat, so any copy satisfies `lateness.count() =
@@ -23,6 +23,8 @@ pub struct Tally {
     pub inconsistent: u64,
     /// Every slot's lateness: each beat's and each missed slot's.
     pub lateness: LatenessCounts,
+    /// The same slots in native buckets (the protobuf exposition's).
+    pub native_lateness: NativeCounts,
     /// Per beat: `woke − scheduled`.
     pub wake_lateness: BeatCounts,
     /// Per beat: `accessed − woke`.
@@ -46,6 +48,7 @@ impl Tally {
             None => {}
         }
         self.lateness.record_slots(beat.lateness_ns, period_ns, beat.missed_slots);
+        self.native_lateness.record_slots(beat.lateness_ns, period_ns, beat.missed_slots);
         self.wake_lateness.record(beat.wake_lateness_ns);
         self.access_wait.record(beat.access_wait_ns);
         self.jitter.record(beat.jitter_ns.unsigned_abs());
@@ -101,6 +104,7 @@ mod tests {
         }
         assert_eq!((tally.beats, tally.missed), (3, 3));
         assert_eq!(tally.lateness.count(), tally.slots());
+        assert_eq!(tally.native_lateness.count(), tally.slots());
         assert_eq!((tally.consistent, tally.inconsistent), (2, 1));
         for per_beat in [tally.wake_lateness, tally.access_wait, tally.jitter, tally.check_duration] {
             assert_eq!(per_beat.count(), 3);

@@ -9,31 +9,39 @@
 //! `process_*` families, sorts the families by name and the text encoder
 //! writes format 0.0.4. The families' names, types and help texts are the
 //! contract's table, in [`families`].
+//!
+//! A scraper that prefers the delimited protobuf format ([`negotiate`]) gets
+//! the same families in it, and there the two per-slot lateness histograms
+//! also carry native buckets ([`native`]); everyone else gets text, byte for
+//! byte as before. With `metrics.native_histograms` off, everyone gets text.
 
 mod families;
+mod native;
+mod negotiate;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{Bucket, Counter, Gauge, LabelPair, Metric, MetricFamily, Quantile, Summary};
-use prometheus::{Encoder, Registry, TextEncoder};
+use prometheus::{Encoder, ProtobufEncoder, Registry, TextEncoder};
 
 use self::families::*;
+use self::native::NativeCounts;
+use self::negotiate::Format;
 use super::rejected::{Reason, Rejected};
 use crate::explain::{Cause, Source};
 use crate::observe::{
-    BeatCounts, LATENESS_BOUNDS_NS, LatenessCounts, Observatory, QUANTILES, Snapshot, WindowSnapshot,
-    doubling_bounds_seconds,
+    BeatCounts, BoardSnapshot, LATENESS_BOUNDS_NS, LatenessCounts, NATIVE_SCHEMA, Observatory, QUANTILES, Snapshot,
+    WindowSnapshot, doubling_bounds_seconds,
 };
 use crate::sys::clock::seconds_signed;
 
 /// The exposition of one observatory.
 pub(crate) struct Exporter {
     registry: Registry,
-    /// The native buckets' growth factor, when native histograms are on.
-    #[allow(dead_code)]
-    native_histograms: Option<f64>,
+    /// Whether a scraper that prefers protobuf gets it (native histograms on).
+    protobuf: bool,
 }
 
 /// One answer to a scrape: its body and the content type that names its format.
@@ -45,22 +53,40 @@ pub(crate) struct Exposition {
 /// The text format's content type.
 pub(crate) const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+/// The delimited protobuf format's content type, as client_golang writes it.
+pub(crate) const PROTOBUF_FORMAT: &str =
+    "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
+
 impl Exporter {
     pub(crate) fn new(
         observatory: Arc<Observatory>,
         rejected: Arc<Rejected>,
         native_histograms: Option<f64>,
     ) -> Result<Exporter, prometheus::Error> {
+        let native_schema = native_histograms.map(native::schema_for);
         let registry = Registry::new();
-        registry.register(Box::new(ObservatoryCollector::new(observatory, rejected)?))?;
+        registry.register(Box::new(ObservatoryCollector::new(observatory, rejected, native_schema)?))?;
         registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
-        Ok(Exporter { registry, native_histograms })
+        Ok(Exporter { registry, protobuf: native_schema.is_some() })
     }
 
-    /// The answer to a scraper whose Accept header is `accept`: the text
+    /// The answer to a scraper whose Accept header is `accept`: protobuf
+    /// when it prefers that and native histograms are on, else the text
     /// format, byte for byte as [`Exporter::render`] writes it.
-    pub(crate) fn answer(&self, _accept: Option<&str>) -> Result<Exposition, prometheus::Error> {
-        Ok(Exposition { content_type: TEXT_FORMAT, body: self.render()? })
+    pub(crate) fn answer(&self, accept: Option<&str>) -> Result<Exposition, prometheus::Error> {
+        match negotiate::preferred(accept) {
+            Format::Protobuf if self.protobuf => {
+                Ok(Exposition { content_type: PROTOBUF_FORMAT, body: self.render_protobuf()? })
+            }
+            _ => Ok(Exposition { content_type: TEXT_FORMAT, body: self.render()? }),
+        }
+    }
+
+    /// Every family in the delimited protobuf format, native buckets included.
+    pub(crate) fn render_protobuf(&self) -> Result<Vec<u8>, prometheus::Error> {
+        let mut buffer = Vec::with_capacity(32 * 1024);
+        ProtobufEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
+        Ok(buffer)
     }
 
     /// Every family in the Prometheus text format.
@@ -75,17 +101,23 @@ impl Exporter {
 struct ObservatoryCollector {
     observatory: Arc<Observatory>,
     rejected: Arc<Rejected>,
+    /// The schema of the lateness histograms' native buckets, when on.
+    native_schema: Option<i8>,
     descs: Vec<Desc>,
 }
 
 impl ObservatoryCollector {
-    fn new(observatory: Arc<Observatory>, rejected: Arc<Rejected>) -> Result<ObservatoryCollector, prometheus::Error> {
+    fn new(
+        observatory: Arc<Observatory>,
+        rejected: Arc<Rejected>,
+        native_schema: Option<i8>,
+    ) -> Result<ObservatoryCollector, prometheus::Error> {
         let mut descs = Vec::new();
         for spec in SPECS {
             let labels = spec.labels.iter().map(|&label| label.to_owned()).collect();
             descs.push(Desc::new(format!("jitterd_{}", spec.name), spec.help.to_owned(), labels, HashMap::new())?);
         }
-        Ok(ObservatoryCollector { observatory, rejected, descs })
+        Ok(ObservatoryCollector { observatory, rejected, native_schema, descs })
     }
 }
 
@@ -97,7 +129,7 @@ impl Collector for ObservatoryCollector {
     fn collect(&self) -> Vec<MetricFamily> {
         let snapshot = self.observatory.snapshot();
         let mut families = experiment_families(&snapshot);
-        families.extend(heartbeat_families(&snapshot));
+        families.extend(heartbeat_families(&snapshot, self.native_schema));
         families.extend(run_families(&snapshot));
         families.extend(explain_families(&snapshot));
         families.push(family(
@@ -133,8 +165,9 @@ fn experiment_families(snapshot: &Snapshot) -> Vec<MetricFamily> {
     families
 }
 
-/// What the heartbeats measured: both boards.
-fn heartbeat_families(snapshot: &Snapshot) -> Vec<MetricFamily> {
+/// What the heartbeats measured: both boards; the lateness histograms with
+/// native buckets at `native_schema`, when on.
+fn heartbeat_families(snapshot: &Snapshot, native_schema: Option<i8>) -> Vec<MetricFamily> {
     let (main, control) = (&snapshot.main, &snapshot.control);
     let tally = &main.tally;
     let checks = vec![
@@ -143,7 +176,7 @@ fn heartbeat_families(snapshot: &Snapshot) -> Vec<MetricFamily> {
     ];
     let last = main.last_check;
     vec![
-        family(&LATENESS, vec![lateness_histogram(&tally.lateness, tally.slots())]),
+        family(&LATENESS, vec![lateness_histogram(main, native_schema)]),
         family(&BEATS, vec![counter(tally.beats)]),
         family(&MISSED, vec![counter(tally.missed)]),
         family(&CHECKS, checks),
@@ -156,7 +189,7 @@ fn heartbeat_families(snapshot: &Snapshot) -> Vec<MetricFamily> {
         family(&LAST_BEAT, vec![gauge(last.unix_seconds)]),
         family(&MISMATCHED, vec![gauge(last.mismatched_elements as f64)]),
         family(&VALUE, vec![gauge(last.value as f64)]),
-        family(&CONTROL_LATENESS, vec![lateness_histogram(&control.tally.lateness, control.tally.slots())]),
+        family(&CONTROL_LATENESS, vec![lateness_histogram(control, native_schema)]),
         family(&LATENESS_WINDOW, vec![summary(main.window.as_ref())]),
         family(&CONTROL_LATENESS_WINDOW, vec![summary(control.window.as_ref())]),
         family(&JITTER_WINDOW, vec![summary(main.jitter_window.as_ref())]),
@@ -277,9 +310,24 @@ fn histogram(buckets: impl Iterator<Item = (f64, u64)>, count: u64, sum_ns: u128
     metric
 }
 
-fn lateness_histogram(counts: &LatenessCounts, slots: u64) -> Metric {
+/// Every slot's lateness on `board`: the classic buckets, and the native
+/// ones at `native_schema` when on and the observatory counts them. Count
+/// and sum are the classic ones, so both parts agree exactly.
+fn lateness_histogram(board: &BoardSnapshot, native_schema: Option<i8>) -> Metric {
+    let counts: &LatenessCounts = &board.tally.lateness;
     let bounds = LATENESS_BOUNDS_NS.iter().map(|&bound_ns| bound_ns as f64 / 1e9);
-    histogram(bounds.zip(counts.cumulative()), slots, counts.sum_ns)
+    let mut metric = histogram(bounds.zip(counts.cumulative()), board.tally.slots(), counts.sum_ns);
+    if let Some(native) = native_schema.and_then(|schema| Some(native::encode(native_lateness(board)?, schema))) {
+        native::add_to(metric.histogram.mut_or_insert_default(), &native);
+    }
+    metric
+}
+
+/// The observatory's native counts of every slot's lateness on `board`,
+/// counted in the same step as the classic ones, so one snapshot holds both.
+fn native_lateness(board: &BoardSnapshot) -> Option<NativeCounts<impl Iterator<Item = (i32, u64)> + '_>> {
+    let counts = &board.tally.native_lateness;
+    Some(NativeCounts { schema: NATIVE_SCHEMA, zero_count: counts.zero, buckets: counts.populated() })
 }
 
 fn beat_histogram(counts: &BeatCounts) -> Metric {
@@ -407,6 +455,56 @@ jitterd_heartbeat_lateness_window_seconds_count 100
         for name in names {
             assert!(text.contains(&format!("# TYPE jitterd_{name} ")), "{name} not exported");
         }
+    }
+
+    /// The families of a delimited protobuf body, read with protobuf's own stream.
+    fn decode(body: &[u8]) -> Vec<MetricFamily> {
+        let mut input = protobuf::CodedInputStream::from_bytes(body);
+        let mut families = Vec::new();
+        while !input.eof().expect("reads") {
+            families.push(input.read_message::<MetricFamily>().expect("a delimited MetricFamily"));
+        }
+        families
+    }
+
+    /// The text without the `process_*` families, which move between two renders.
+    fn without_process(text: &[u8]) -> String {
+        let text = String::from_utf8_lossy(text);
+        text.lines().filter(|line| !line.contains("process_")).collect::<Vec<_>>().join("\n")
+    }
+
+    const PROMETHEUS_ACCEPT: &str = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;\
+                                     encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+
+    #[test]
+    fn the_answer_follows_the_accept_header_and_the_switch() {
+        let observatory = observed();
+        let on = Exporter::new(Arc::clone(&observatory), Arc::default(), Some(1.1)).expect("registers");
+        let off = Exporter::new(observatory, Arc::default(), None).expect("registers");
+        let text = without_process(&on.render().expect("encodes"));
+        for (exporter, accept) in [(&on, None), (&on, Some("text/plain")), (&off, Some(PROMETHEUS_ACCEPT))] {
+            let answer = exporter.answer(accept).expect("answers");
+            assert_eq!(answer.content_type, TEXT_FORMAT);
+            assert_eq!(without_process(&answer.body), text, "{accept:?}");
+        }
+        let answer = on.answer(Some(PROMETHEUS_ACCEPT)).expect("answers");
+        assert_eq!(answer.content_type, PROTOBUF_FORMAT);
+        let families = decode(&answer.body);
+        let lateness = families.iter().find(|f| f.name() == "jitterd_heartbeat_lateness_seconds").expect("lateness");
+        assert_eq!(lateness.get_metric()[0].get_histogram().sample_count(), 100);
+        assert_eq!(families.len(), on.registry.gather().len());
+        // The native part, at the default factor's schema 3, counts the same
+        // 100 slots (1 to 100 ms late): fields 5 (schema) and 13 (deltas).
+        let histogram = lateness.get_metric()[0].get_histogram();
+        let fields: Vec<_> = protobuf::Message::unknown_fields(&**histogram).iter().collect();
+        assert!(fields.contains(&(5, protobuf::UnknownValueRef::Varint(6))), "schema 3, ZigZag 6: {fields:?}");
+        let (mut count, mut total) = (0i64, 0i64);
+        for (_, value) in fields.iter().filter(|(number, _)| *number == 13) {
+            let protobuf::UnknownValueRef::Varint(zigzag) = *value else { panic!("{value:?}") };
+            count += ((zigzag >> 1) as i64) ^ -((zigzag & 1) as i64);
+            total += count;
+        }
+        assert_eq!(total, 100);
     }
 
     #[test]
