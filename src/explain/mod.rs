@@ -147,6 +147,17 @@ impl CauseCounts {
         self.late_beats[cause.index()]
     }
 
+    /// The cause with the most explained lateness; on a tie, the one the
+    /// waterfall charges first, as [`Explanation::dominant`]. `None` while
+    /// nothing was explained.
+    ///
+    /// What, over all the late beats counted, cost the heartbeat most of the
+    /// time it lost beyond `explain.threshold`.
+    pub fn dominant(&self) -> Option<Cause> {
+        let best = Cause::ALL.into_iter().rev().max_by_key(|&cause| self.explained_ns(cause))?;
+        (self.explained_ns(best) > 0).then_some(best)
+    }
+
     pub fn explained_ns(&self, cause: Cause) -> u64 {
         self.explained_ns[cause.index()]
     }

@@ -24,7 +24,7 @@ use super::tally::{LastCheck, Tally, Totals};
 use super::threshold::{Crossing, Sides, Threshold};
 use crate::array::Check;
 use crate::experiment::{Heartbeat, Settings};
-use crate::explain::{self, Charging, Evidence};
+use crate::explain::{self, CauseCounts, Charging, Evidence};
 use crate::measure::Beat;
 use crate::sys::clock::MonoTime;
 
@@ -245,6 +245,12 @@ impl Board {
     /// Beats since the process started: a cheap look, for progress.
     pub fn beats(&self) -> u64 {
         self.state.lock().tally.beats
+    }
+
+    /// Late beats and their lateness by cause since the process started: a
+    /// cheap look, for the live page, without the window's quantiles.
+    pub fn causes(&self) -> CauseCounts {
+        self.state.lock().tally.causes
     }
 
     /// The recent slots.

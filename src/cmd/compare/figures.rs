@@ -16,24 +16,6 @@ use crate::experiment::Strategy;
 use crate::explain::{Cause, CauseCounts};
 use crate::observe::{Observatory, Point, WholeRun};
 
-/// The cause with the most explained lateness; on a tie, the one the
-/// waterfall charges first. `None` when no beat was late.
-///
-/// *Definition*: the largest of `explained_ns` over [`Cause::ALL`].
-/// *Interpretation*: what, over the whole run, cost the heartbeat most of
-/// the time it lost beyond `explain.threshold`.
-pub fn dominant_cause(causes: &CauseCounts) -> Option<Cause> {
-    let late: u64 = causes.late_beats.iter().sum();
-    let explained: u64 = causes.explained_ns.iter().sum();
-    if late == 0 || explained == 0 {
-        return None;
-    }
-    Cause::ALL.into_iter().fold(None, |best: Option<Cause>, cause| match best {
-        Some(b) if causes.explained_ns(b) >= causes.explained_ns(cause) => Some(b),
-        _ => Some(cause),
-    })
-}
-
 /// `count` per second over `elapsed_ns`; `None` for an empty interval.
 pub(super) fn rate(count: u64, elapsed_ns: u64) -> Option<f64> {
     (elapsed_ns > 0).then(|| count as f64 * 1e9 / elapsed_ns as f64)
@@ -145,7 +127,7 @@ impl Figures {
 
     /// The cause with the most explained lateness; `None` when no beat was late.
     pub fn dominant_cause(&self) -> Option<Cause> {
-        dominant_cause(&self.causes)
+        self.causes.dominant()
     }
 
     /// Nothing measured yet.
@@ -297,19 +279,19 @@ mod tests {
     #[test]
     fn the_dominant_cause_is_the_most_explained_lateness() {
         let mut causes = CauseCounts::default();
-        assert_eq!(dominant_cause(&causes), None, "no late beat");
+        assert_eq!(causes.dominant(), None, "no late beat");
         // Three beats dominated by cpu, but one long stop explains more.
         causes.late_beats[Cause::Cpu.index()] = 3;
         causes.explained_ns[Cause::Cpu.index()] = 6 * MS;
         causes.late_beats[Cause::Stopped.index()] = 1;
         causes.explained_ns[Cause::Stopped.index()] = 300 * MS;
         causes.explained_ns[Cause::Wake.index()] = 2 * MS;
-        assert_eq!(dominant_cause(&causes), Some(Cause::Stopped));
+        assert_eq!(causes.dominant(), Some(Cause::Stopped));
         // A tie goes to the cause the waterfall charges first.
         causes.explained_ns[Cause::Cpu.index()] = 300 * MS;
-        assert_eq!(dominant_cause(&causes), Some(Cause::Cpu));
+        assert_eq!(causes.dominant(), Some(Cause::Cpu));
         // Late beats whose amounts are all zero name nothing.
         let odd = CauseCounts { late_beats: [0, 0, 0, 0, 0, 0, 0, 1], explained_ns: [0; 8] };
-        assert_eq!(dominant_cause(&odd), None);
+        assert_eq!(odd.dominant(), None);
     }
 }

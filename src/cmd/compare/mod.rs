@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use serde::Serialize;
 
-pub use figures::{Figures, dominant_cause};
+pub use figures::Figures;
 pub use host_cpu::OtherCpu;
 pub use progress::Progress;
 

@@ -82,7 +82,7 @@ pub(crate) fn svg(observatory: &Observatory, heartbeat: Heartbeat) -> String {
         layout: Layout::Panel,
     };
     let chart = chart.svg(&format!("lateness of the {name}'s recent slots"));
-    let causes = observatory.board(heartbeat).snapshot().tally.causes;
+    let causes = observatory.board(heartbeat).causes();
     let threshold = observatory.running().map(|running| running.settings.explain_threshold);
     with_causes(&chart, name, &causes, threshold)
 }
@@ -90,11 +90,6 @@ pub(crate) fn svg(observatory: &Observatory, heartbeat: Heartbeat) -> String {
 /// The cause with the most explained lateness, the first in the waterfall
 /// on a tie; `None` when nothing was explained. (`compare`'s dominant cause
 /// by the same rule; both belong in `explain` once it offers one.)
-fn most_explained(causes: &CauseCounts) -> Option<Cause> {
-    let best = Cause::ALL.into_iter().rev().max_by_key(|&c| causes.explained_ns(c))?;
-    (causes.explained_ns(best) > 0).then_some(best)
-}
-
 /// `chart` with the strip of `causes` under it, in one SVG document.
 fn with_causes(chart: &str, name: &str, causes: &CauseCounts, threshold: Option<Duration>) -> String {
     let height = CHART_HEIGHT + STRIP_HEIGHT;
@@ -108,7 +103,7 @@ fn with_causes(chart: &str, name: &str, causes: &CauseCounts, threshold: Option<
     let late: u64 = causes.late_beats.iter().sum();
     let explained_ns: u64 = causes.explained_ns.iter().sum();
     let over = threshold.map_or_else(|| "explain.threshold".to_owned(), |t| tick_seconds(t.as_secs_f64()));
-    let caption = match most_explained(causes) {
+    let caption = match causes.dominant() {
         Some(cause) => format!(
             "since start: {late} beats over {over}, {}; mostly {} {:.0} %",
             human_seconds(seconds(explained_ns)),
