@@ -61,7 +61,7 @@ fn host_wide(c: &mut Criterion) {
     group.bench_function("whole (cgroup cpu.stat, PSI, /proc/stat)", |b| {
         b.iter(|| {
             now = now.plus_ns(10 * MS);
-            host.read_into(now, &mut out);
+            host.read_into(now, now, &mut out);
         })
     });
     group.bench_function("whole, thread CPU time", |b| {
@@ -69,7 +69,7 @@ fn host_wide(c: &mut Criterion) {
             on_cpu(|| {
                 for _ in 0..iterations {
                     now = now.plus_ns(10 * MS);
-                    host.read_into(now, &mut out);
+                    host.read_into(now, now, &mut out);
                 }
             })
         })

@@ -123,7 +123,14 @@ impl ThreadEvidence {
         });
         reading.usage = proc::thread_usage().ok();
         reading.cpu = proc::current_cpu();
-        self.host.read_into(at, &mut reading.host);
+        // How long this thread waited for a CPU since the last reading: the
+        // host's figures must not predate the end of that wait.
+        let waited_ns = reading
+            .times
+            .zip(self.previous.times)
+            .map_or(0, |(now, before)| now.run_queue_wait_ns.saturating_sub(before.run_queue_wait_ns));
+        let waited_since = MonoTime(at.0.saturating_sub(waited_ns));
+        self.host.read_into(at, waited_since, &mut reading.host);
     }
 
     /// Steal of the CPU the heartbeat is on now, since the last reading.

@@ -47,6 +47,8 @@ pub struct HostReading {
 
 struct State {
     refreshed: Option<MonoTime>,
+    /// When throttling alone was last read again (see [`HostEvidence::read_into`]).
+    throttling_refreshed: Option<MonoTime>,
     cgroups: Option<Cgroups>,
     pressure: Option<KeptFile>,
     stat: Option<KeptFile>,
@@ -83,6 +85,7 @@ impl HostEvidence {
         let available = [cgroups.is_some(), pressure.is_some(), stat.is_some()];
         let state = State {
             refreshed: None,
+            throttling_refreshed: None,
             cgroups,
             pressure,
             stat,
@@ -104,16 +107,34 @@ impl HostEvidence {
 
     /// The latest figures into `out`, read again first when the last
     /// reading is [`REFRESH`] old. Reuses `out`'s memory.
-    pub fn read_into(&self, now: MonoTime, out: &mut HostReading) {
+    ///
+    /// `waited_since` is when the caller's thread last ran before waiting
+    /// for a CPU: throttling read by the other heartbeat while this one
+    /// waited, on another CPU whose share of the quota lasted longer, may
+    /// predate the period that ended the wait, so the throttling is read
+    /// again (one `cpu.stat`, not the rest). At most once per refresh the
+    /// other heartbeat made, so within the same bound.
+    pub fn read_into(&self, now: MonoTime, waited_since: MonoTime, out: &mut HostReading) {
         let mut state = self.state.lock();
-        if state.refreshed.is_none_or(|at| now.since(at) >= nanos(REFRESH)) {
-            state.refresh(now);
+        match state.refreshed {
+            Some(at) if now.since(at) < nanos(REFRESH) => {
+                if at > waited_since && state.throttling_refreshed.is_none_or(|read| read <= waited_since) {
+                    state.refresh_throttling(now);
+                }
+            }
+            _ => state.refresh(now),
         }
         out.clone_from(&state.reading);
     }
 }
 
 impl State {
+    fn refresh_throttling(&mut self, now: MonoTime) {
+        self.throttling_refreshed = Some(now);
+        let State { cgroups, reading, buffer, .. } = self;
+        reading.throttling = cgroups.as_mut().and_then(|cgroups| cgroups.read(now, buffer));
+    }
+
     fn refresh(&mut self, now: MonoTime) {
         self.refreshed = Some(now);
         let State { cgroups, pressure, stat, reading, buffer, .. } = self;
