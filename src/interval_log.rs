@@ -26,7 +26,7 @@ use std::time::{Duration, Instant, SystemTime};
 use hdrhistogram::serialization::V2DeflateSerializer;
 
 use crate::experiment::Heartbeat;
-use crate::observe::{IntervalHistogram, Observatory};
+use crate::observe::{IntervalHistogram, LatenessStore, Observatory};
 use target::{LogFile, Section};
 
 /// The config key, for messages.
@@ -164,7 +164,10 @@ impl Writer {
     /// What each source recorded since the last call.
     fn take(&self) -> Vec<IntervalHistogram> {
         let observatory = &self.observatory;
-        self.sources.iter().filter_map(|&h| observatory.board(h).store().map(|store| store.take_interval())).collect()
+        self.sources
+            .iter()
+            .filter_map(|&h| observatory.board(h).store().and_then(LatenessStore::take_interval))
+            .collect()
     }
 
     fn run(mut self, commands: Receiver<Command>) {

@@ -33,7 +33,8 @@ pub struct Board {
     state: Mutex<State>,
     /// The sliding window and the interval histogram (the daemon's).
     store: Option<LatenessStore>,
-    /// Every beat's jitter over the same window (the daemon's main board).
+    /// Every beat's jitter over the same window (the daemon's main board,
+    /// beside `store`); no interval log takes it.
     jitter_store: Option<LatenessStore>,
     /// Every beat of the run, exactly (`compare`'s).
     whole_run: Option<Mutex<WholeRun>>,
@@ -113,8 +114,8 @@ impl Board {
             Keep::Window => (Some(LatenessStore::new(super::DEFAULT_WINDOW)), None),
             Keep::WholeRun => (None, Some(Mutex::new(WholeRun::new(heartbeat == Heartbeat::Main)))),
         };
-        let jitter_store =
-            (keep == Keep::Window && heartbeat == Heartbeat::Main).then(|| LatenessStore::new(super::DEFAULT_WINDOW));
+        let jitter_store = (keep == Keep::Window && heartbeat == Heartbeat::Main)
+            .then(|| LatenessStore::window_only(super::DEFAULT_WINDOW));
         Board { heartbeat, state: Mutex::default(), store, jitter_store, whole_run, ring: SlotRing::default() }
     }
 
@@ -194,15 +195,20 @@ impl Board {
                 tally.causes.add(&why.explanation);
             }
             match experiment {
-                Some(experiment) => (experiment.t0, period_ns, why, experiment.record(beat, why.as_ref())),
+                Some(experiment) => {
+                    let crossings = experiment.record(beat, why.as_deref());
+                    (experiment.t0, period_ns, why, crossings)
+                }
                 None => (MonoTime(0), period_ns, why, [None, None]),
             }
         };
         if let Some(store) = &self.store {
-            store.record_slots(beat.lateness_ns, period_ns, beat.missed_slots);
-        }
-        if let Some(store) = &self.jitter_store {
-            store.record_slots(beat.jitter_ns.unsigned_abs(), period_ns, 0);
+            let now = store.now();
+            store.record_slots_at(now, beat.lateness_ns, period_ns, beat.missed_slots);
+            if let Some(jitter) = &self.jitter_store {
+                // Made beside the store, on the same clock: one reading ages both windows.
+                jitter.record_slots_at(now, beat.jitter_ns.unsigned_abs(), period_ns, 0);
+            }
         }
         self.ring.push(BeatSlots {
             scheduled_offset_ns: beat.times.scheduled.since(t0),
@@ -283,11 +289,13 @@ impl Experiment {
     }
 
     /// Why `beat` was late, if it was later than the explain threshold.
-    fn explain(&self, beat: &Beat, evidence: &Evidence) -> Option<Why> {
-        (beat.lateness_ns > self.explain_threshold_ns).then(|| Why {
-            explanation: explain::explain(beat, evidence, self.charging),
-            continued: explain::waterfall::stopped_within(beat, evidence) > 0,
-            evidence: *evidence,
+    fn explain(&self, beat: &Beat, evidence: &Evidence) -> Option<Box<Why>> {
+        (beat.lateness_ns > self.explain_threshold_ns).then(|| {
+            Box::new(Why {
+                explanation: explain::explain(beat, evidence, self.charging),
+                continued: explain::waterfall::stopped_within(beat, evidence) > 0,
+                evidence: *evidence,
+            })
         })
     }
 

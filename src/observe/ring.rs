@@ -20,7 +20,7 @@ use crate::sys::clock::seconds;
 pub const CAPACITY: usize = 1000;
 
 /// One slot of the schedule, as the live page shows it.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Slot {
     /// Counts slots since the process started, from 1.
     pub index: u64,
@@ -37,8 +37,9 @@ pub struct Slot {
     /// What the beat's check found; `None` for a missed slot and for the control heartbeat.
     pub consistent: Option<bool>,
     /// Why the beat was late: only on a beat later than `explain.threshold`.
+    /// Boxed, so the slots of punctual beats and missed slots stay small.
     #[serde(flatten)]
-    pub why: Option<Why>,
+    pub why: Option<Box<Why>>,
 }
 
 /// Why one beat was late: the waterfall's amounts and what they came from.
@@ -51,7 +52,7 @@ pub struct Why {
 }
 
 /// A beat as the ring takes it: its own slot, and how many slots after it were missed.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BeatSlots {
     pub scheduled_offset_ns: u64,
     pub lateness_ns: u64,
@@ -60,7 +61,7 @@ pub struct BeatSlots {
     pub consistent: Option<bool>,
     pub missed_slots: u64,
     pub period_ns: u64,
-    pub why: Option<Why>,
+    pub why: Option<Box<Why>>,
 }
 
 #[derive(Debug, Default)]
@@ -130,7 +131,7 @@ impl SlotRing {
         let inner = self.inner.lock();
         let newer = inner.slots.iter().filter(|slot| slot.index > after).count();
         let skip = inner.slots.len() - newer + newer.saturating_sub(limit);
-        (inner.slots.iter().skip(skip).copied().collect(), inner.last_index)
+        (inner.slots.iter().skip(skip).cloned().collect(), inner.last_index)
     }
 
     /// The least and the greatest lateness the ring holds, in seconds.

@@ -14,7 +14,8 @@
 //! a stall does. One histogram is 33,792 counts, 270,336 bytes (264 KiB); a
 //! store keeps eight (five sub-windows, the interval, the scrape's merge
 //! target and its merge of the closed sub-windows), 2,162,688 bytes
-//! (2.1 MiB), allocated up front. The interval log
+//! (2.1 MiB), allocated up front; a window-only store (the jitter's) seven.
+//! The interval log
 //! briefly holds one or two more while it writes (the interval it took, and
 //! what a failed write left pending).
 
@@ -64,7 +65,8 @@ struct Scrape {
 
 struct State {
     window: Window,
-    interval: Histogram<u64>,
+    /// What the interval log has yet to take; `None` in a window-only store.
+    interval: Option<Histogram<u64>>,
     interval_start: SystemTime,
     count: u64,
     sum_ns: u128,
@@ -96,12 +98,20 @@ impl LatenessStore {
         LatenessStore::with_clock(window, Box::new(MonoTime::now))
     }
 
+    /// A store of the window alone, for a figure no interval log takes (the
+    /// jitter): one histogram fewer to record into and to keep.
+    pub fn window_only(window: Duration) -> LatenessStore {
+        let mut store = LatenessStore::new(window);
+        store.state.get_mut().interval = None;
+        store
+    }
+
     /// A store whose window ages by `clock` rather than `CLOCK_MONOTONIC`.
     pub fn with_clock(window: Duration, clock: Clock) -> LatenessStore {
         LatenessStore {
             state: Mutex::new(State {
                 window: Window::new(window, clock()),
-                interval: new_histogram(),
+                interval: Some(new_histogram()),
                 interval_start: SystemTime::now(),
                 count: 0,
                 sum_ns: 0,
@@ -118,11 +128,24 @@ impl LatenessStore {
     /// the buckets. Allocates nothing except at the rare rotation that finds
     /// no spare histogram.
     pub fn record_slots(&self, lateness_ns: u64, period_ns: u64, missed: u64) {
+        self.record_slots_at(self.now(), lateness_ns, period_ns, missed);
+    }
+
+    /// The time on the store's clock, which ages its window.
+    pub fn now(&self) -> MonoTime {
+        (self.clock)()
+    }
+
+    /// [`LatenessStore::record_slots`] at `now`, read from [`LatenessStore::now`]:
+    /// stores that share a clock can share one reading of it.
+    pub fn record_slots_at(&self, now: MonoTime, lateness_ns: u64, period_ns: u64, missed: u64) {
         let sum_ns = slots::sum_ns(lateness_ns, period_ns, missed);
-        let now = (self.clock)();
         let mut state = self.state.lock();
         let State { window, interval, count, sum_ns: total_ns, .. } = &mut *state;
-        record_slots([window.current(now), interval], lateness_ns, period_ns, missed);
+        match interval {
+            Some(interval) => record_slots([window.current(now), interval], lateness_ns, period_ns, missed),
+            None => record_slots([window.current(now)], lateness_ns, period_ns, missed),
+        }
         *count = count.saturating_add(missed).saturating_add(1);
         *total_ns = total_ns.saturating_add(sum_ns);
     }
@@ -174,15 +197,15 @@ impl LatenessStore {
     }
 
     /// Everything recorded since the previous call (or since the store was
-    /// made), with the wall times it spans. The replacement histogram is
-    /// allocated before the lock is taken.
-    pub fn take_interval(&self) -> IntervalHistogram {
+    /// made), with the wall times it spans; `None` from a window-only store.
+    /// The replacement histogram is allocated before the lock is taken.
+    pub fn take_interval(&self) -> Option<IntervalHistogram> {
         let fresh = new_histogram();
         let mut state = self.state.lock();
         let end = SystemTime::now();
-        let histogram = std::mem::replace(&mut state.interval, fresh);
+        let histogram = std::mem::replace(state.interval.as_mut()?, fresh);
         let start = std::mem::replace(&mut state.interval_start, end);
-        IntervalHistogram { histogram, start, end }
+        Some(IntervalHistogram { histogram, start, end })
     }
 }
 
@@ -307,7 +330,7 @@ mod tests {
         store.reset_window();
         let snapshot = store.window_snapshot();
         assert_eq!((snapshot.window_count, snapshot.count), (0, 3));
-        assert_eq!(store.take_interval().histogram.len(), 3, "the interval log loses nothing");
+        assert_eq!(store.take_interval().expect("an interval").histogram.len(), 3, "the interval log loses nothing");
         store.record_slots(7 * MS, 10 * MS, 0);
         assert!(close(quantile(&store.window_snapshot(), 1.0), 0.007));
     }
@@ -326,11 +349,22 @@ mod tests {
         let (store, _) = store(Duration::from_secs(60));
         store.record_slots(3 * MS, 10 * MS, 0);
         store.record_slots(25 * MS, 10 * MS, 2);
-        let first = store.take_interval();
+        let first = store.take_interval().expect("an interval");
         assert_eq!(first.histogram.len(), 4);
         assert!(first.start <= first.end);
-        let second = store.take_interval();
+        let second = store.take_interval().expect("an interval");
         assert_eq!(second.histogram.len(), 0);
         assert_eq!(second.start, first.end, "intervals follow each other without a gap");
+    }
+
+    #[test]
+    fn a_window_only_store_keeps_the_window_and_no_interval() {
+        let store = LatenessStore::window_only(Duration::from_secs(60));
+        let now = store.now();
+        store.record_slots_at(now, 3 * MS, 10 * MS, 0);
+        store.record_slots_at(now, 25 * MS, 10 * MS, 2);
+        let window = store.window_snapshot();
+        assert_eq!((window.window_count, window.count), (4, 4));
+        assert!(store.take_interval().is_none());
     }
 }
