@@ -181,6 +181,7 @@ impl SlotRuns {
     }
 
     /// The next run `(value, slots)`, as [`missed_slot_runs`] yields it.
+    /// `bucket_floor` is called once per run, on the run's `value`.
     pub fn next_run(&mut self, bucket_floor: impl Fn(u64) -> u64) -> Option<(u64, u64)> {
         let first = self.next;
         if first > self.missed {

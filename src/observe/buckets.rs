@@ -12,9 +12,10 @@
 //! land in a real bucket. Counts are `Copy` arrays, so a snapshot is one copy
 //! under the board's lock and allocates nothing.
 
+use std::cell::Cell;
 use std::sync::LazyLock;
 
-use crate::measure::{missed_slot_runs, missed_slot_sum_ns};
+use crate::measure::{SlotRuns, missed_slot_runs, missed_slot_sum_ns};
 
 /// Buckets per octave of the lateness histograms.
 pub(crate) const BUCKETS_PER_OCTAVE: u32 = 4;
@@ -133,20 +134,28 @@ pub(crate) fn native_index(value_ns: u64) -> i32 {
 }
 
 /// Where `value_ns` (> 0) is counted: `native_index(value_ns) − NATIVE_LOWEST`,
-/// found in the table of floors (a binary search over integers, as the
-/// classic buckets', rather than the floating-point path per slot).
+/// found in the table of floors (a search over integers, as the classic
+/// buckets', rather than the floating-point path per slot). The value's
+/// binary octave, from its leading zeros, narrows the search to the 33 or
+/// so floors within it.
 fn native_slot(value_ns: u64) -> usize {
-    NATIVE_FLOORS_NS.partition_point(|&floor| floor <= value_ns).saturating_sub(1)
+    let octave = value_ns.max(1).ilog2() as usize;
+    let (first, last) = (NATIVE_OCTAVE_SLOTS[octave], NATIVE_OCTAVE_SLOTS[octave + 1]);
+    let within = &NATIVE_FLOORS_NS[usize::from(first)..=usize::from(last)];
+    usize::from(first) + within.partition_point(|&floor| floor <= value_ns).saturating_sub(1)
 }
 
-/// The smallest value in nanoseconds that shares `value_ns`'s native
-/// bucket (0 for 0, the zero bucket).
-fn native_bucket_floor(value_ns: u64) -> u64 {
-    match value_ns {
-        0 => 0,
-        _ => NATIVE_FLOORS_NS[native_slot(value_ns)],
-    }
-}
+/// For `b` = 0..64, the slot of 2^b ns; at 64, the last slot. A value in
+/// `[2^b, 2^(b+1))` ns is counted in a slot from the `b`th to the next.
+static NATIVE_OCTAVE_SLOTS: LazyLock<[u16; 65]> = LazyLock::new(|| {
+    std::array::from_fn(|b| {
+        let slot = match b {
+            64 => NATIVE_BUCKETS - 1,
+            _ => NATIVE_FLOORS_NS.partition_point(|&floor| floor <= 1 << b).saturating_sub(1),
+        };
+        u16::try_from(slot).expect("2,049 slots")
+    })
+});
 
 /// For each native bucket, the smallest nanosecond value whose index is at
 /// least the bucket's ([`native_index`] decides, so the two never
@@ -197,8 +206,20 @@ impl NativeCounts {
     /// run as [`LatenessCounts::record_slots`].
     pub fn record_slots(&mut self, lateness_ns: u64, period_ns: u64, missed: u64) {
         self.record(lateness_ns, 1);
-        for (value, slots) in missed_slot_runs(lateness_ns, period_ns, missed, native_bucket_floor) {
-            self.record(value, slots);
+        // Each run's value is looked up once: the slot found for its floor
+        // is the slot it is counted in (`None`: the zero bucket).
+        let found = Cell::new(None);
+        let floor = |value_ns: u64| {
+            let slot = (value_ns > 0).then(|| native_slot(value_ns));
+            found.set(slot);
+            slot.map_or(0, |slot| NATIVE_FLOORS_NS[slot])
+        };
+        let mut runs = SlotRuns::new(lateness_ns, period_ns, missed);
+        while let Some((_, slots)) = runs.next_run(floor) {
+            match found.get() {
+                None => self.zero += slots,
+                Some(slot) => self.buckets[slot] += slots,
+            }
         }
     }
 
@@ -237,6 +258,15 @@ impl BeatCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The smallest value in nanoseconds that shares `value_ns`'s native
+    /// bucket (0 for 0, the zero bucket).
+    fn native_bucket_floor(value_ns: u64) -> u64 {
+        match value_ns {
+            0 => 0,
+            _ => NATIVE_FLOORS_NS[native_slot(value_ns)],
+        }
+    }
 
     const MS: u64 = 1_000_000;
 
@@ -308,7 +338,8 @@ mod tests {
         // The table search finds the index the definition gives, near every
         // floor and across the range.
         let near = NATIVE_FLOORS_NS.iter().flat_map(|&f| [f.saturating_sub(1).max(1), f, f.saturating_add(1)]);
-        for value_ns in near.chain((1..200_000).step_by(7)).chain([u64::MAX, u64::MAX - 1]) {
+        let octaves = (0..64).flat_map(|b| [(1u64 << b).saturating_sub(1).max(1), 1 << b, (1u64 << b) + 1]);
+        for value_ns in near.chain(octaves).chain((1..200_000).step_by(7)).chain([u64::MAX, u64::MAX - 1]) {
             assert_eq!(NATIVE_LOWEST + native_slot(value_ns) as i32, native_index(value_ns), "{value_ns} ns");
         }
     }
@@ -331,6 +362,24 @@ mod tests {
         let mut stall = NativeCounts::default();
         stall.record_slots(1_000_500_000, 10 * MS, 99);
         assert_eq!(stall.populated().collect::<std::collections::BTreeMap<_, _>>(), naive);
+    }
+
+    #[test]
+    fn native_runs_are_every_slot_one_by_one() {
+        // Periods finer and coarser than the buckets, slots that reach 0
+        // (the zero bucket) and a lateness exactly on a floor.
+        let cases =
+            [(7_300, 3, 5_000), (1_000_000_000, 1_000_000, 999), (2_100, 1, 4_000), (NATIVE_FLOORS_NS[1500], 997, 300)];
+        for (lateness, period, missed) in cases {
+            let mut runs = NativeCounts::default();
+            runs.record_slots(lateness, period, missed);
+            let mut naive = NativeCounts::default();
+            for j in 0..=missed {
+                naive.record(lateness.saturating_sub(j * period), 1);
+            }
+            assert_eq!((runs.zero, runs.count()), (naive.zero, naive.count()), "{lateness} {period} {missed}");
+            assert!(runs.buckets == naive.buckets, "{lateness} {period} {missed}");
+        }
     }
 
     #[test]
