@@ -37,11 +37,14 @@ use crate::observe::{
 };
 use crate::sys::clock::seconds_signed;
 
-/// The exposition of one observatory.
+/// The exposition of one observatory: a registry whose collector builds the
+/// classic families for text, and, with native histograms on, one whose
+/// collector adds the native buckets for protobuf, so a text scrape does not
+/// build buckets it would drop.
 pub(crate) struct Exporter {
-    registry: Registry,
-    /// Whether a scraper that prefers protobuf gets it (native histograms on).
-    protobuf: bool,
+    text: Registry,
+    /// For scrapers that prefer protobuf (native histograms on).
+    protobuf: Option<Registry>,
 }
 
 /// One answer to a scrape: its body and the content type that names its format.
@@ -63,36 +66,35 @@ impl Exporter {
         rejected: Arc<Rejected>,
         native_histograms: Option<f64>,
     ) -> Result<Exporter, prometheus::Error> {
-        let native_schema = native_histograms.map(native::schema_for);
-        let registry = Registry::new();
-        registry.register(Box::new(ObservatoryCollector::new(observatory, rejected, native_schema)?))?;
-        registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
-        Ok(Exporter { registry, protobuf: native_schema.is_some() })
+        let registry = |native_schema: Option<i8>| -> Result<Registry, prometheus::Error> {
+            let registry = Registry::new();
+            let collector = ObservatoryCollector::new(Arc::clone(&observatory), Arc::clone(&rejected), native_schema)?;
+            registry.register(Box::new(collector))?;
+            registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
+            Ok(registry)
+        };
+        let protobuf = native_histograms.map(|factor| registry(Some(native::schema_for(factor)))).transpose()?;
+        Ok(Exporter { text: registry(None)?, protobuf })
     }
 
     /// The answer to a scraper whose Accept header is `accept`: protobuf
     /// when it prefers that and native histograms are on, else the text
     /// format, byte for byte as [`Exporter::render`] writes it.
     pub(crate) fn answer(&self, accept: Option<&str>) -> Result<Exposition, prometheus::Error> {
-        match negotiate::preferred(accept) {
-            Format::Protobuf if self.protobuf => {
-                Ok(Exposition { content_type: PROTOBUF_FORMAT, body: self.render_protobuf()? })
+        match (negotiate::preferred(accept), &self.protobuf) {
+            (Format::Protobuf, Some(registry)) => {
+                let mut body = Vec::with_capacity(32 * 1024);
+                ProtobufEncoder::new().encode(&registry.gather(), &mut body)?;
+                Ok(Exposition { content_type: PROTOBUF_FORMAT, body })
             }
             _ => Ok(Exposition { content_type: TEXT_FORMAT, body: self.render()? }),
         }
     }
 
-    /// Every family in the delimited protobuf format, native buckets included.
-    pub(crate) fn render_protobuf(&self) -> Result<Vec<u8>, prometheus::Error> {
-        let mut buffer = Vec::with_capacity(32 * 1024);
-        ProtobufEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
-        Ok(buffer)
-    }
-
     /// Every family in the Prometheus text format.
     pub(crate) fn render(&self) -> Result<Vec<u8>, prometheus::Error> {
         let mut buffer = Vec::with_capacity(32 * 1024);
-        TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
+        TextEncoder::new().encode(&self.text.gather(), &mut buffer)?;
         Ok(buffer)
     }
 }

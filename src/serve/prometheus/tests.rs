@@ -127,7 +127,7 @@ fn the_answer_follows_the_accept_header_and_the_switch() {
     let families = decode(&answer.body);
     let lateness = families.iter().find(|f| f.name() == "jitterd_heartbeat_lateness_seconds").expect("lateness");
     assert_eq!(lateness.get_metric()[0].get_histogram().sample_count(), 100);
-    assert_eq!(families.len(), on.registry.gather().len());
+    assert_eq!(families.len(), on.text.gather().len(), "the same families in both formats");
     // The native part, at the default factor's schema 3, counts the same
     // 100 slots (1 to 100 ms late): fields 5 (schema) and 13 (deltas).
     let histogram = lateness.get_metric()[0].get_histogram();
